@@ -1,0 +1,48 @@
+"""GF101: numpy function applied to tensors on a Keras layer's forward path."""
+
+from __future__ import annotations
+
+from codemods._numpy_calls import numpy_call_finding, numpy_calls_on_tensors, where
+from gradfix.rules import FixSafety, Rule
+
+
+class NumpyOnForwardPath(Rule):
+    code = "GF101"
+    name = "numpy-on-forward-path"
+    summary = "numpy function applied to tensors in a Layer/Model's `call` (or a method it reaches)"
+    fix_safety = FixSafety.SAFE
+    triggers = ("numpy",)
+    explanation = """
+## Why gradients stop
+`tf.GradientTape` records TensorFlow operations only. `np.dot(x, self.w)` converts both tensors to
+NumPy arrays and returns an array: the tape sees nothing, so every weight upstream gets a `None`
+gradient. In graph mode (`fit`, `tf.function`) the same line raises `NotImplementedError` because a
+symbolic tensor cannot become an array.
+
+## What the fix does
+Rewrites the call to the TensorFlow op that computes the same values and shape (a mapping table of
+more than 40 functions, each checked against NumPy by a property test). Where no exact equivalent
+exists for the form written — e.g. `np.dot(a, b)` when the rank of `b` is unknown (NumPy contracts
+with b's second-to-last axis when rank(b) > 2, so neither `tf.matmul` nor `tf.tensordot(axes=1)` is
+always equal) — the call is reported and left alone. numpy on plain Python values (shapes,
+`np.sqrt(self.units)`, constants) is never touched.
+
+## Example
+```python
+# before
+def call(self, inputs):
+    return np.dot(inputs, self.w) + self.b
+# after
+def call(self, inputs):
+    return tf.tensordot(inputs, self.w, axes=1) + self.b
+```
+
+## Keras 3 vs Keras 2
+Keras 3: the result is an ndarray and all gradients are None. tf_keras: the ndarray is converted back
+when added to a tensor, so `b` gets a gradient while `w` silently does not.
+"""
+
+    def check(self, analysis):
+        for scope in analysis.forward_scopes:
+            for call, function in numpy_calls_on_tensors(analysis, scope):
+                yield numpy_call_finding(self, analysis, scope, call, function, where(scope))

@@ -1,0 +1,90 @@
+"""GF102: tensors turned into NumPy/Python values (`.numpy()`, `np.asarray`, `K.eval`, `float()`) on the
+forward path."""
+
+from __future__ import annotations
+
+import ast
+
+from codemods._numpy_calls import CONVERTERS, numpy_function, where
+from gradfix.rules import FixSafety, Rule
+
+KERAS_EVALUATORS = ("keras.backend.eval", "keras.backend.get_value")
+PYTHON_SCALARS = ("float", "int", "bool")
+
+
+class TensorToNumpy(Rule):
+    code = "GF102"
+    name = "tensor-to-numpy"
+    summary = "`.numpy()`, `np.asarray`/`np.array`, `K.eval`/`K.get_value` or `float()` on a tensor in `call`"
+    fix_safety = FixSafety.SAFE
+    triggers = ("numpy", "float(", "int(", "eval(", "get_value(")
+    explanation = """
+## Why gradients stop
+`.numpy()`, `np.asarray(t)`, `K.eval(t)` and `float(t)` copy a tensor's current value out of
+TensorFlow. Whatever is computed from that copy is a constant to `tf.GradientTape`: the weights that
+produced the tensor get no gradient. In graph mode (`fit`, `tf.function`) `.numpy()` raises
+`AttributeError` and `np.asarray` raises `NotImplementedError`.
+
+## What the fix does
+- `t.numpy()`, `K.eval(t)`, `K.get_value(t)` → `t` (the value was a tensor already).
+- `np.asarray(t)` / `np.array(t)` → `tf.convert_to_tensor(t)`; with `dtype=np.float32` →
+  `tf.cast(t, tf.float32)`. Other arguments (`copy=`, `order=`) → reported, not rewritten.
+- `float(t)`, `int(t)`, `bool(t)` → reported only: the TF replacement depends on the dtype you want
+  (`tf.cast(t, tf.float32)`), and `int`/`bool` are not differentiable anyway.
+
+## Example
+```python
+# before
+outputs = np.dot(inputs, self.w.numpy()) + self.b.numpy()
+# after (together with GF101)
+outputs = tf.tensordot(inputs, self.w, axes=1) + self.b
+```
+
+## Keras 3 vs Keras 2
+Both lose the gradient; tf_keras converts the array back silently, Keras 3 often returns an ndarray
+from the layer.
+"""
+
+    def check(self, analysis):
+        for scope in analysis.forward_scopes:
+            for call in scope.calls():
+                finding = self._check_call(analysis, scope, call)
+                if finding:
+                    yield finding
+
+    def _check_call(self, analysis, scope, call: ast.Call):
+        func = call.func
+        place = where(scope)
+        if isinstance(func, ast.Attribute) and func.attr == "numpy" and not call.args and not call.keywords \
+                and scope.is_tensor(func.value):
+            return self.finding(call, f"`.numpy()` on a tensor {place} cuts it out of the gradient tape; "
+                                      "use the tensor itself", self.fix(analysis.replace(call, analysis.operand(func.value))))
+        if analysis.qualname(func) in KERAS_EVALUATORS and len(call.args) == 1 and scope.is_tensor(call.args[0]):
+            name = analysis.segment(func)
+            return self.finding(call, f"`{name}()` on a tensor {place} returns a NumPy value: gradients stop here; "
+                                      "use the tensor itself",
+                                self.fix(analysis.replace(call, analysis.operand(call.args[0]))))
+        if isinstance(func, ast.Name) and func.id in PYTHON_SCALARS and len(call.args) == 1 \
+                and scope.is_tensor(call.args[0]) and not analysis.imports.is_bound(func.id):
+            return self.finding(call, f"`{func.id}()` on a tensor {place} makes a Python constant: gradients stop "
+                                      f"here; keep it a tensor (e.g. `{analysis.tf_name}.cast(x, {analysis.tf_name}.float32)`)")
+        function = numpy_function(analysis, call)
+        if function in CONVERTERS and call.args and scope.is_tensor(call.args[0]):
+            return self._converter_finding(analysis, call, function, place)
+        return None
+
+    def _converter_finding(self, analysis, call: ast.Call, function: str, place: str):
+        message = f"np.{function}() on a tensor {place} returns a NumPy array: gradients stop here"
+        tf = analysis.tf_name
+        dtype = next((k.value for k in call.keywords if k.arg == "dtype"), call.args[1] if len(call.args) == 2 else None)
+        other_arguments = len(call.args) > 2 or any(k.arg != "dtype" for k in call.keywords)
+        dtype_name = (analysis.qualname(dtype) or "") if dtype is not None else ""
+        if other_arguments or (dtype is not None and not dtype_name.startswith("numpy.")):
+            return self.finding(call, f"{message}; not rewritten: arguments without an exact TF equivalent")
+        value = analysis.segment(call.args[0])
+        if dtype is None:
+            replacement = f"{tf}.convert_to_tensor({value})"
+        else:
+            replacement = f"{tf}.cast({value}, {tf}.{dtype_name[len('numpy.'):]})"
+        fix = self.fix(analysis.replace(call, replacement), needs_tensorflow_import=not analysis.tensorflow_imported)
+        return self.finding(call, f"{message}; use `{replacement}`", fix)

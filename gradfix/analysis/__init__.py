@@ -1,0 +1,91 @@
+"""Shared analysis of one file, computed lazily and reused by every rule.
+
+Analysis runs on Python's `ast` (several times faster to build than a LibCST tree, which matters on
+whole repositories); rules build their replacement code with LibCST and hand back text edits.
+"""
+
+from __future__ import annotations
+
+import ast
+from functools import cached_property
+
+import libcst as cst
+
+from gradfix.analysis.classes import KerasClass
+from gradfix.analysis.imports import ImportMap
+from gradfix.analysis.keras import KerasKind, ProjectIndex
+from gradfix.analysis.tensors import TensorScope
+from gradfix.source import Edit, SourceText
+
+__all__ = ["FileAnalysis", "KerasClass", "KerasKind", "ProjectIndex", "TensorScope"]
+
+
+class FileAnalysis:
+    def __init__(self, source: SourceText, tree: ast.Module, index: ProjectIndex | None = None):
+        self.source = source
+        self.tree = tree
+        self.imports = ImportMap(source.text)
+        self.index = index if index is not None else ProjectIndex.build([source.text])
+
+    @classmethod
+    def from_text(cls, text: str, index: ProjectIndex | None = None) -> "FileAnalysis":
+        return cls(SourceText(text), ast.parse(text), index)
+
+    def qualname(self, node: ast.AST) -> str | None:
+        return self.imports.qualname(node)
+
+    @cached_property
+    def keras_classes(self) -> list[KerasClass]:
+        classes = []
+        for node in ast.walk(self.tree):
+            if isinstance(node, ast.ClassDef):
+                kinds = [self.index.kind_of_base(self.qualname(b) or _bare_name(b)) for b in node.bases]
+                kind = next((k for k in kinds if k), None)
+                if kind:
+                    classes.append(KerasClass(node, kind, self.imports, self.index))
+        return classes
+
+    @cached_property
+    def forward_scopes(self) -> list[TensorScope]:
+        """Tensor scopes of every method on the forward path of a Keras Layer/Model."""
+        return [scope for keras_class in self.keras_classes
+                if keras_class.kind in (KerasKind.LAYER, KerasKind.MODEL)
+                for scope in keras_class.forward_scopes]
+
+    # --- writing code back -------------------------------------------------------------------------
+    @cached_property
+    def tf_name(self) -> str:
+        """Name to write TensorFlow calls with: the file's own alias, else `tf` (import added by the engine)."""
+        return self.imports.local_name_of("tensorflow") or "tf"
+
+    @property
+    def tensorflow_imported(self) -> bool:
+        return self.imports.local_name_of("tensorflow") is not None
+
+    def span(self, node: ast.AST) -> tuple[int, int]:
+        return (self.source.offset(node.lineno, node.col_offset),
+                self.source.offset(node.end_lineno, node.end_col_offset))
+
+    def segment(self, node: ast.AST) -> str:
+        start, end = self.span(node)
+        return self.source.text[start:end]
+
+    def operand(self, node: ast.AST) -> str:
+        """The node's source, parenthesised unless it binds tightly enough to stand anywhere."""
+        text = self.segment(node)
+        atomic = (ast.Name, ast.Attribute, ast.Call, ast.Subscript, ast.Constant, ast.List, ast.Tuple, ast.Dict)
+        return text if isinstance(node, atomic) and not isinstance(node, ast.Tuple) else f"({text})"
+
+    def cst_expression(self, node: ast.expr) -> cst.BaseExpression:
+        """The node as a LibCST expression, to build a replacement that keeps its inner formatting."""
+        return cst.parse_expression(self.segment(node))
+
+    def replace(self, node: ast.AST, new: str | cst.CSTNode) -> Edit:
+        if isinstance(new, cst.CSTNode):
+            new = cst.Module([]).code_for_node(new)
+        start, end = self.span(node)
+        return Edit(start, end, new)
+
+
+def _bare_name(node: ast.AST) -> str | None:
+    return node.id if isinstance(node, ast.Name) else None

@@ -1,0 +1,88 @@
+"""Which module each local name comes from, resolved ourselves (LibCST's QualifiedName providers are far
+too slow for whole-repository runs), from the text alone so the project index can use it before parsing.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+
+_IMPORT = re.compile(r"^[ \t]*import[ \t]+([^\n#;]+)", re.MULTILINE)
+_FROM_IMPORT = re.compile(
+    r"^[ \t]*from[ \t]+(\.*[\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n#;]+)", re.MULTILINE
+)
+_ALIAS = re.compile(r"([\w.*]+)(?:\s+as\s+(\w+))?")
+
+# Every spelling under which the Keras API is reachable, mapped to one canonical prefix.
+_KERAS_PREFIXES = (
+    ("tensorflow.compat.v2.keras.", "keras."),
+    ("tensorflow.compat.v1.keras.", "keras."),
+    ("tensorflow.python.keras.", "keras."),
+    ("tensorflow.keras.", "keras."),
+    ("tf_keras.src.", "keras."),
+    ("tf_keras.", "keras."),
+    ("keras.src.", "keras."),
+    ("tensorflow.compat.v2.", "tensorflow."),
+    ("tensorflow.compat.v1.", "tensorflow."),
+)
+
+
+def canonical(qualname: str) -> str:
+    """Fold `tf.keras`, `tf_keras`, `keras.src` … into `keras.`, so rules match one spelling."""
+    dotted = qualname + "."
+    for prefix, replacement in _KERAS_PREFIXES:
+        if dotted.startswith(prefix):
+            return (replacement + dotted[len(prefix) :]).rstrip(".")
+    return qualname
+
+
+def scan_imports(text: str) -> dict[str, str]:
+    """Local name -> canonical qualified name, for every import statement in the text.
+
+    Imports nested in functions or `try` blocks count too: a name bound to numpy anywhere is numpy.
+    """
+    names: dict[str, str] = {}
+    for match in _IMPORT.finditer(text):
+        for item in match.group(1).split(","):
+            alias = _ALIAS.match(item.strip())
+            if not alias:
+                continue
+            module, local = alias.groups()
+            if local:
+                names[local] = canonical(module)
+            else:
+                top = module.split(".")[0]
+                names[top] = canonical(top)
+    for match in _FROM_IMPORT.finditer(text):
+        module = match.group(1)
+        for item in match.group(2).strip("()").replace("\\", " ").split(","):
+            alias = _ALIAS.match(item.strip())
+            if not alias or alias.group(1) == "*":
+                continue
+            name, local = alias.groups()
+            joiner = "" if module.endswith(".") else "."
+            names[local or name] = canonical(f"{module}{joiner}{name}")
+    return names
+
+
+class ImportMap:
+    """Resolves expressions such as `np.linalg.norm` or `L.Dense` to canonical qualified names."""
+
+    def __init__(self, text: str):
+        self.names = scan_imports(text)
+
+    def qualname(self, expr: ast.AST) -> str | None:
+        parts: list[str] = []
+        while isinstance(expr, ast.Attribute):
+            parts.append(expr.attr)
+            expr = expr.value
+        if not isinstance(expr, ast.Name) or expr.id not in self.names:
+            return None
+        return canonical(".".join([self.names[expr.id], *reversed(parts)]))
+
+    def local_name_of(self, module: str) -> str | None:
+        """The name under which `module` itself is imported here (`tf` for tensorflow), if any."""
+        return next((local for local, qual in self.names.items() if qual == module), None)
+
+    def is_bound(self, name: str) -> bool:
+        return name in self.names

@@ -1,0 +1,101 @@
+"""Which classes are Keras Layers/Models/Losses/Metrics or `tf.Module`s, within a file and across files."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import Enum
+
+from gradfix.analysis.imports import canonical, scan_imports
+
+
+class KerasKind(str, Enum):
+    LAYER = "layer"
+    MODEL = "model"
+    LOSS = "loss"
+    METRIC = "metric"
+    MODULE = "module"  # tf.Module: tracked by tf_keras, not by Keras 3
+
+
+_MODEL_NAMES = {"Model", "Sequential", "Functional"}
+_NOT_LAYERS = ("keras.optimizers", "keras.callbacks", "keras.initializers", "keras.regularizers",
+               "keras.constraints", "keras.utils", "keras.backend", "keras.ops", "keras.activations",
+               "keras.preprocessing", "keras.datasets", "keras.saving", "keras.mixed_precision")
+
+
+def kind_of_qualname(qualname: str | None) -> KerasKind | None:
+    """The Keras kind of a class given the canonical qualified name of one of its bases."""
+    if not qualname:
+        return None
+    if qualname in ("tensorflow.Module", "tensorflow.experimental.dtensor.Module"):
+        return KerasKind.MODULE
+    if not qualname.startswith("keras.") or qualname.startswith(_NOT_LAYERS):
+        return None
+    last = qualname.rsplit(".", 1)[-1]
+    if qualname.startswith("keras.losses.") or last == "Loss":
+        return KerasKind.LOSS
+    if qualname.startswith("keras.metrics.") or last == "Metric":
+        return KerasKind.METRIC
+    if last in _MODEL_NAMES or ".models." in qualname or ".models" == qualname[-7:]:
+        return KerasKind.MODEL if last[:1].isupper() else None
+    return KerasKind.LAYER if last[:1].isupper() else None
+
+
+_CLASS_HEADER = re.compile(r"^[ \t]*class[ \t]+(\w+)[ \t]*\(([^)]*)\)", re.MULTILINE)
+_DOTTED = re.compile(r"^[A-Za-z_][\w.]*$")
+
+
+@dataclass
+class ProjectIndex:
+    """Keras kind of every class defined in the files of one run, so `class B(A)` with `A` a Layer from
+    another file is a Layer too. Built from text (class headers + imports) without parsing."""
+
+    kinds: dict[str, KerasKind] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, texts) -> "ProjectIndex":
+        pending: list[tuple[str, list[str]]] = []
+        for text in texts:
+            if "class" not in text:
+                continue
+            headers = _CLASS_HEADER.findall(text)
+            if not headers:
+                continue
+            imports = scan_imports(text)
+            for name, bases in headers:
+                pending.append((name, [_resolve_text(b.strip(), imports) for b in bases.split(",")]))
+        index = cls()
+        changed = True
+        while changed:
+            changed = False
+            for name, bases in pending:
+                if name in index.kinds:
+                    continue
+                kind = next((k for k in map(index.kind_of_base, bases) if k), None)
+                if kind:
+                    index.kinds[name] = kind
+                    changed = True
+        return index
+
+    def mentions_project_class(self, text: str) -> bool:
+        """Does the text define a class whose base is a Keras class of this run (needed without any
+        `keras` in the file: `from .base import MyLayer; class Block(MyLayer)`)?"""
+        if not self.kinds or "class" not in text:
+            return False
+        return any(base.strip().rsplit(".", 1)[-1] in self.kinds
+                   for _, bases in _CLASS_HEADER.findall(text) for base in bases.split(","))
+
+    def kind_of_base(self, qualname: str | None) -> KerasKind | None:
+        """Kind of a base class: a Keras/TF class by name, else a class of this run by its last component."""
+        if not qualname:
+            return None
+        return kind_of_qualname(qualname) or self.kinds.get(qualname.rsplit(".", 1)[-1])
+
+
+def _resolve_text(base: str, imports: dict[str, str]) -> str | None:
+    if not _DOTTED.match(base):
+        return None
+    head, _, rest = base.partition(".")
+    if head in imports:
+        return canonical(imports[head] + ("." + rest if rest else ""))
+    return base

@@ -1,0 +1,255 @@
+"""Run the selected rules on one file: screen, parse once, analyse once, fix to a fixpoint, check the result.
+
+Fixes are text edits. Overlapping fixes (a `.numpy()` inside an `np.dot`) are applied over successive
+passes, like ruff does, until no rule has a fix left. Before anything is returned for writing, the
+safety net checks that the result parses, that one more pass changes nothing, and that every changed
+line lies inside a node some rule set out to rewrite.
+"""
+
+from __future__ import annotations
+
+import ast
+import bisect
+import difflib
+import re
+import warnings
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+from gradfix.analysis import FileAnalysis, ProjectIndex
+from gradfix.rules import Finding, FixSafety, Rule
+from gradfix.source import Edit, SourceError, SourceText, apply_edits
+
+MAX_FIX_PASSES = 10
+KERAS_MARKERS = ("tensorflow", "keras")
+_SUPPRESSION = re.compile(r"#\s*(?:gradfix:\s*ignore|noqa)\b(?:\s*(?:\[|:)\s*([\w\s,]+)\]?)?", re.IGNORECASE)
+SKIP_FILE = "# gradfix: skip-file"
+
+
+@dataclass(frozen=True)
+class FixEdit:
+    """A fix edit as reported to users: 1-based line, 1-based column, end exclusive."""
+
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+    content: str
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """A finding detached from the syntax tree: what output formats, the cache and worker processes carry."""
+
+    path: str
+    code: str
+    message: str
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+    fix_safety: FixSafety | None = None  # None: the finding has no fix
+    fix_edits: tuple[FixEdit, ...] = ()
+    applied: bool = False
+
+
+@dataclass
+class FileResult:
+    path: str
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    original: SourceText | None = None
+    fixed: SourceText | None = None  # set only when the fixes changed the text
+    error: str | None = None  # the file could not be processed (one line, shown to the user)
+
+    @property
+    def changed(self) -> bool:
+        return self.fixed is not None
+
+
+@dataclass(frozen=True)
+class Settings:
+    unsafe_fixes: bool = False
+    fix: bool = False
+
+
+def could_have_findings(text: str, rules: list[Rule], index: ProjectIndex) -> bool:
+    """The cheap screen: no trigger of any selected rule, or nothing Keras/TF-related, means no finding."""
+    if SKIP_FILE in text or not any(t in text for rule in rules for t in rule.triggers):
+        return False
+    return any(m in text for m in KERAS_MARKERS) or index.mentions_project_class(text)
+
+
+def process_source(path: str, source: SourceText, rules: list[Rule], settings: Settings,
+                   index: ProjectIndex) -> FileResult:
+    result = FileResult(path=path, original=source)
+    if not could_have_findings(source.text, rules, index):
+        return result
+    try:
+        tree = parse(source.text)
+    except SourceError as exc:
+        result.error = str(exc)
+        return result
+    analysis = FileAnalysis(source, tree, index)
+    findings = run_rules(analysis, rules)
+    result.diagnostics = [diagnostic(path, source, f) for f in findings]
+    if settings.fix and any(usable(f, settings) for f in findings):
+        try:
+            fixed = fix_to_fixpoint(analysis, findings, rules, settings)
+        except SafetyNetError as exc:
+            result.error = f"internal error, file left unchanged: {exc}"
+            return result
+        if fixed.text != source.text:
+            result.fixed = fixed
+            result.diagnostics = [
+                _mark_applied(d, f, settings) for d, f in zip(result.diagnostics, findings)]
+    return result
+
+
+def parse(text: str) -> ast.Module:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # invalid escape sequences etc. are the user's business
+            return ast.parse(text)
+    except SyntaxError as exc:
+        raise SourceError(f"syntax error at line {exc.lineno}: {exc.msg}") from None
+    except (ValueError, RecursionError, MemoryError) as exc:
+        raise SourceError(f"cannot parse: {exc}") from None
+
+
+def run_rules(analysis: FileAnalysis, rules: list[Rule]) -> list[Finding]:
+    findings = []
+    text = analysis.source.text
+    for rule in rules:
+        if any(t in text for t in rule.triggers):
+            findings.extend(rule.check(analysis))
+    findings = [f for f in findings if not suppressed(analysis.source, f)]
+    return sorted(findings, key=lambda f: (f.node.lineno, f.node.col_offset, f.code))
+
+
+def suppressed(source: SourceText, finding: Finding) -> bool:
+    """`# gradfix: ignore[GF101]`, `# gradfix: ignore`, `# noqa: GF101` or bare `# noqa` on a line of the node."""
+    for lineno in range(finding.node.lineno, finding.node.end_lineno + 1):
+        match = _SUPPRESSION.search(source.line(lineno))
+        if match:
+            codes = match.group(1)
+            if not codes or any(finding.code.startswith(c.strip()) for c in codes.split(",") if c.strip()):
+                return True
+    return False
+
+
+def usable(finding: Finding, settings: Settings) -> bool:
+    fix = finding.fix
+    if fix is None or fix.safety is FixSafety.NONE:
+        return False
+    return fix.safety is FixSafety.SAFE or settings.unsafe_fixes
+
+
+class SafetyNetError(Exception):
+    pass
+
+
+def fix_to_fixpoint(analysis: FileAnalysis, findings: list[Finding], rules: list[Rule],
+                    settings: Settings) -> SourceText:
+    source = analysis.source
+    allowed_lines = {line for f in findings if usable(f, settings)
+                     for line in range(f.node.lineno, f.node.end_lineno + 1)}
+    needs_import = False
+    text = source.text
+    for _ in range(MAX_FIX_PASSES):
+        fixes = [f.fix for f in findings if usable(f, settings)]
+        if not fixes:
+            break
+        chosen: list[Edit] = []
+        for fix in fixes:
+            if not any(e.overlaps(c) for e in fix.edits for c in chosen):
+                chosen.extend(fix.edits)
+                needs_import |= fix.needs_tensorflow_import
+        text = apply_edits(text, chosen)
+        analysis = _reanalyse(analysis, text, rules)
+        findings = run_rules(analysis, rules)
+    else:
+        raise SafetyNetError("fixes did not converge: " + ", ".join(sorted({f.code for f in findings})))
+    if needs_import and not analysis.tensorflow_imported:
+        text = apply_edits(text, [tensorflow_import_edit(analysis)])
+        analysis = _reanalyse(analysis, text, rules)
+        if any(usable(f, settings) for f in run_rules(analysis, rules)):
+            raise SafetyNetError("a second pass would change the file again")
+    _check_changes_are_local(source.text, text, allowed_lines, needs_import)
+    try:
+        cst.parse_module(text)
+    except cst.ParserSyntaxError as exc:
+        raise SafetyNetError(f"rewritten code does not parse: {exc.message}") from None
+    return source.with_text(text)
+
+
+def _reanalyse(previous: FileAnalysis, text: str, rules: list[Rule]) -> FileAnalysis:
+    try:
+        tree = parse(text)
+    except SourceError as exc:
+        codes = ", ".join(sorted(r.code for r in rules))
+        raise SafetyNetError(f"a fix ({codes}) produced invalid code: {exc}") from None
+    return FileAnalysis(previous.source.with_text(text), tree, previous.index)
+
+
+def _check_changes_are_local(before: str, after: str, allowed_lines: set[int], import_added: bool) -> None:
+    old, new = before.splitlines(), after.splitlines()
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
+        if tag == "equal":
+            continue
+        if tag == "insert" and import_added and all(new[j].startswith("import ") for j in range(j1, j2)):
+            continue
+        touched = set(range(i1 + 1, i2 + 1)) or {i1, i1 + 1}
+        if not touched & allowed_lines:
+            raise SafetyNetError(f"a fix changed line {i1 + 1}, outside the code it was meant to rewrite")
+
+
+def tensorflow_import_edit(analysis: FileAnalysis) -> Edit:
+    """`import tensorflow as tf` after the module's leading imports (or docstring), in its newline style."""
+    body = analysis.tree.body
+    anchor = None
+    for index, statement in enumerate(body):
+        is_docstring = index == 0 and isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant) \
+            and isinstance(statement.value.value, str)
+        if is_docstring or isinstance(statement, (ast.Import, ast.ImportFrom)):
+            anchor = statement
+        else:
+            break
+    source = analysis.source
+    newline = source.newline
+    line = f"import tensorflow as {analysis.tf_name}{newline}"
+    if anchor is None:
+        first = body[0].lineno if body else len(source.line_starts)
+        offset = source.line_starts[first - 1] if body else len(source.text)
+        return Edit(offset, offset, line)
+    if anchor.end_lineno < len(source.line_starts):
+        offset = source.line_starts[anchor.end_lineno]
+        return Edit(offset, offset, line)
+    return Edit(len(source.text), len(source.text), newline + line.rstrip("\r\n"))
+
+
+def diagnostic(path: str, source: SourceText, finding: Finding) -> Diagnostic:
+    node = finding.node
+    fix = finding.fix
+    edits = tuple(_fix_edit(source, e) for e in fix.edits) if fix else ()
+    return Diagnostic(
+        path=path, code=finding.code, message=finding.message,
+        line=node.lineno, col=source.column(node.lineno, node.col_offset),
+        end_line=node.end_lineno, end_col=source.column(node.end_lineno, node.end_col_offset),
+        fix_safety=fix.safety if fix and fix.safety is not FixSafety.NONE else None, fix_edits=edits)
+
+
+def _fix_edit(source: SourceText, edit: Edit) -> FixEdit:
+    starts = source.line_starts
+
+    def position(offset: int) -> tuple[int, int]:
+        line = bisect.bisect_right(starts, offset)
+        return line, offset - starts[line - 1] + 1
+
+    return FixEdit(*position(edit.start), *position(edit.end), edit.text)
+
+
+def _mark_applied(diag: Diagnostic, finding: Finding, settings: Settings) -> Diagnostic:
+    if not usable(finding, settings):
+        return diag
+    return Diagnostic(**{**diag.__dict__, "applied": True})

@@ -1,0 +1,33 @@
+"""Shared test helpers: run gradfix on text or files the way the CLI does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gradfix.config import Config
+from gradfix.runner import RunOptions, RunReport, run
+from gradfix.source import SourceText
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures"
+
+
+def run_on_text(text: str, name: str = "case.py", **options) -> RunReport:
+    """Run every selected rule on `text` as if it were the file `name`; fixes applied in memory."""
+    options.setdefault("fix", True)
+    return run([Path(name)], RunOptions(jobs=1, **options), Config(), sources={Path(name): SourceText(text)})
+
+
+def fixed_text(text: str, **options) -> str:
+    result = run_on_text(text, **options).results[0]
+    assert result.error is None, result.error
+    return result.fixed.text if result.fixed else text
+
+
+@pytest.fixture
+def in_tmp(tmp_path, monkeypatch):
+    """Run the test from an empty temporary folder (apply writes its undo record in the cwd)."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path

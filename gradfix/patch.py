@@ -26,8 +26,9 @@ UNDO_RECORD = Path(".gradfix") / "last-apply.json"
 def unified_diff(path: str, before: str, after: str) -> str:
     """A `git apply`-compatible diff of one file (`a/` and `b/` prefixes, exact line endings kept)."""
     old, new = before.splitlines(keepends=True), after.splitlines(keepends=True)
+    name = path.lstrip("/")
     out = []
-    for line in difflib.unified_diff(old, new, f"a/{path}", f"b/{path}", n=3):
+    for line in difflib.unified_diff(old, new, f"a/{name}", f"b/{name}", n=3):
         if line.startswith(("---", "+++")):
             line = line.rstrip("\n") + "\n"
         out.append(line)

@@ -81,8 +81,10 @@ class ImportMap:
         return canonical(".".join([self.names[expr.id], *reversed(parts)]))
 
     def local_name_of(self, module: str) -> str | None:
-        """The name under which `module` itself is imported here (`tf` for tensorflow), if any."""
-        return next((local for local, qual in self.names.items() if qual == module), None)
+        """The name under which `module` is imported here (`tf` for tensorflow), if any — also through a
+        re-export or lazy loader (`from keras.src.utils.module_utils import tensorflow as tf`)."""
+        return next((local for local, qual in self.names.items()
+                     if qual == module or qual.endswith("." + module)), None)
 
     def is_bound(self, name: str) -> bool:
         return name in self.names

@@ -27,7 +27,14 @@ NON_TENSOR_FUNCTIONS = frozenset({
     "keras.backend.int_shape", "keras.backend.floatx", "keras.backend.epsilon",
     "keras.backend.image_data_format", "keras.backend.ndim", "keras.backend.is_keras_tensor",
     "keras.ops.shape", "keras.ops.ndim", "keras.ops.is_tensor", "keras.utils.is_keras_tensor",
+    "tensorflow.compat.dimension_value", "tensorflow.compat.dimension_at_index", "tensorflow.Dimension",
+    "tensorflow.inside_function", "tensorflow.get_logger", "tensorflow.name_scope",
+    "keras.ops.convert_to_numpy", "keras.backend.convert_to_numpy",
 })
+# Words in an `if` test that show deliberate dispatch on the kind of value or backend (`isinstance(x,
+# np.ndarray)`, `tf.executing_eagerly()`, `backend.backend() != "tensorflow"`): numpy there is intended.
+DISPATCH_WORDS = ("isinstance", "is_tensor", "backend", "eager", "torch", "jax", "ndarray", "in_tf_graph",
+                  "inside_function", "numpy")
 TENSOR_CLASSES = frozenset({"tensorflow.Variable", "keras.Variable", "keras.backend.Variable",
                             "tensorflow.RaggedTensor", "tensorflow.SparseTensor"})
 
@@ -65,6 +72,26 @@ def tensor_params(function: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
     return names
 
 
+def dispatched_nodes(nodes: list[ast.AST]) -> set[int]:
+    """ids of nodes inside both branches of an `if`/conditional expression whose test dispatches on the
+    kind of value or backend: such code handles numpy on purpose."""
+    inside: set[int] = set()
+    for node in nodes:
+        if isinstance(node, (ast.If, ast.IfExp)) and _mentions_dispatch(node.test):
+            branches = [node.body, node.orelse] if isinstance(node, ast.IfExp) else node.body + node.orelse
+            for branch in branches:
+                inside.update(id(n) for n in ast.walk(branch))
+    return inside
+
+
+def _mentions_dispatch(test: ast.AST) -> bool:
+    for node in ast.walk(test):
+        word = node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else None
+        if word and any(marker in word.lower() for marker in DISPATCH_WORDS):
+            return True
+    return False
+
+
 class TensorScope:
     """Tensor-valued names of one function (flow-insensitive, nested blocks included)."""
 
@@ -75,10 +102,11 @@ class TensorScope:
         self.keras_class = keras_class
         self.names: set[str] = set(tensor_params(function) if seeds is None else seeds)
         self.nodes = list(ast.walk(function))
+        self.dispatched = dispatched_nodes(self.nodes)
         self._propagate()
 
     def _propagate(self) -> None:
-        bindings = [n for n in self.nodes if isinstance(
+        bindings = [n for n in self.nodes if id(n) not in self.dispatched and isinstance(
             n, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.For, ast.AsyncFor, ast.NamedExpr, ast.comprehension))]
         while True:
             before = len(self.names)
@@ -93,7 +121,8 @@ class TensorScope:
                 return
 
     def calls(self) -> Iterable[ast.Call]:
-        return (n for n in self.nodes if isinstance(n, ast.Call))
+        """Calls of the function, except those in branches that dispatch on the kind of value/backend."""
+        return (n for n in self.nodes if isinstance(n, ast.Call) and id(n) not in self.dispatched)
 
     def is_tensor(self, node: ast.AST) -> bool:
         if isinstance(node, ast.Name):

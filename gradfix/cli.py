@@ -10,7 +10,7 @@ import typer
 
 from gradfix import __version__
 from gradfix.config import Config, ConfigError, load_config
-from gradfix.output import FORMATS, render, summary
+from gradfix.output import FORMATS, MACHINE_FORMATS, render
 from gradfix.patch import AppliedFile, UndoError, atomic_write, save_undo_record, sha256, source_diff, undo_last_apply
 from gradfix.rules import all_rules
 from gradfix.runner import RunOptions, RunReport, run
@@ -53,6 +53,7 @@ def _config_for(paths: list[Path], stdin_filename: Optional[Path]) -> Config:
 
 def _run(paths: list[Path], stdin_filename: Optional[Path], options: RunOptions) -> tuple[RunReport, bool]:
     """Run on files, or on stdin when the only path is `-`. Returns the report and whether stdin was used."""
+    paths = paths or []
     from_stdin = [str(p) for p in paths] == ["-"]
     config = _config_for([] if from_stdin else paths, stdin_filename)
     sources = None
@@ -73,7 +74,7 @@ def _run(paths: list[Path], stdin_filename: Optional[Path], options: RunOptions)
     return report, from_stdin
 
 
-PATHS = typer.Argument(..., help="Files or folders; `-` reads one file from stdin.")
+PATHS = typer.Argument(None, help="Files or folders; `-` reads one file from stdin. None: nothing to do (pre-commit).")
 SELECT = typer.Option(None, "--select", help="Only these rule codes or prefixes (comma-separated).")
 IGNORE = typer.Option(None, "--ignore", help="Skip these rule codes or prefixes (comma-separated).")
 FORMAT = typer.Option("text", "--output-format", help=f"One of: {', '.join(FORMATS)}.")
@@ -103,7 +104,8 @@ def check(paths: List[Path] = PATHS, select: Optional[List[str]] = SELECT, ignor
 @app.command()
 def apply(paths: List[Path] = PATHS,
           dry_run: bool = typer.Option(False, "--dry-run", "--diff", help="Print the unified diff; write nothing."),
-          unsafe_fixes: bool = typer.Option(False, "--unsafe-fixes", help="Also apply fixes marked unsafe."),
+          unsafe_fixes: Optional[bool] = typer.Option(None, "--unsafe-fixes/--no-unsafe-fixes",
+                                                      help="Also apply fixes marked unsafe (default: the config's)."),
           select: Optional[List[str]] = SELECT, ignore: Optional[List[str]] = IGNORE,
           output_format: str = FORMAT, stdin_filename: Optional[Path] = STDIN_NAME, jobs: int = JOBS) -> None:
     """Rewrite files in place with the fixes (stdout: the diff with --dry-run, the fixed source with `-`)."""
@@ -122,8 +124,8 @@ def apply(paths: List[Path] = PATHS,
         _write(changed)
     remaining = [d for d in report.diagnostics if not d.applied]
     fixed = len(report.diagnostics) - len(remaining)
-    if output_format == "json":
-        typer.echo(render(remaining, "json"), err=True)
+    if output_format in MACHINE_FORMATS:
+        typer.echo(render(remaining, output_format), err=True)
     else:
         if remaining:
             typer.echo(render(remaining, output_format, with_summary=False), err=True)

@@ -36,6 +36,7 @@ class FixEdit:
     end_line: int
     end_col: int
     content: str
+    cell: int | None = None  # notebooks: the cell the edit lies in (positions are then within the cell)
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class Diagnostic:
     fix_safety: FixSafety | None = None  # None: the finding has no fix
     fix_edits: tuple[FixEdit, ...] = ()
     applied: bool = False
+    cell: int | None = None  # notebooks: 1-based cell number; line/col are then within the cell
 
 
 @dataclass

@@ -37,7 +37,10 @@ def discover(paths: list[Path], config: Config) -> Discovered:
         elif path.is_dir():
             _walk(path, config, add, errors)
         elif path.is_file() or path.is_symlink():
-            add(path)  # named explicitly: taken whatever its suffix; problems surface when read
+            # Named explicitly: taken whatever its suffix (problems surface when read), unless the config
+            # excludes it -- pre-commit and editors name every file, and must still honour `exclude`.
+            if not config.is_excluded(path):
+                add(path)
         else:
             errors.append((str(path), "not a regular file"))
     return Discovered(files, errors)

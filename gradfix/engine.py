@@ -25,6 +25,7 @@ MAX_FIX_PASSES = 10
 KERAS_MARKERS = ("tensorflow", "keras")
 _SUPPRESSION = re.compile(r"#\s*(?:gradfix:\s*ignore|noqa)\b(?:\s*(?:\[|:)\s*([\w\s,]+)\]?)?", re.IGNORECASE)
 SKIP_FILE = "# gradfix: skip-file"
+_RULE_CODE = re.compile(r"\b[A-Za-z]+[0-9]+\b")  # `# noqa: GF101, E501 reason` names GF101 and E501
 
 
 @dataclass(frozen=True)
@@ -134,8 +135,8 @@ def suppressed(source: SourceText, finding: Finding) -> bool:
     for lineno in range(finding.node.lineno, finding.node.end_lineno + 1):
         match = _SUPPRESSION.search(source.line(lineno))
         if match:
-            codes = match.group(1)
-            if not codes or any(finding.code.startswith(c.strip()) for c in codes.split(",") if c.strip()):
+            codes = _RULE_CODE.findall(match.group(1) or "")
+            if not codes or any(finding.code.startswith(c.upper()) for c in codes):
                 return True
     return False
 

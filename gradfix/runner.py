@@ -22,7 +22,7 @@ PARALLEL_THRESHOLD = 16  # below this many candidate files, starting worker proc
 class RunOptions:
     select: list[str] = field(default_factory=list)
     ignore: list[str] = field(default_factory=list)
-    unsafe_fixes: bool = False
+    unsafe_fixes: bool | None = None  # None: as the config says
     fix: bool = False
     jobs: int = 0  # 0: all cores
 
@@ -57,6 +57,14 @@ def read_source(path: Path, max_size: int) -> SourceText:
         raise SourceError(exc.strerror or str(exc)) from None
 
 
+def chosen_codes(options: RunOptions, config: Config) -> tuple[list[str], list[str]]:
+    """(select, ignore) with the command line layered over the config, as ruff does: `--select` starts
+    the selection afresh (the config's select and ignore no longer apply); `--ignore` adds to the config's."""
+    if options.select:
+        return options.select, options.ignore
+    return config.select, config.ignore + options.ignore
+
+
 def rules_for(path: Path, rules: list[Rule], config: Config) -> list[Rule]:
     ignored = config.ignored_codes_for(path)
     return [r for r in rules if not any(r.code.startswith(i) for i in ignored)] if ignored else rules
@@ -65,8 +73,9 @@ def rules_for(path: Path, rules: list[Rule], config: Config) -> list[Rule]:
 def run(paths: list[Path], options: RunOptions, config: Config,
         sources: dict[Path, SourceText] | None = None) -> RunReport:
     """Process `paths` (or the given in-memory `sources`, e.g. from stdin)."""
-    rules = select_rules(options.select or config.select, options.ignore or config.ignore)
-    settings = Settings(unsafe_fixes=options.unsafe_fixes or config.unsafe_fixes, fix=options.fix)
+    rules = select_rules(*chosen_codes(options, config))
+    unsafe_fixes = config.unsafe_fixes if options.unsafe_fixes is None else options.unsafe_fixes
+    settings = Settings(unsafe_fixes=unsafe_fixes, fix=options.fix)
     errors: list[tuple[str, str]] = []
     if sources is None:
         found = discover(paths, config)

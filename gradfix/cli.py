@@ -10,6 +10,7 @@ import typer
 
 from gradfix import __version__
 from gradfix.config import Config, ConfigError, load_config
+from gradfix.docs import explain_text, rules_table
 from gradfix.output import FORMATS, MACHINE_FORMATS, render
 from gradfix.patch import AppliedFile, UndoError, atomic_write, save_undo_record, sha256, source_diff, undo_last_apply
 from gradfix.rules import all_rules
@@ -168,11 +169,7 @@ def undo() -> None:
 @app.command("rules")
 def list_rules() -> None:
     """List every rule: code, name, fix (safe / unsafe / none), summary."""
-    rows = [(code, rule.name, rule.fix_safety.value, rule.summary) for code, rule in all_rules().items()]
-    width = max((len(r[1]) for r in rows), default=4)
-    typer.echo(f"{'code':6} {'name':{width}} {'fix':6} summary")
-    for code, name, fix, text in rows:
-        typer.echo(f"{code:6} {name:{width}} {fix:6} {text}")
+    typer.echo(rules_table(list(all_rules().values())))
 
 
 @app.command()
@@ -182,7 +179,7 @@ def explain(code: str = typer.Argument(..., help="A rule code, e.g. GF101.")) ->
     if rule is None:
         _error("explain", f"unknown rule code {code!r}; see `gradfix rules`")
         raise typer.Exit(EXIT_ERROR)
-    typer.echo(f"{rule.code} {rule.name} (fix: {rule.fix_safety.value})\n\n{rule.summary}\n\n{rule.explanation.strip()}")
+    typer.echo(explain_text(rule))
 
 
 def main() -> None:

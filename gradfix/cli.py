@@ -11,11 +11,12 @@ import typer
 from gradfix import __version__
 from gradfix.config import Config, ConfigError, load_config
 from gradfix.docs import explain_text, rules_table
+from gradfix.notebook import file_diff, readable_diff, source_from_bytes
 from gradfix.output import FORMATS, MACHINE_FORMATS, render
-from gradfix.patch import AppliedFile, UndoError, atomic_write, save_undo_record, sha256, source_diff, undo_last_apply
+from gradfix.patch import AppliedFile, UndoError, atomic_write, save_undo_record, sha256, undo_last_apply
 from gradfix.rules import all_rules
 from gradfix.runner import RunOptions, RunReport, run
-from gradfix.source import SourceError, SourceText
+from gradfix.source import SourceError
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -61,7 +62,7 @@ def _run(paths: list[Path], stdin_filename: Optional[Path], options: RunOptions)
     if from_stdin:
         name = stdin_filename or Path("<stdin>")
         try:
-            sources = {name: SourceText.from_bytes(sys.stdin.buffer.read())}
+            sources = {name: source_from_bytes(name, sys.stdin.buffer.read())}
         except SourceError as exc:
             _error(str(name), str(exc))
             raise typer.Exit(EXIT_ERROR)
@@ -120,7 +121,7 @@ def apply(paths: List[Path] = PATHS,
         sys.stdout.flush()
     elif dry_run:
         for result in changed:
-            typer.echo(source_diff(result.path, result.original, result.fixed), nl=False)
+            typer.echo(readable_diff(result.path, result.original, result.fixed), nl=False)
     else:
         _write(changed)
     remaining = [d for d in report.diagnostics if not d.applied]
@@ -146,7 +147,7 @@ def _write(changed) -> None:
         except OSError as exc:
             _error(result.path, f"not written: {exc.strerror or exc}")
             continue
-        patches.append(source_diff(result.path, result.original, result.fixed))
+        patches.append(file_diff(result.path, result.original, result.fixed))
         applied.append(AppliedFile(path=str(Path(result.path).resolve()), display=result.path,
                                    encoding=result.original.encoding, bom=result.original.bom,
                                    before_sha=sha256(result.original.to_bytes()), after_sha=sha256(data)))

@@ -11,7 +11,7 @@ from gradfix.config import Config
 SKIPPED_FOLDERS = frozenset({".git", ".hg", ".svn", ".venv", "venv", ".tox", ".nox", "__pycache__",
                              "build", "dist", "node_modules", ".mypy_cache", ".pytest_cache",
                              ".ruff_cache", ".gradfix", "site-packages", ".ipynb_checkpoints"})
-SOURCE_SUFFIXES = (".py",)
+SOURCE_SUFFIXES = (".py", ".ipynb")
 
 
 @dataclass(frozen=True)

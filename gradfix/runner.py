@@ -12,6 +12,7 @@ from gradfix.analysis import ProjectIndex
 from gradfix.config import Config
 from gradfix.discovery import discover
 from gradfix.engine import FileResult, Settings, could_have_findings, process_source
+from gradfix.notebook import in_cells, source_from_bytes
 from gradfix.rules import Rule, select_rules
 from gradfix.source import SourceError, SourceText
 
@@ -44,7 +45,7 @@ def read_source(path: Path, max_size: int) -> SourceText:
         if size > max_size:
             raise SourceError(f"skipped: {size} bytes is over the max-file-size of {max_size}")
         with open(path, "rb") as stream:
-            return SourceText.from_bytes(stream.read())
+            return source_from_bytes(path, stream.read())
     except SourceError:
         raise
     except IsADirectoryError:
@@ -114,7 +115,7 @@ def _process_in_worker(task) -> FileResult:
     path, source, codes = task
     rules = select_rules(codes, None) if codes else []
     try:
-        return process_source(path, source, rules, _worker_state["settings"], _worker_state["index"])
+        return in_cells(process_source(path, source, rules, _worker_state["settings"], _worker_state["index"]))
     except Exception as exc:  # a bug of ours must cost one file, never the run or the user's code
         return FileResult(path=path, original=source,
                           error=f"internal error, file left unchanged: {type(exc).__name__}: {exc}")

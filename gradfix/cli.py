@@ -11,6 +11,7 @@ import typer
 from gradfix import __version__
 from gradfix.config import Config, ConfigError, load_config
 from gradfix.docs import explain_text, rules_table
+from gradfix.interactive import review, terminal_progress
 from gradfix.notebook import file_diff, readable_diff, source_from_bytes
 from gradfix.output import FORMATS, MACHINE_FORMATS, render
 from gradfix.patch import AppliedFile, UndoError, atomic_write, save_undo_record, sha256, undo_last_apply
@@ -95,7 +96,8 @@ def check(paths: List[Path] = PATHS, select: Optional[List[str]] = SELECT, ignor
           output_format: str = FORMAT, stdin_filename: Optional[Path] = STDIN_NAME, jobs: int = JOBS) -> None:
     """Report findings; exit 0 when clean, 1 with findings, 2 on errors."""
     _check_format(output_format)
-    report, _ = _run(paths, stdin_filename, RunOptions(select=_codes(select), ignore=_codes(ignore), jobs=jobs))
+    report, _ = _run(paths, stdin_filename, RunOptions(select=_codes(select), ignore=_codes(ignore), jobs=jobs,
+                                                       progress=terminal_progress()))
     diagnostics = report.diagnostics
     rendered = render(diagnostics, output_format)
     if rendered:
@@ -109,12 +111,20 @@ def apply(paths: List[Path] = PATHS,
           unsafe_fixes: Optional[bool] = typer.Option(None, "--unsafe-fixes/--no-unsafe-fixes",
                                                       help="Also apply fixes marked unsafe (default: the config's)."),
           select: Optional[List[str]] = SELECT, ignore: Optional[List[str]] = IGNORE,
-          output_format: str = FORMAT, stdin_filename: Optional[Path] = STDIN_NAME, jobs: int = JOBS) -> None:
+          output_format: str = FORMAT, stdin_filename: Optional[Path] = STDIN_NAME, jobs: int = JOBS,
+          interactive: bool = typer.Option(False, "--interactive", "-i",
+                                           help="Show each hunk and apply only those you accept.")) -> None:
     """Rewrite files in place with the fixes (stdout: the diff with --dry-run, the fixed source with `-`)."""
     _check_format(output_format)
-    options = RunOptions(select=_codes(select), ignore=_codes(ignore), unsafe_fixes=unsafe_fixes, fix=True, jobs=jobs)
+    options = RunOptions(select=_codes(select), ignore=_codes(ignore), unsafe_fixes=unsafe_fixes, fix=True, jobs=jobs,
+                         progress=terminal_progress())
+    if interactive and [str(p) for p in paths or []] == ["-"]:
+        _error("apply", "--interactive reads answers from stdin, so it cannot read the source from stdin too")
+        raise typer.Exit(EXIT_ERROR)
     report, from_stdin = _run(paths, stdin_filename, options)
     changed = [r for r in report.results if r.changed]
+    if interactive:
+        changed = review(changed)
     if from_stdin:
         result = report.results[0]
         sys.stdout.buffer.write((result.fixed or result.original).to_bytes())

@@ -209,18 +209,24 @@ class NotebookSource(SourceText):
     def json_text(self, text: str | None = None) -> str:
         return self.notebook.render(self.cell_sources(self.text if text is None else text))
 
+    def chunks(self, text: str) -> dict[int, str]:
+        """The Python of each cell in a (possibly fixed) virtual text, IPython lines still masked.
+        A chunk has as many lines as the cell's source, line for line."""
+        parts = _CELL_LINE.split(text)
+        return {int(number): python for number, python in zip(parts[1::2], parts[2::2])}
+
+    def with_chunks(self, chunks: dict[int, str]) -> "NotebookSource":
+        return self.with_text("".join(f"{CELL_MARKER}{number}\n{python}" for number, python in chunks.items()))
+
     def cell_sources(self, text: str) -> dict[int, str]:
         """Each cell's source as it would be written, from a (possibly fixed) virtual text."""
         originals = {cell.number: cell.source for cell in self.notebook.cells}
-        chunks = _CELL_LINE.split(text)
         sources = {}
-        for number, python in zip(chunks[1::2], chunks[2::2]):
-            lines = [self._unmask(line) for line in python.splitlines(keepends=True)]
-            source = "".join(lines)
-            original = originals[int(number)]
-            if not original.endswith(("\n", "\r")) and source.endswith("\n"):
+        for number, python in self.chunks(text).items():
+            source = "".join(self._unmask(line) for line in python.splitlines(keepends=True))
+            if not originals[number].endswith(("\n", "\r")) and source.endswith("\n"):
                 source = source[:-2] if source.endswith("\r\n") else source[:-1]
-            sources[int(number)] = source
+            sources[number] = source
         return sources
 
     def _unmask(self, line: str) -> str:

@@ -7,6 +7,7 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, Iterable, Iterator
 
 from gradfix.analysis import ProjectIndex
 from gradfix.config import Config
@@ -26,6 +27,7 @@ class RunOptions:
     unsafe_fixes: bool | None = None  # None: as the config says
     fix: bool = False
     jobs: int = 0  # 0: all cores
+    progress: Callable[[int, int], None] | None = None  # told (files done, files to process) as files finish
 
 
 @dataclass
@@ -94,14 +96,22 @@ def run(paths: list[Path], options: RunOptions, config: Config,
     jobs = options.jobs or os.cpu_count() or 1
     if jobs > 1 and len(candidates) >= PARALLEL_THRESHOLD:
         with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=(settings, index)) as pool:
-            processed = list(pool.map(_process_in_worker, candidates, chunksize=4))
+            processed = list(_counted(pool.map(_process_in_worker, candidates, chunksize=4), options.progress,
+                                      len(candidates)))
     else:
         _init_worker(settings, index)
-        processed = [_process_in_worker(t) for t in candidates]
+        processed = list(_counted(map(_process_in_worker, candidates), options.progress, len(candidates)))
     by_path = {r.path: r for r in processed}
     results = [by_path.get(path) or FileResult(path=path, original=source) for path, source, _ in tasks]
     errors.extend((r.path, r.error) for r in results if r.error)
     return RunReport(results=results, errors=errors)
+
+
+def _counted(results: Iterable[FileResult], progress, total: int) -> Iterator[FileResult]:
+    for done, result in enumerate(results, start=1):
+        if progress:
+            progress(done, total)
+        yield result
 
 
 _worker_state: dict = {}

@@ -14,10 +14,11 @@ import libcst as cst
 from gradfix.analysis.classes import KerasClass
 from gradfix.analysis.imports import ImportMap
 from gradfix.analysis.keras import KerasKind, ProjectIndex
+from gradfix.analysis.tapes import Tape, find_tapes
 from gradfix.analysis.tensors import TensorScope
 from gradfix.source import Edit, SourceText
 
-__all__ = ["FileAnalysis", "KerasClass", "KerasKind", "ProjectIndex", "TensorScope"]
+__all__ = ["FileAnalysis", "KerasClass", "KerasKind", "ProjectIndex", "Tape", "TensorScope"]
 
 
 class FileAnalysis:
@@ -51,6 +52,11 @@ class FileAnalysis:
         return [scope for keras_class in self.keras_classes
                 if keras_class.kind in (KerasKind.LAYER, KerasKind.MODEL)
                 for scope in keras_class.forward_scopes]
+
+    @cached_property
+    def tapes(self) -> list[Tape]:
+        """Every `tf.GradientTape` block of the file, with its gradient requests and data flow."""
+        return find_tapes(self.tree, self.imports)
 
     # --- writing code back -------------------------------------------------------------------------
     @cached_property

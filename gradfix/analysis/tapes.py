@@ -1,0 +1,395 @@
+"""`tf.GradientTape` blocks: which `with` statements are tapes, what each one differentiates, and which values
+in its block lie on the way from the gradient's sources to its target. Shared by the training-loop rules.
+
+A tape records the TensorFlow operations run inside its block on values that depend on what it watches
+(the variables it touches, tensors passed to `tape.watch`). `tape.gradient(target, sources)` is None for a
+source when nothing recorded connects the two. So the rules ask two questions about an expression in the
+block: does it depend on the sources (`Tape.depends_on_sources`), and does its value reach the target
+(`Tape.reaches_target`)? Both answers are deliberately narrow: a value counts as depending on the sources
+only through a call of the model whose variables are differentiated (`model(x)` for
+`tape.gradient(loss, model.trainable_variables)`), a source itself, or a watched tensor — so a teacher
+model, a frozen backbone or the labels never make a rule fire.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Iterable, Iterator
+
+from gradfix.analysis.tensors import NON_TENSOR_FUNCTIONS, NON_TENSOR_METHODS, TENSOR_CLASSES, TensorScope, \
+    assigned_names
+
+if TYPE_CHECKING:
+    from gradfix.analysis.imports import ImportMap
+
+GRADIENT_TAPE_CLASSES = frozenset({"tensorflow.GradientTape", "tensorflow.autodiff.GradientTape",
+                                   "tensorflow.python.eager.backprop.GradientTape"})
+GRADIENT_METHODS = frozenset({"gradient", "jacobian", "batch_jacobian"})
+VARIABLE_COLLECTIONS = frozenset({"trainable_variables", "trainable_weights", "variables", "weights"})
+# Methods of a model that return Python/NumPy values or nothing, not tensors of the forward pass.
+NON_FORWARD_METHODS = NON_TENSOR_METHODS | {"get_weights", "summary", "save", "save_weights", "to_json", "evaluate",
+                                            "fit", "compile", "reset_metrics", "reset_states"}
+# Builtins whose result is not a tensor whatever they are given.
+NON_TENSOR_BUILTINS = frozenset({"len", "str", "repr", "print", "range", "isinstance", "type", "id", "hash",
+                                 "format", "callable", "hasattr", "getattr", "enumerate", "zip"})
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+_BINDINGS = (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.For, ast.AsyncFor, ast.NamedExpr, ast.withitem)
+
+
+def dotted(node: ast.AST) -> str | None:
+    """`self.model.encoder` for that attribute chain, `x` for a name; None for anything else."""
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        return ".".join([node.id, *reversed(parts)])
+    return None
+
+
+def own_nodes(scope: ast.AST) -> Iterator[ast.AST]:
+    """Every node of a function (or module) except those of the functions, lambdas and classes nested in it."""
+    stack = list(ast.iter_child_nodes(scope))
+    while stack:
+        node = stack.pop()
+        yield node
+        if not isinstance(node, _SCOPES):
+            stack.extend(ast.iter_child_nodes(node))
+
+
+def bound_names(binding: ast.AST) -> list[str]:
+    if isinstance(binding, ast.Assign):
+        return [name for target in binding.targets for name in assigned_names(target)]
+    if isinstance(binding, ast.withitem):
+        return list(assigned_names(binding.optional_vars)) if binding.optional_vars else []
+    return list(assigned_names(binding.target))
+
+
+def bound_value(binding: ast.AST) -> ast.AST | None:
+    if isinstance(binding, (ast.For, ast.AsyncFor)):
+        return binding.iter
+    if isinstance(binding, ast.withitem):
+        return binding.context_expr
+    return binding.value
+
+
+def names_read(node: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+class Region(ast.AST):
+    """A stretch of source that no single `ast` node covers (a `with` header together with statements that move
+    under it), for a finding whose fix edits exactly that stretch."""
+
+    _attributes = ("lineno", "col_offset", "end_lineno", "end_col_offset")
+
+    def __init__(self, start: ast.AST, end_lineno: int, end_col_offset: int):
+        super().__init__()
+        self.lineno, self.col_offset = start.lineno, start.col_offset
+        self.end_lineno, self.end_col_offset = end_lineno, end_col_offset
+
+
+@dataclass(eq=False)
+class GradientRequest:
+    """`tape.gradient(target, sources)` (also `jacobian`, `batch_jacobian`, `optimizer.minimize(loss, vars, tape=tape)`)."""
+
+    call: ast.Call
+    target: ast.expr
+    sources: ast.expr | None
+
+
+@dataclass(eq=False)
+class Tape:
+    node: ast.With | ast.AsyncWith
+    name: str | None  # the name the tape is used through (`as tape`, or `tape` in `with tape:`)
+    persistent: bool
+    scope: ast.AST  # the function (or module) the block is in
+    imports: "ImportMap"
+    bindings: dict[str, list[ast.AST]]  # every binding of each name in the scope
+    requests: list[GradientRequest] = field(default_factory=list)
+    watch_calls: list[ast.Call] = field(default_factory=list)
+
+    @property
+    def body(self) -> list[ast.stmt]:
+        return self.node.body
+
+    @cached_property
+    def _inside(self) -> set[int]:
+        return {id(node) for statement in self.body for node in ast.walk(statement)}
+
+    def contains(self, node: ast.AST) -> bool:
+        """Is the node part of the block (so what it computes is recorded)?"""
+        return id(node) in self._inside
+
+    @property
+    def header(self) -> Region:
+        """`with ...:` up to the first statement of the block: where a statement is inserted at the block's top."""
+        first = self.body[0]
+        return Region(self.node, first.lineno, first.col_offset)
+
+    # --- what is differentiated -------------------------------------------------------------------------
+    @cached_property
+    def _sources(self) -> set[tuple[str, bool]] | None:
+        """(dotted name, whether it is itself a variable/tensor rather than a model holding variables) for every
+        source of every request; None when some request's sources cannot be resolved."""
+        found: set[tuple[str, bool]] = set()
+        for request in self.requests:
+            sources = self._sources_of(request.sources, depth=0) if request.sources is not None else None
+            if sources is None:
+                return None
+            found |= sources
+        return found
+
+    @property
+    def owners(self) -> frozenset[str] | None:
+        """Dotted names whose variables the gradient is taken of: `model` for `model.trainable_variables`,
+        `w` for `[w, b]`, `x` for a tensor. None when some request's sources cannot be resolved."""
+        return None if self._sources is None else frozenset(name for name, _ in self._sources)
+
+    @property
+    def source_values(self) -> frozenset[str]:
+        """The sources that are variables or tensors themselves (`w`, `self.kernel`, `x`)."""
+        return frozenset(name for name, is_value in self._sources or () if is_value)
+
+    def _sources_of(self, expr: ast.AST, depth: int) -> set[tuple[str, bool]] | None:
+        if depth > 5:
+            return None
+        if isinstance(expr, ast.Attribute) and expr.attr in VARIABLE_COLLECTIONS:
+            owner = dotted(expr.value)
+            return {(owner, False)} if owner else None
+        if isinstance(expr, ast.Subscript):
+            return self._sources_of(expr.value, depth + 1)
+        if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Add):
+            left, right = self._sources_of(expr.left, depth + 1), self._sources_of(expr.right, depth + 1)
+            return None if left is None or right is None else left | right
+        if isinstance(expr, (ast.List, ast.Tuple)):
+            return self._union(expr.elts, depth)
+        if isinstance(expr, ast.Starred):
+            return self._sources_of(expr.value, depth + 1)
+        if isinstance(expr, ast.ListComp) and len(expr.generators) == 1:
+            return self._sources_of(expr.generators[0].iter, depth + 1)
+        if isinstance(expr, ast.Name):
+            values = [bound_value(b) for b in self.bindings.get(expr.id, [])]
+            collections = [v for v in values if v is not None and _names_variables(v)]
+            if not collections:
+                return {(expr.id, True)}  # the source is this variable or tensor itself
+            return self._union(collections, depth)
+        if isinstance(expr, ast.Attribute) and dotted(expr):
+            return {(dotted(expr), True)}
+        return None
+
+    def _union(self, exprs: list[ast.AST], depth: int) -> set[tuple[str, bool]] | None:
+        found: set[tuple[str, bool]] = set()
+        for expr in exprs:
+            sources = self._sources_of(expr, depth + 1)
+            if sources is None:
+                return None
+            found |= sources
+        return found
+
+    def is_owned(self, name: str | None) -> bool:
+        """Is `name` (dotted) a differentiated model, part of one, or a model containing one?"""
+        if not name or not self.owners:
+            return False
+        return any(name == o or name.startswith(o + ".") or o.startswith(name + ".") for o in self.owners)
+
+    @cached_property
+    def watched_names(self) -> set[str]:
+        """Names passed to `tape.watch`, and the names in what such a name was bound to (`xs = [a, b]`)."""
+        names = set()
+        for call in self.watch_calls:
+            for arg in call.args:
+                names |= names_read(arg)
+        for name in list(names):
+            for binding in self.bindings.get(name, []):
+                value = bound_value(binding)
+                if value is not None:
+                    names |= names_read(value)
+        return names
+
+    # --- data flow ---------------------------------------------------------------------------------------
+    @cached_property
+    def source_scope(self) -> TensorScope:
+        """The function's TensorScope in which a "tensor" is a value that depends on the tape's sources."""
+        return _SourceFlow(self)
+
+    def depends_on_sources(self, expr: ast.AST) -> bool:
+        """Does the value depend on what the gradient is taken of (a call of the differentiated model, a
+        source variable, a watched tensor), anywhere in the function?"""
+        return self.source_scope.is_tensor(expr)
+
+    def computes_from_sources(self, expr: ast.AST) -> bool:
+        """Is the value the result of an operation on the sources (a forward pass, loss arithmetic), not
+        merely a reference to a variable?"""
+        return not isinstance(expr, (ast.Name, ast.Attribute, ast.Subscript)) and self.depends_on_sources(expr)
+
+    @cached_property
+    def _target_names(self) -> set[str]:
+        return {name for request in self.requests for name in names_read(request.target)}
+
+    @cached_property
+    def _path(self) -> tuple[set[int], set[str]]:
+        """(ids of the expressions in the block whose value reaches a target, the names read by them)."""
+        needed = set(self._target_names)
+        roots: list[ast.AST] = [r.target for r in self.requests if self.contains(r.target)]
+        block_nodes = [n for statement in self.body for n in _walk_own(statement)]
+        bindings = [n for n in block_nodes if isinstance(n, _BINDINGS)]
+        mutations = [n for n in block_nodes if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+                     and isinstance(n.func.value, ast.Name)]
+        done: set[int] = set()
+        changed = True
+        while changed:
+            changed = False
+            for binding in bindings:
+                value = bound_value(binding)
+                if id(binding) in done or value is None or not needed & set(bound_names(binding)):
+                    continue
+                done.add(id(binding))
+                roots.append(value)
+                needed |= names_read(value) | (set(bound_names(binding)) if isinstance(binding, ast.AugAssign) else set())
+                changed = True
+            for call in mutations:  # `losses.append(l)` when `losses` is on the path
+                if id(call) not in done and call.func.value.id in needed:
+                    done.add(id(call))
+                    roots.extend(call.args)
+                    needed |= {name for arg in call.args for name in names_read(arg)}
+                    changed = True
+        return {id(n) for root in roots for n in ast.walk(root)}, needed
+
+    def reaches_target(self, node: ast.AST) -> bool:
+        """Is the node in the block, inside an expression whose value flows into a gradient target?"""
+        return self.contains(node) and id(node) in self._path[0]
+
+    def on_gradient_path(self, node: ast.AST) -> bool:
+        return self.reaches_target(node) and self.depends_on_sources(node)
+
+    @cached_property
+    def names_bound_inside(self) -> set[str]:
+        return {name for statement in self.body for n in _walk_own(statement) if isinstance(n, _BINDINGS)
+                for name in bound_names(n)}
+
+    @cached_property
+    def free_path_names(self) -> set[str]:
+        """Names the block reads on the way to a target, or targets themselves, that the block does not bind:
+        their values were computed outside the tape."""
+        return (self._path[1] | self._target_names) - self.names_bound_inside
+
+
+class _SourceFlow(TensorScope):
+    """TensorScope of the tape's function whose seeds are the tape's sources: calls of the differentiated
+    model, the source variables themselves and watched tensors. Other TF ops give a value that depends on
+    the sources only when one of their arguments does."""
+
+    def __init__(self, tape: Tape):
+        self.tape = tape
+        seeds = {name for name in tape.source_values if "." not in name} | tape.watched_names
+        super().__init__(tape.scope, tape.imports, seeds=seeds)
+
+    def is_tensor(self, node: ast.AST) -> bool:
+        if isinstance(node, ast.Attribute) and dotted(node) in self.tape.source_values:
+            return True
+        return super().is_tensor(node)
+
+    def _call_is_tensor(self, call: ast.Call) -> bool:
+        func = call.func
+        if self.tape.is_owned(dotted(func)):
+            return not (isinstance(func, ast.Attribute) and func.attr in NON_FORWARD_METHODS)
+        qualname = self.imports.qualname(func)
+        if qualname:
+            if qualname in NON_TENSOR_FUNCTIONS or (qualname.rsplit(".", 1)[-1][:1].isupper()
+                                                    and qualname not in TENSOR_CLASSES):
+                return False
+            return self.any_tensor_argument(call)
+        if isinstance(func, ast.Name) and func.id in NON_TENSOR_BUILTINS:
+            return False
+        if isinstance(func, ast.Attribute) and self.is_tensor(func.value):
+            return func.attr not in NON_TENSOR_METHODS  # `preds.numpy()`, `logits.to_tensor()`
+        return self.any_tensor_argument(call)  # `loss_fn(y, preds)`: a function of the predictions
+
+
+def _names_variables(value: ast.AST) -> bool:
+    """Is the value a collection of variables (`model.trainable_variables`, `a.weights + b.weights`)?"""
+    return any(isinstance(n, ast.Attribute) and n.attr in VARIABLE_COLLECTIONS for n in ast.walk(value))
+
+
+def _walk_own(node: ast.AST) -> Iterator[ast.AST]:
+    yield node
+    if not isinstance(node, _SCOPES):
+        yield from own_nodes(node)
+
+
+def find_tapes(tree: ast.Module, imports: "ImportMap") -> list[Tape]:
+    tapes: list[Tape] = []
+    for scope in [tree, *(n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)))]:
+        nodes = list(own_nodes(scope))
+        withs = [n for n in nodes if isinstance(n, (ast.With, ast.AsyncWith))]
+        if not withs:
+            continue
+        bindings: dict[str, list[ast.AST]] = {}
+        for node in nodes:
+            if isinstance(node, _BINDINGS):
+                for name in bound_names(node):
+                    bindings.setdefault(name, []).append(node)
+        scope_tapes = [tape for node in withs for tape in _tapes_of(node, scope, imports, bindings)]
+        if scope_tapes:
+            _attach_calls(scope_tapes, [n for n in nodes if isinstance(n, ast.Call)])
+            tapes.extend(scope_tapes)
+    return sorted(tapes, key=lambda t: (t.node.lineno, t.node.col_offset))
+
+
+def _tapes_of(node: ast.With | ast.AsyncWith, scope: ast.AST, imports: "ImportMap",
+              bindings: dict[str, list[ast.AST]]) -> Iterable[Tape]:
+    for item in node.items:
+        expr, name = item.context_expr, None
+        if isinstance(item.optional_vars, ast.Name):
+            name = item.optional_vars.id
+        if isinstance(expr, ast.Name):  # `tape = tf.GradientTape(); with tape:`
+            name = expr.id
+            created = [bound_value(b) for b in bindings.get(expr.id, [])]
+            expr = created[0] if len(created) == 1 else None
+        if isinstance(expr, ast.Call) and imports.qualname(expr.func) in GRADIENT_TAPE_CLASSES:
+            persistent = any(k.arg == "persistent" and not (isinstance(k.value, ast.Constant) and not k.value.value)
+                             for k in expr.keywords)
+            yield Tape(node, name, persistent, scope, imports, bindings)
+
+
+def _attach_calls(tapes: list[Tape], calls: list[ast.Call]) -> None:
+    """Give each `tape.gradient(...)`/`tape.watch(...)` to the latest tape of that name that starts before it."""
+    for call in calls:
+        tape_name, request = _request_of(call)
+        if tape_name is None:
+            continue
+        candidates = [t for t in tapes if t.name == tape_name and (t.node.lineno, t.node.col_offset)
+                      < (call.lineno, call.col_offset)]
+        if not candidates:
+            continue
+        tape = max(candidates, key=lambda t: (t.node.lineno, t.node.col_offset))
+        if request is None:
+            tape.watch_calls.append(call)
+        else:
+            tape.requests.append(request)
+
+
+def _request_of(call: ast.Call) -> tuple[str | None, GradientRequest | None]:
+    """(tape name, request) for `tape.gradient(t, s)` etc.; (tape name, None) for `tape.watch(x)`."""
+    func = call.func
+    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+        if func.attr == "watch":
+            return func.value.id, None
+        if func.attr in GRADIENT_METHODS and call.args:
+            sources = call.args[1] if len(call.args) > 1 else keyword_argument(call, "sources")
+            return func.value.id, GradientRequest(call, call.args[0], sources)
+    tape = keyword_argument(call, "tape")
+    if isinstance(func, ast.Attribute) and func.attr == "minimize" and isinstance(tape, ast.Name) and call.args:
+        target = call.args[0]
+        sources = call.args[1] if len(call.args) > 1 else keyword_argument(call, "var_list")
+        if not isinstance(target, ast.Lambda):
+            return tape.id, GradientRequest(call, target, sources)
+    return None, None
+
+
+def keyword_argument(call: ast.Call, name: str) -> ast.expr | None:
+    """The value of `name=...` in the call, if given."""
+    return next((k.value for k in call.keywords if k.arg == name), None)

@@ -9,7 +9,6 @@ from codemods._numpy_calls import CONVERTERS, numpy_function, where
 from gradfix.rules import FixSafety, Rule
 
 KERAS_EVALUATORS = ("keras.backend.eval", "keras.backend.get_value")
-PYTHON_SCALARS = ("float", "int", "bool")
 
 
 class TensorToNumpy(Rule):
@@ -29,8 +28,9 @@ produced the tensor get no gradient. In graph mode (`fit`, `tf.function`) `.nump
 - `t.numpy()`, `K.eval(t)`, `K.get_value(t)` → `t` (the value was a tensor already).
 - `np.asarray(t)` / `np.array(t)` → `tf.convert_to_tensor(t)`; with `dtype=np.float32` →
   `tf.cast(t, tf.float32)`. Other arguments (`copy=`, `order=`) → reported, not rewritten.
-- `float(t)`, `int(t)`, `bool(t)` → reported only: the TF replacement depends on the dtype you want
-  (`tf.cast(t, tf.float32)`), and `int`/`bool` are not differentiable anyway.
+- `float(t)` whose result takes part in arithmetic → reported only: the TF replacement depends on the
+  dtype you want (`tf.cast(t, tf.float32)`). `int(t)`/`bool(t)` (shapes, control flow) and values
+  looped over in Python (`for token in ids.numpy()`) are deliberate and left alone.
 
 ## Example
 ```python
@@ -56,7 +56,7 @@ from the layer.
         func = call.func
         place = where(scope)
         if isinstance(func, ast.Attribute) and func.attr == "numpy" and not call.args and not call.keywords \
-                and scope.is_tensor(func.value):
+                and scope.is_tensor(func.value) and not scope.is_iterated(call):
             return self.finding(call, f"`.numpy()` on a tensor {place} cuts it out of the gradient tape; "
                                       "use the tensor itself", self.fix(analysis.replace(call, analysis.operand(func.value))))
         if analysis.qualname(func) in KERAS_EVALUATORS and len(call.args) == 1 and scope.is_tensor(call.args[0]):
@@ -64,10 +64,12 @@ from the layer.
             return self.finding(call, f"`{name}()` on a tensor {place} returns a NumPy value: gradients stop here; "
                                       "use the tensor itself",
                                 self.fix(analysis.replace(call, analysis.operand(call.args[0]))))
-        if isinstance(func, ast.Name) and func.id in PYTHON_SCALARS and len(call.args) == 1 \
-                and scope.is_tensor(call.args[0]) and not analysis.imports.is_bound(func.id):
-            return self.finding(call, f"`{func.id}()` on a tensor {place} makes a Python constant: gradients stop "
-                                      f"here; keep it a tensor (e.g. `{analysis.tf_name}.cast(x, {analysis.tf_name}.float32)`)")
+        if isinstance(func, ast.Name) and func.id == "float" and len(call.args) == 1 \
+                and scope.is_tensor(call.args[0]) and not analysis.imports.is_bound(func.id) \
+                and scope.is_used_in_arithmetic(call):
+            return self.finding(call, f"`float()` on a tensor {place} makes a Python constant of a value used in "
+                                      f"arithmetic: gradients stop here; keep it a tensor "
+                                      f"(e.g. `{analysis.tf_name}.cast(x, {analysis.tf_name}.float32)`)")
         function = numpy_function(analysis, call)
         if function in CONVERTERS and call.args and scope.is_tensor(call.args[0]):
             return self._converter_finding(analysis, call, function, place)

@@ -83,7 +83,7 @@ def test_dry_run_writes_nothing_and_git_applies(project):
     result = invoke("apply", "--dry-run", "pkg")
     assert result.exit_code == 0
     assert (project / "pkg" / "layer.py").read_bytes() == before
-    assert not (project / ".gradfix").exists()
+    assert not (project / ".gradfix" / "last-apply.json").exists(), "a dry run leaves nothing to undo"
     assert result.stdout.startswith("--- a/pkg/layer.py\n+++ b/pkg/layer.py\n")
     (project / "change.diff").write_text(result.stdout)
     subprocess.run(["git", "init", "-q"], cwd=project, check=True)

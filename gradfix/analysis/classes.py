@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -14,6 +15,9 @@ if TYPE_CHECKING:
     from gradfix.analysis.imports import ImportMap
 
 FORWARD_ENTRY_POINTS = ("call", "__call__")
+# Layers that prepare data (tokenizers, preprocessors, image converters) run outside the differentiable
+# path by design, usually in tf.data pipelines; numpy in them is intended.
+PREPROCESSING_NAMES = re.compile(r"Preprocess|Tokeniz|Vectoriz|Lookup|Packer|Converter|Augment|Discretiz|Hashing")
 WEIGHT_FACTORIES = ("add_weight", "add_variable")
 
 
@@ -111,9 +115,16 @@ class KerasClass:
                     order.append(callee)
         return order
 
+    @property
+    def is_preprocessing(self) -> bool:
+        bases = [ast.unparse(b) for b in self.node.bases]
+        return any(PREPROCESSING_NAMES.search(name) for name in [self.name, *bases])
+
     @cached_property
     def forward_scopes(self) -> list[TensorScope]:
         """Tensor scopes of forward methods; a helper's parameters are tensors when a caller passes tensors."""
+        if self.is_preprocessing:
+            return []
         seeds: dict[str, set[str]] = {}
         scopes = []
         for name in self.forward_method_names:

@@ -10,6 +10,7 @@ we stay silent rather than rewrite correct code.
 from __future__ import annotations
 
 import ast
+from functools import cached_property
 from typing import TYPE_CHECKING, Iterable
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ NON_TENSOR_FUNCTIONS = frozenset({
 # Words in an `if` test that show deliberate dispatch on the kind of value or backend (`isinstance(x,
 # np.ndarray)`, `tf.executing_eagerly()`, `backend.backend() != "tensorflow"`): numpy there is intended.
 DISPATCH_WORDS = ("isinstance", "is_tensor", "backend", "eager", "torch", "jax", "ndarray", "in_tf_graph",
-                  "inside_function", "numpy")
+                  "inside_function", "numpy", "hasattr", "type")
 TENSOR_CLASSES = frozenset({"tensorflow.Variable", "keras.Variable", "keras.backend.Variable",
                             "tensorflow.RaggedTensor", "tensorflow.SparseTensor"})
 
@@ -86,7 +87,8 @@ def dispatched_nodes(nodes: list[ast.AST]) -> set[int]:
 
 def _mentions_dispatch(test: ast.AST) -> bool:
     for node in ast.walk(test):
-        word = node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else None
+        word = node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) \
+            else node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
         if word and any(marker in word.lower() for marker in DISPATCH_WORDS):
             return True
     return False
@@ -119,6 +121,30 @@ class TensorScope:
                     self.names.update(assigned_names(target))
             if len(self.names) == before:
                 return
+
+    @cached_property
+    def parents(self) -> dict[int, ast.AST]:
+        """id(node) -> its parent, for rules that need the context of an expression."""
+        return {id(child): node for node in self.nodes for child in ast.iter_child_nodes(node)}
+
+    def parent(self, node: ast.AST) -> ast.AST | None:
+        return self.parents.get(id(node))
+
+    def is_iterated(self, node: ast.AST) -> bool:
+        """Is the value looped over in Python (`for x in t.numpy()`): element-wise Python processing."""
+        parent = self.parent(node)
+        return isinstance(parent, (ast.For, ast.AsyncFor, ast.comprehension)) and parent.iter is node
+
+    def is_used_in_arithmetic(self, node: ast.AST) -> bool:
+        """Does the value take part in arithmetic, directly or through the name it is assigned to?"""
+        parent = self.parent(node)
+        if isinstance(parent, (ast.BinOp, ast.UnaryOp)):
+            return True
+        if isinstance(parent, ast.Assign):
+            names = {n for target in parent.targets for n in assigned_names(target)}
+            return any(isinstance(n, ast.BinOp) and any(isinstance(side, ast.Name) and side.id in names
+                                                        for side in (n.left, n.right)) for n in self.nodes)
+        return False
 
     def calls(self) -> Iterable[ast.Call]:
         """Calls of the function, except those in branches that dispatch on the kind of value/backend."""

@@ -83,6 +83,7 @@ IGNORE = typer.Option(None, "--ignore", help="Skip these rule codes or prefixes 
 FORMAT = typer.Option("text", "--output-format", help=f"One of: {', '.join(FORMATS)}.")
 STDIN_NAME = typer.Option(None, "--stdin-filename", help="Path that stdin stands for (config, messages).")
 JOBS = typer.Option(0, "--jobs", "-j", help="Worker processes (0: all cores).")
+NO_CACHE = typer.Option(False, "--no-cache", help="Neither read nor write the result cache (.gradfix/cache).")
 
 
 def _check_format(output_format: str) -> None:
@@ -93,11 +94,12 @@ def _check_format(output_format: str) -> None:
 
 @app.command()
 def check(paths: List[Path] = PATHS, select: Optional[List[str]] = SELECT, ignore: Optional[List[str]] = IGNORE,
-          output_format: str = FORMAT, stdin_filename: Optional[Path] = STDIN_NAME, jobs: int = JOBS) -> None:
+          output_format: str = FORMAT, stdin_filename: Optional[Path] = STDIN_NAME, jobs: int = JOBS,
+          no_cache: bool = NO_CACHE) -> None:
     """Report findings; exit 0 when clean, 1 with findings, 2 on errors."""
     _check_format(output_format)
     report, _ = _run(paths, stdin_filename, RunOptions(select=_codes(select), ignore=_codes(ignore), jobs=jobs,
-                                                       progress=terminal_progress()))
+                                                       progress=terminal_progress(), cache=not no_cache))
     diagnostics = report.diagnostics
     rendered = render(diagnostics, output_format)
     if rendered:
@@ -113,11 +115,12 @@ def apply(paths: List[Path] = PATHS,
           select: Optional[List[str]] = SELECT, ignore: Optional[List[str]] = IGNORE,
           output_format: str = FORMAT, stdin_filename: Optional[Path] = STDIN_NAME, jobs: int = JOBS,
           interactive: bool = typer.Option(False, "--interactive", "-i",
-                                           help="Show each hunk and apply only those you accept.")) -> None:
+                                           help="Show each hunk and apply only those you accept."),
+          no_cache: bool = NO_CACHE) -> None:
     """Rewrite files in place with the fixes (stdout: the diff with --dry-run, the fixed source with `-`)."""
     _check_format(output_format)
     options = RunOptions(select=_codes(select), ignore=_codes(ignore), unsafe_fixes=unsafe_fixes, fix=True, jobs=jobs,
-                         progress=terminal_progress())
+                         progress=terminal_progress(), cache=not no_cache)
     if interactive and [str(p) for p in paths or []] == ["-"]:
         _error("apply", "--interactive reads answers from stdin, so it cannot read the source from stdin too")
         raise typer.Exit(EXIT_ERROR)

@@ -1,10 +1,19 @@
-"""A run over many files: discover, read once, index, process (in parallel when worth it), collect."""
+"""A run over many files: discover, read each once, index, screen, answer from the cache, process the rest
+(in worker processes when there is enough work to pay for starting them), collect.
+
+Cheap checks come first: the screen (a trigger of a selected rule + a Keras/TF marker, on the text) skips most
+files without parsing them; the cache answers for unchanged files; only what is left is parsed and analysed.
+"""
 
 from __future__ import annotations
 
 import errno
+import gc
 import os
+import stat
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -17,7 +26,12 @@ from gradfix.notebook import in_cells, source_from_bytes
 from gradfix.rules import Rule, select_rules
 from gradfix.source import SourceError, SourceText
 
-PARALLEL_THRESHOLD = 16  # below this many candidate files, starting worker processes costs more than it saves
+# Below this many characters to parse (about a third of a second of work), starting worker processes
+# costs more than it saves: a handful of files is always processed in this process.
+PARALLEL_MIN_CHARS = 1_000_000
+# Parsing allocates millions of objects that live until the file is done; with the default threshold (700)
+# the collector runs thousands of times per file for nothing. Cycles (a few per file) are still collected.
+GC_THRESHOLD = 100_000
 
 
 @dataclass
@@ -28,6 +42,7 @@ class RunOptions:
     fix: bool = False
     jobs: int = 0  # 0: all cores
     progress: Callable[[int, int], None] | None = None  # told (files done, files to process) as files finish
+    cache: bool = False  # answer unchanged files from .gradfix/cache (next to the config root, else the cwd)
 
 
 @dataclass
@@ -40,24 +55,42 @@ class RunReport:
         return [d for r in self.results for d in r.diagnostics]
 
 
-def read_source(path: Path, max_size: int) -> SourceText:
-    """The file's text, or a SourceError whose message says in one line why it cannot be read."""
+@dataclass(frozen=True)
+class Task:
+    """One file to process: what a worker process receives."""
+
+    path: str
+    source: SourceText
+    codes: tuple[str, ...]
+
+
+def read_bytes(path: Path, max_size: int) -> bytes:
+    """The file's bytes, or a SourceError whose message says in one line why they cannot be read.
+
+    Opened without blocking and checked to be a regular file first: a FIFO or device named `*.py` must not
+    hang or flood the run."""
     try:
-        size = os.stat(path).st_size
-        if size > max_size:
-            raise SourceError(f"skipped: {size} bytes is over the max-file-size of {max_size}")
-        with open(path, "rb") as stream:
-            return source_from_bytes(path, stream.read())
-    except SourceError:
-        raise
-    except IsADirectoryError:
-        raise SourceError("is a folder") from None
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with open(descriptor, "rb") as stream:
+            info = os.fstat(descriptor)
+            if stat.S_ISDIR(info.st_mode):
+                raise SourceError("is a folder")
+            if not stat.S_ISREG(info.st_mode):
+                raise SourceError("not a regular file")
+            if info.st_size > max_size:
+                raise SourceError(f"skipped: {info.st_size} bytes is over the max-file-size of {max_size}")
+            return stream.read()
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise SourceError("symlink loop") from None
         if exc.errno == errno.ENOENT:
             raise SourceError("no such file (deleted while running?)") from None
-        raise SourceError(exc.strerror or str(exc)) from None
+        raise SourceError(f"cannot read: {exc.strerror or exc}") from None
+
+
+def read_source(path: Path, max_size: int) -> SourceText:
+    """The file's text (a notebook's code cells), or a SourceError saying in one line why not."""
+    return source_from_bytes(path, read_bytes(path, max_size))
 
 
 def chosen_codes(options: RunOptions, config: Config) -> tuple[list[str], list[str]]:
@@ -75,36 +108,53 @@ def rules_for(path: Path, rules: list[Rule], config: Config) -> list[Rule]:
 
 def run(paths: list[Path], options: RunOptions, config: Config,
         sources: dict[Path, SourceText] | None = None) -> RunReport:
-    """Process `paths` (or the given in-memory `sources`, e.g. from stdin)."""
+    """Process `paths` (or the given in-memory `sources`, e.g. from stdin; those are never cached)."""
     rules = select_rules(*chosen_codes(options, config))
     unsafe_fixes = config.unsafe_fixes if options.unsafe_fixes is None else options.unsafe_fixes
     settings = Settings(unsafe_fixes=unsafe_fixes, fix=options.fix)
     errors: list[tuple[str, str]] = []
+    contents: dict[Path, bytes] = {}
     if sources is None:
         found = discover(paths, config)
         errors.extend(found.errors)
         sources = {}
         for path in found.files:
             try:
-                sources[path] = read_source(path, config.max_file_size)
+                contents[path] = read_bytes(path, config.max_file_size)
+                sources[path] = source_from_bytes(path, contents[path])
             except SourceError as exc:
                 errors.append((str(path), str(exc)))
     index = ProjectIndex.build(s.text for s in sources.values())
-    tasks = [(str(path), source, [r.code for r in rules_for(path, rules, config)])
-             for path, source in sources.items()]
-    candidates = [t for t in tasks if could_have_findings(t[1].text, rules, index)]
-    jobs = options.jobs or os.cpu_count() or 1
-    if jobs > 1 and len(candidates) >= PARALLEL_THRESHOLD:
-        with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=(settings, index)) as pool:
-            processed = list(_counted(pool.map(_process_in_worker, candidates, chunksize=4), options.progress,
-                                      len(candidates)))
-    else:
-        _init_worker(settings, index)
-        processed = list(_counted(map(_process_in_worker, candidates), options.progress, len(candidates)))
-    by_path = {r.path: r for r in processed}
-    results = [by_path.get(path) or FileResult(path=path, original=source) for path, source, _ in tasks]
-    errors.extend((r.path, r.error) for r in results if r.error)
-    return RunReport(results=results, errors=errors)
+    cache = _open_cache(config, index, settings) if options.cache and contents else None
+    results: dict[str, FileResult] = {}
+    tasks: list[Task] = []
+    keys: dict[str, str] = {}
+    for path, source in sources.items():
+        name, file_rules = str(path), rules_for(path, rules, config)
+        if not could_have_findings(source.text, file_rules, index):
+            results[name] = FileResult(path=name, original=source)
+            continue
+        codes = tuple(r.code for r in file_rules)
+        if cache:
+            keys[name] = cache.key(name, source, contents[path], list(codes))
+            cached = cache.load(keys[name], source)
+            if cached:
+                results[name] = cached
+                continue
+        tasks.append(Task(name, source, codes))
+    for result in _counted(_process_all(tasks, settings, index, options.jobs), options.progress, len(tasks)):
+        results[result.path] = result
+        if cache:
+            cache.store(keys[result.path], result)
+    ordered = [results[str(path)] for path in sources]
+    errors.extend((r.path, r.error) for r in ordered if r.error)
+    return RunReport(results=ordered, errors=errors)
+
+
+def _open_cache(config: Config, index: ProjectIndex, settings: Settings):
+    from gradfix.cache import ResultCache, cache_folder
+
+    return ResultCache(cache_folder(config.root), index, settings)
 
 
 def _counted(results: Iterable[FileResult], progress, total: int) -> Iterator[FileResult]:
@@ -114,18 +164,66 @@ def _counted(results: Iterable[FileResult], progress, total: int) -> Iterator[Fi
         yield result
 
 
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _process_all(tasks: list[Task], settings: Settings, index: ProjectIndex, jobs: int) -> Iterator[FileResult]:
+    """Results in any order; in worker processes (biggest files first, so none is left for last) when
+    there are several files and enough text to pay for starting them."""
+    jobs = min(jobs or available_cores(), len(tasks))
+    if jobs > 1 and sum(len(t.source.text) for t in tasks) >= PARALLEL_MIN_CHARS:
+        pending = {t.path: t for t in sorted(tasks, key=lambda t: len(t.source.text), reverse=True)}
+        try:
+            with ProcessPoolExecutor(max_workers=jobs, initializer=_start_worker, initargs=(settings, index)) as pool:
+                for result in pool.map(_process_in_worker, pending.values()):
+                    del pending[result.path]
+                    yield result
+        except BrokenProcessPool:  # a worker died (out of memory?): finish here, where errors are reported
+            pass
+        tasks = list(pending.values())
+    _init_worker(settings, index)
+    with _few_collections():
+        yield from map(_process_in_worker, tasks)
+
+
 _worker_state: dict = {}
 
 
 def _init_worker(settings: Settings, index: ProjectIndex) -> None:
-    _worker_state.update(settings=settings, index=index)
+    _worker_state.update(settings=settings, index=index, rules={})
 
 
-def _process_in_worker(task) -> FileResult:
-    path, source, codes = task
-    rules = select_rules(codes, None) if codes else []
+def _start_worker(settings: Settings, index: ProjectIndex) -> None:
+    _init_worker(settings, index)
+    gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
+
+
+@contextmanager
+def _few_collections():
+    """GC_THRESHOLD while processing in this process; the caller's setting afterwards."""
+    before = gc.get_threshold()
+    gc.set_threshold(GC_THRESHOLD, *before[1:])
     try:
-        return in_cells(process_source(path, source, rules, _worker_state["settings"], _worker_state["index"]))
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
+def _rules(codes: tuple[str, ...]) -> list[Rule]:
+    rules = _worker_state["rules"]
+    if codes not in rules:
+        rules[codes] = select_rules(list(codes), None) if codes else []
+    return rules[codes]
+
+
+def _process_in_worker(task: Task) -> FileResult:
+    try:
+        return in_cells(process_source(task.path, task.source, _rules(task.codes), _worker_state["settings"],
+                                       _worker_state["index"]))
     except Exception as exc:  # a bug of ours must cost one file, never the run or the user's code
-        return FileResult(path=path, original=source,
+        return FileResult(path=task.path, original=task.source,
                           error=f"internal error, file left unchanged: {type(exc).__name__}: {exc}")

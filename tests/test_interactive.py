@@ -70,7 +70,7 @@ def test_quit_end_of_input_or_rejecting_all_writes_nothing(layers, answers):
     result = invoke("apply", "-i", layers.name, input=answers)
     assert result.exit_code == 0
     assert layers.read_text() == TWO_LAYERS
-    assert not (layers.parent / ".gradfix").exists(), "no undo record for a run that wrote nothing"
+    assert not (layers.parent / ".gradfix" / "last-apply.json").exists(), "no undo record for a run that wrote nothing"
     assert "Fixed 0 findings in 0 files; 2 remaining." in result.stderr
 
 

@@ -1,0 +1,238 @@
+"""Content-hash cache of per-file results, so that a second run over an unchanged tree parses nothing.
+
+A file's result is a function of: its bytes and path, the code of gradfix and of its rules, the Python and
+LibCST versions, the rule codes that apply to the file, the run's settings — and the project index (which
+class names are Keras classes across the files of the run). All but the index make up the entry's key.
+The index changes whenever any file gains or loses a Keras class, so keying on all of it would throw the
+whole cache away for one new layer. Instead each entry records the index it was computed with, and is
+reused under another index only when the two differ solely in class names that do not occur in the file's
+text: the analysis only ever asks the index about names written in the file (`ProjectIndex.kind_of_base`
+of a base or a callee, `mentions_project_class` of a class header).
+
+Entries are JSON, never pickle (a cache folder may come from an untrusted CI cache), written through a
+temporary file and a rename so that concurrent runs never see half an entry. An entry that is missing,
+unreadable or malformed is a miss; a cache that cannot be written is ignored: the cache can cost a
+re-computation, never a wrong or lost finding.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import hashlib
+import json
+import os
+import re
+import shutil
+import sys
+import types
+import typing
+from functools import lru_cache
+from pathlib import Path
+
+from gradfix import __version__
+from gradfix.analysis import ProjectIndex
+from gradfix.engine import FileResult, Settings
+from gradfix.source import SourceText
+
+CACHE_FOLDER = Path(".gradfix") / "cache"
+FEW_NAMES = 16  # up to this many changed class names, searching the text for each beats splitting it into words
+_IDENTIFIER = re.compile(r"\w+")
+
+
+def cache_folder(config_root: Path | None) -> Path:
+    """`.gradfix/cache` next to the pyproject.toml that configured the run, else in the current folder."""
+    return (config_root or Path.cwd()) / CACHE_FOLDER
+
+
+@lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """Hash of everything in gradfix that decides a result: its version, the source of gradfix and of the
+    rules (an edited rule must never be answered from the cache), and the Python and LibCST versions."""
+    import codemods
+    import gradfix
+    from importlib.metadata import version
+
+    digest = hashlib.blake2b(f"{__version__}\0{sys.version}\0{version('libcst')}".encode(), digest_size=12)
+    for package in (gradfix, codemods):
+        root = Path(package.__file__).parent
+        for path in sorted(root.rglob("*.py")):
+            digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+@dataclasses.dataclass(frozen=True)
+class IndexFacts:
+    """What the cache needs of a ProjectIndex: its Keras classes by name, and a hash of everything else in it."""
+
+    kinds: dict[str, str]
+    rest: str
+    fingerprint: str
+
+    @classmethod
+    def of(cls, index: ProjectIndex) -> "IndexFacts":
+        fields = dict(vars(index))
+        kinds = {name: _plain(kind) for name, kind in sorted(fields.pop("kinds").items())}
+        rest = _hash(json.dumps(_plain(fields), sort_keys=True))
+        return cls(kinds, rest, _hash(json.dumps([kinds, rest])))
+
+    def changed_names(self, other: "IndexFacts") -> set[str] | None:
+        """Class names whose kind differs between the two indexes; None when they differ in anything else."""
+        if other.rest != self.rest:
+            return None
+        return {name for name in self.kinds.keys() | other.kinds.keys()
+                if self.kinds.get(name) != other.kinds.get(name)}
+
+
+class ResultCache:
+    """Results of one run's files under `folder`, for this run's index and settings."""
+
+    def __init__(self, folder: Path, index: ProjectIndex, settings: Settings):
+        self.root = folder
+        self.folder = folder / code_fingerprint()
+        self.index = IndexFacts.of(index)
+        self.settings = repr(settings)
+        self._changed_since: dict[str, set[str] | None] = {self.index.fingerprint: set()}
+        self._writable: bool | None = None
+
+    def key(self, path: str, source: SourceText, data: bytes, codes: list[str]) -> str:
+        """The entry of this file (by path, bytes and kind of source) under these rule codes."""
+        header = json.dumps([path, type(source).__name__, self.settings, codes]).encode()
+        return hashlib.blake2b(header + b"\0" + data, digest_size=20).hexdigest()
+
+    def load(self, key: str, source: SourceText) -> FileResult | None:
+        try:
+            entry = json.loads(self._entry_path(key).read_bytes())
+            if not self._index_allows(entry["index"], source.text):
+                return None
+            fields = _decode(entry["result"], _hints(FileResult))
+            return FileResult(**fields, original=source,
+                              fixed=None if entry["fixed"] is None else source.with_text(entry["fixed"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def store(self, key: str, result: FileResult) -> None:
+        """Remember a result; errors are not remembered (they are rare, and may be transient)."""
+        if result.error is not None or not self._prepare():
+            return
+        fields = {f.name: getattr(result, f.name) for f in dataclasses.fields(result)
+                  if f.name not in ("original", "fixed")}
+        try:
+            entry = json.dumps({"index": self.index.fingerprint, "fixed": result.fixed and result.fixed.text,
+                                "result": _encode(fields)})
+        except TypeError:  # a field of a type this cache cannot write: compute it again next time
+            return
+        _write_atomically(self._entry_path(key), entry.encode())
+
+    # ---------------------------------------------------------------------------------------------------
+    def _entry_path(self, key: str) -> Path:
+        return self.folder / key[:2] / f"{key[2:]}.json"
+
+    def _index_allows(self, fingerprint: str, text: str) -> bool:
+        if fingerprint not in self._changed_since:
+            snapshot = self._read_index(fingerprint)
+            self._changed_since[fingerprint] = None if snapshot is None else self.index.changed_names(snapshot)
+        changed = self._changed_since[fingerprint]
+        if changed is None:
+            return False
+        if len(changed) <= FEW_NAMES:
+            return not any(name in text for name in changed)
+        return changed.isdisjoint(_IDENTIFIER.findall(text))
+
+    def _read_index(self, fingerprint: str) -> IndexFacts | None:
+        try:
+            data = json.loads((self.folder / "index" / f"{fingerprint}.json").read_bytes())
+            return IndexFacts(dict(data["kinds"]), str(data["rest"]), fingerprint)
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def _prepare(self) -> bool:
+        """Create the folder on the first write (dropping folders of other gradfix versions) and save the
+        index this run's entries refer to. False when the cache cannot be written."""
+        if self._writable is None:
+            try:
+                self.root.mkdir(parents=True, exist_ok=True)
+                (self.root / ".gitignore").write_text("# created by gradfix\n*\n", encoding="utf-8")
+                for other in self.root.iterdir():
+                    if other.is_dir() and other != self.folder:
+                        shutil.rmtree(other, ignore_errors=True)
+                snapshot = {"kinds": self.index.kinds, "rest": self.index.rest}
+                _write_atomically(self.folder / "index" / f"{self.index.fingerprint}.json",
+                                  json.dumps(snapshot).encode())
+                self._writable = True
+            except OSError:
+                self._writable = False
+        return self._writable
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary.write_bytes(data)
+        os.replace(temporary, path)
+    except OSError:
+        try:
+            temporary.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
+def _hash(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+
+
+def _plain(value):
+    """A JSON-able, order-independent form of index facts (sets sorted, enums by value)."""
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (set, frozenset)):
+        return sorted(map(repr, value))
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if dataclasses.is_dataclass(value):
+        return _plain(vars(value))
+    return value if isinstance(value, (str, int, float, bool, type(None))) else repr(value)
+
+
+# --- results as JSON: dataclasses, enums, tuples and lists, decoded by the dataclasses' type hints ----------
+
+def _encode(value):
+    if dataclasses.is_dataclass(value):
+        return {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {key: _encode(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_encode(item) for item in value]
+    if isinstance(value, (str, int, float, bool, type(None))):
+        return value
+    raise TypeError(f"cannot cache a {type(value).__name__}")
+
+
+@lru_cache(maxsize=None)
+def _hints(cls) -> dict:
+    return typing.get_type_hints(cls)
+
+
+def _decode(value, hint):
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        (hint,) = [a for a in args if a is not type(None)]
+        return _decode(value, hint)
+    if origin in (list, tuple):
+        return origin(_decode(item, args[0]) for item in value)
+    if isinstance(value, dict) and dataclasses.is_dataclass(hint):
+        return hint(**_decode(value, _hints(hint)))
+    if isinstance(hint, dict):  # the fields of a dataclass, by name
+        return {name: _decode(item, hint[name]) for name, item in value.items()}
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return hint(value)
+    if isinstance(hint, type) and not isinstance(value, hint):
+        raise TypeError(f"expected {hint.__name__}, found {type(value).__name__}")
+    return value

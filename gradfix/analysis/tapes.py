@@ -108,8 +108,16 @@ class Tape:
     scope: ast.AST  # the function (or module) the block is in
     imports: "ImportMap"
     bindings: dict[str, list[ast.AST]]  # every binding of each name in the scope
+    module_bindings: dict[str, list[ast.AST]]  # and in the module, for the globals a function reads
     requests: list[GradientRequest] = field(default_factory=list)
     watch_calls: list[ast.Call] = field(default_factory=list)
+
+    def visible_bindings(self, name: str) -> list[ast.AST]:
+        """The bindings a read of `name` in the tape's function can see: its own, else the module's (none for
+        a parameter)."""
+        if name in self.bindings or name in _parameters(self.scope):
+            return self.bindings.get(name, [])
+        return self.module_bindings.get(name, [])
 
     @property
     def body(self) -> list[ast.stmt]:
@@ -322,25 +330,41 @@ def _walk_own(node: ast.AST) -> Iterator[ast.AST]:
 
 def find_tapes(tree: ast.Module, imports: "ImportMap") -> list[Tape]:
     tapes: list[Tape] = []
+    module_bindings = None
     for scope in [tree, *(n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)))]:
         nodes = list(own_nodes(scope))
         withs = [n for n in nodes if isinstance(n, (ast.With, ast.AsyncWith))]
+        if scope is tree:
+            module_bindings = _bindings(nodes)
         if not withs:
             continue
-        bindings: dict[str, list[ast.AST]] = {}
-        for node in nodes:
-            if isinstance(node, _BINDINGS):
-                for name in bound_names(node):
-                    bindings.setdefault(name, []).append(node)
-        scope_tapes = [tape for node in withs for tape in _tapes_of(node, scope, imports, bindings)]
+        bindings = module_bindings if scope is tree else _bindings(nodes)
+        scope_tapes = [tape for node in withs for tape in _tapes_of(node, scope, imports, bindings, module_bindings)]
         if scope_tapes:
             _attach_calls(scope_tapes, [n for n in nodes if isinstance(n, ast.Call)])
             tapes.extend(scope_tapes)
     return sorted(tapes, key=lambda t: (t.node.lineno, t.node.col_offset))
 
 
+def _bindings(nodes: list[ast.AST]) -> dict[str, list[ast.AST]]:
+    bindings: dict[str, list[ast.AST]] = {}
+    for node in nodes:
+        if isinstance(node, _BINDINGS):
+            for name in bound_names(node):
+                bindings.setdefault(name, []).append(node)
+    return bindings
+
+
+def _parameters(scope: ast.AST) -> set[str]:
+    if not isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return set()
+    args = scope.args
+    every = args.posonlyargs + args.args + args.kwonlyargs + [a for a in (args.vararg, args.kwarg) if a]
+    return {a.arg for a in every}
+
+
 def _tapes_of(node: ast.With | ast.AsyncWith, scope: ast.AST, imports: "ImportMap",
-              bindings: dict[str, list[ast.AST]]) -> Iterable[Tape]:
+              bindings: dict[str, list[ast.AST]], module_bindings: dict[str, list[ast.AST]]) -> Iterable[Tape]:
     for item in node.items:
         expr, name = item.context_expr, None
         if isinstance(item.optional_vars, ast.Name):
@@ -352,7 +376,7 @@ def _tapes_of(node: ast.With | ast.AsyncWith, scope: ast.AST, imports: "ImportMa
         if isinstance(expr, ast.Call) and imports.qualname(expr.func) in GRADIENT_TAPE_CLASSES:
             persistent = any(k.arg == "persistent" and not (isinstance(k.value, ast.Constant) and not k.value.value)
                              for k in expr.keywords)
-            yield Tape(node, name, persistent, scope, imports, bindings)
+            yield Tape(node, name, persistent, scope, imports, bindings, module_bindings)
 
 
 def _attach_calls(tapes: list[Tape], calls: list[ast.Call]) -> None:

@@ -1,0 +1,88 @@
+"""GF402: `.numpy()`, numpy functions or `float()` on the values a `GradientTape` block turns into its target."""
+
+from __future__ import annotations
+
+import ast
+
+from codemods._numpy_calls import CONVERTERS, numpy_call_finding, numpy_calls_on_tensors, numpy_function
+from gradfix.rules import FixSafety, Rule
+
+WHERE = "inside the GradientTape block"
+
+
+class NumpyInTape(Rule):
+    code = "GF402"
+    name = "numpy-in-gradient-tape"
+    summary = "`.numpy()`, numpy or `float()` on the way from the model's output to the tape's target"
+    fix_safety = FixSafety.SAFE
+    triggers = ("GradientTape",)
+    explanation = """
+## Why gradients stop
+A tape records TensorFlow operations. `preds.numpy()`, `np.mean(...)` or `float(loss)` copy the value
+out of TensorFlow: what is computed from the copy is a constant, and `tape.gradient(loss, ...)` returns
+`None` for every variable behind it. Inside a `tf.function` (or `fit`'s `train_step`) the same lines fail
+with `AttributeError`/`NotImplementedError`.
+
+## What the fix does
+Only values that depend on what the gradient is taken of and flow into the gradient's target are
+touched; labels, shapes and logging are not.
+- `t.numpy()` → `t`.
+- `np.<function>(...)` → the equivalent TensorFlow op from the same mapping table GF101 uses; forms
+  without an exact equivalent are reported, not rewritten.
+- `float(t)`, `np.asarray(t)`, `np.array(t)` → reported: the replacement depends on the dtype you want.
+Logging after the tape block (`print(loss.numpy())`) stays as it is.
+
+## Example
+```python
+# before
+with tf.GradientTape() as tape:
+    preds = model(x, training=True).numpy()
+    loss = np.mean(np.square(preds - y))
+grads = tape.gradient(loss, model.trainable_variables)
+print(float(loss))
+# after
+with tf.GradientTape() as tape:
+    preds = model(x, training=True)
+    loss = tf.reduce_mean(tf.square(preds - y))
+grads = tape.gradient(loss, model.trainable_variables)
+print(float(loss))
+```
+
+## Keras 3 vs Keras 2
+The same in both: the tape only sees TensorFlow ops. Keras 3 models return tensors in eager mode, so
+the NumPy copy is always an explicit step in your loop.
+"""
+
+    def check(self, analysis):
+        reported: set[int] = set()  # a call inside nested tapes is reported once
+        for tape in analysis.tapes:
+            scope = tape.source_scope
+            for call, function in numpy_calls_on_tensors(analysis, scope):
+                if tape.reaches_target(call) and id(call) not in reported:
+                    reported.add(id(call))
+                    yield numpy_call_finding(self, analysis, scope, call, function, WHERE)
+            for call in scope.calls():
+                if tape.reaches_target(call) and id(call) not in reported:
+                    finding = self._check_conversion(analysis, tape, call)
+                    if finding:
+                        reported.add(id(call))
+                        yield finding
+
+    def _check_conversion(self, analysis, tape, call: ast.Call):
+        func = call.func
+        if isinstance(func, ast.Attribute) and func.attr == "numpy" and not call.args and not call.keywords \
+                and tape.depends_on_sources(func.value):
+            return self.finding(call, f"`.numpy()` {WHERE} copies the value out of TensorFlow: the gradient stops "
+                                      "here; use the tensor itself",
+                                self.fix(analysis.replace(call, analysis.operand(func.value))))
+        argument = call.args[0] if len(call.args) == 1 else None
+        if argument is None or not tape.depends_on_sources(argument):
+            return None
+        if isinstance(func, ast.Name) and func.id == "float" and not analysis.imports.is_bound("float"):
+            return self.finding(call, f"`float()` {WHERE} makes a Python number: the gradient stops here; keep the "
+                                      f"tensor (`{analysis.tf_name}.cast(x, {analysis.tf_name}.float32)` if you need the dtype)")
+        function = numpy_function(analysis, call)
+        if function in CONVERTERS:
+            return self.finding(call, f"`np.{function}()` {WHERE} makes a NumPy array: the gradient stops here; keep "
+                                      f"the tensor (`{analysis.tf_name}.convert_to_tensor(x)` for lists of tensors)")
+        return None

@@ -170,3 +170,21 @@ def test_apply_text_lists_what_remains_and_a_summary(project):
     remaining, summary = result.stderr.splitlines()
     assert parsed(remaining) == ("models/gate.py", 6, 17, "GF102", False, "`float()`")
     assert summary == "Would fix 2 findings in 2 files; 1 remaining."
+
+
+def test_notebook_findings_in_every_format(project):
+    cell = {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": SCALE}
+    (project / "models" / "explore.ipynb").write_text(json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4,
+                                                                   "nbformat_minor": 5}))
+    notebook = "models/explore.ipynb"
+    assert f"{notebook}:cell 1:line 7:col 16: GF101 [*] np.tanh()" in check("text")
+    assert [f["cell"] for f in json.loads(check("json")) if f["filename"] == notebook] == [1]
+    log = json.loads(check("sarif"))
+    jsonschema.validate(log, json.loads((DATA / "sarif-schema-2.1.0.json").read_text()))
+    result = next(r for r in log["runs"][0]["results"]
+                  if r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == notebook)
+    assert "region" not in result["locations"][0]["physicalLocation"] and "fixes" not in result
+    assert result["properties"] == {"cell": 1, "cellLine": 7, "cellColumn": 16}
+    assert result["message"]["text"].startswith("cell 1, line 7: ")
+    annotation = next(line for line in check("github").splitlines() if notebook in line)
+    assert annotation.startswith(f"::error title=gradfix (GF101),file={notebook}::{notebook}:cell 1:line 7:col 16: ")

@@ -1,0 +1,254 @@
+"""What keeps gradfix fast on real codebases, as behaviour rather than timings: TensorFlow is never imported,
+files that cannot have a finding are never parsed, the process pool is not started for a handful of files,
+and a second run is answered from the cache — which must never hide or invent a finding."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+import gradfix.cache
+import gradfix.runner
+from conftest import FIXTURES, ROOT
+from gradfix.cache import CACHE_FOLDER
+from gradfix.cli import app
+from gradfix.config import Config
+from gradfix.runner import PARALLEL_MIN_CHARS, RunOptions, run
+
+SCALE = """import numpy as np
+import tensorflow as tf
+
+
+class Scale(tf.keras.layers.Layer):
+    def call(self, inputs):
+        return inputs.numpy() * 2
+"""
+PLAIN_BASE = "class Base:\n    pass\n"
+KERAS_BASE = "import tensorflow as tf\n\n\nclass Base(tf.keras.layers.Layer):\n    pass\n"
+BLOCK = """import numpy as np
+import tensorflow as tf
+
+from base import Base
+
+
+class Block(Base):
+    def call(self, inputs):
+        return inputs.numpy() * 2
+"""
+NOT_KERAS = "import numpy as np\n\n\ndef mean(values):\n    return np.mean(values)\n"
+NOTEBOOK = json.dumps({"cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+                                  "source": SCALE.splitlines(keepends=True)}],
+                       "metadata": {}, "nbformat": 4, "nbformat_minor": 5}, indent=1) + "\n"
+
+
+@pytest.fixture
+def project(tmp_path):
+    source = tmp_path / "src"
+    source.mkdir()
+    for name, text in {"scale.py": SCALE, "base.py": PLAIN_BASE, "block.py": BLOCK, "stats.py": NOT_KERAS,
+                       "scale.ipynb": NOTEBOOK}.items():
+        (source / name).write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+@pytest.fixture
+def processed(monkeypatch):
+    """The paths gradfix parses and analyses (in this process), run by run."""
+    seen: list[str] = []
+    real = gradfix.runner.process_source
+
+    def counting(path, *args):
+        seen.append(os.path.basename(path))
+        return real(path, *args)
+
+    monkeypatch.setattr(gradfix.runner, "process_source", counting)
+    return seen
+
+
+def run_cached(project, **options):
+    options.setdefault("jobs", 1)
+    return run([project / "src"], RunOptions(cache=True, **options), Config(root=project))
+
+
+def codes(report, name):
+    return sorted(d.code for r in report.results if r.path.endswith(name) for d in r.diagnostics)
+
+
+# --- TensorFlow ------------------------------------------------------------------------------------------
+
+WATCH_IMPORTS = """
+import json, sys
+from gradfix.cli import main
+sys.argv = ["gradfix", *sys.argv[1:]]
+try:
+    main()
+except SystemExit:
+    pass
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras", "tf_keras", "torch", "jax"))
+print(json.dumps(heavy), file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("verb", [["check"], ["apply", "--dry-run"], ["apply"]])
+def test_check_and_apply_never_import_tensorflow(tmp_path, verb):
+    for path in (FIXTURES / "demo").glob("*.py"):
+        (tmp_path / path.name).write_bytes(path.read_bytes())
+    (tmp_path / "scale.py").write_text(SCALE, encoding="utf-8")
+    done = subprocess.run([sys.executable, "-c", WATCH_IMPORTS, *verb, "--no-cache", "."], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    heavy = json.loads(done.stderr.strip().splitlines()[-1])
+    assert heavy == []
+    if verb == ["apply"]:
+        assert (tmp_path / "scale.py").read_text(encoding="utf-8") != SCALE, "apply did its work"
+
+
+# --- cheap checks first ----------------------------------------------------------------------------------
+
+def test_files_that_cannot_have_a_finding_are_never_parsed(project, processed):
+    run(sorted(project.joinpath("src").glob("*.py")), RunOptions(jobs=1), Config())
+    assert sorted(processed) == ["block.py", "scale.py"]  # base.py and stats.py have no Keras/TF marker
+
+
+def test_the_pool_is_not_started_for_a_handful_of_files(project, monkeypatch):
+    def no_pool(*args, **kwargs):
+        raise AssertionError("a process pool was started")
+
+    monkeypatch.setattr(gradfix.runner, "ProcessPoolExecutor", no_pool)
+    report = run([project / "src"], RunOptions(jobs=2), Config())
+    assert codes(report, "scale.py") == ["GF102"]
+
+
+def many_layers(tmp_path, chars: int):
+    body = "".join(SCALE.replace("Scale", f"Scale{n}") for n in range(chars // len(SCALE) // 10 + 1))
+    for n in range(10):
+        (tmp_path / f"layers{n}.py").write_text(body, encoding="utf-8")
+
+
+def test_the_pool_is_started_when_there_is_enough_text_to_parse(tmp_path, monkeypatch):
+    started = []
+    real = gradfix.runner.ProcessPoolExecutor
+
+    def recording(*args, **kwargs):
+        started.append(kwargs["max_workers"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(gradfix.runner, "ProcessPoolExecutor", recording)
+    many_layers(tmp_path, PARALLEL_MIN_CHARS)
+    report = run([tmp_path], RunOptions(jobs=2), Config())
+    assert started == [2]
+    assert len(report.diagnostics) == 10 * (PARALLEL_MIN_CHARS // len(SCALE) // 10 + 1)
+
+
+def test_a_worker_that_dies_costs_no_file(tmp_path, monkeypatch):
+    parent = os.getpid()
+    real = gradfix.runner.process_source
+
+    def dying(*args):
+        if os.getpid() != parent:
+            os._exit(1)  # as when the kernel kills a worker that ran out of memory
+        return real(*args)
+
+    monkeypatch.setattr(gradfix.runner, "process_source", dying)
+    many_layers(tmp_path, PARALLEL_MIN_CHARS)
+    report = run([tmp_path], RunOptions(jobs=2), Config())
+    assert not report.errors
+    assert all(r.diagnostics for r in report.results)
+
+
+# --- the cache -------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fix", [False, True], ids=["check", "apply"])
+def test_a_second_run_is_answered_from_the_cache_with_the_same_results(project, processed, fix):
+    first = run_cached(project, fix=fix)
+    assert sorted(processed) == ["block.py", "scale.ipynb", "scale.py"]
+    processed.clear()
+    second = run_cached(project, fix=fix)
+    assert processed == []
+    assert second == first
+    notebook = next(r for r in second.results if r.path.endswith(".ipynb"))
+    assert [(d.code, d.cell) for d in notebook.diagnostics] == [("GF102", 1)]
+    assert notebook.changed == fix
+
+
+def test_only_a_changed_file_is_processed_again(project, processed):
+    run_cached(project)
+    processed.clear()
+    (project / "src" / "scale.py").write_text(SCALE.replace("* 2", "* 3"), encoding="utf-8")
+    report = run_cached(project)
+    assert processed == ["scale.py"]
+    assert codes(report, "scale.py") == ["GF102"]
+
+
+def test_a_class_becoming_a_layer_elsewhere_is_never_hidden_by_the_cache(project, processed):
+    assert codes(run_cached(project), "block.py") == []  # Base is a plain class: Block is no layer
+    processed.clear()
+    (project / "src" / "base.py").write_text(KERAS_BASE, encoding="utf-8")
+    report = run_cached(project)
+    assert codes(report, "block.py") == ["GF102"]
+    assert "block.py" in processed and "scale.py" not in processed, "only files that name `Base` are redone"
+    processed.clear()
+    (project / "src" / "base.py").write_text(PLAIN_BASE, encoding="utf-8")
+    assert codes(run_cached(project), "block.py") == [], "nor is a finding invented when it stops being one"
+    assert "block.py" in processed
+
+
+@pytest.mark.parametrize("change", [{"select": ["GF101"]}, {"ignore": ["GF102"]}, {"fix": True},
+                                    {"unsafe_fixes": True}])
+def test_rules_and_settings_are_part_of_the_key(project, processed, change):
+    run_cached(project)
+    processed.clear()
+    run_cached(project, **change)
+    assert "scale.py" in processed
+
+
+def test_per_file_ignores_are_part_of_the_key(project, processed):
+    run_cached(project)
+    processed.clear()
+    config = Config(root=project, per_file_ignores={"scale.py": ["GF102"]})
+    report = run([project / "src"], RunOptions(jobs=1, cache=True), config)
+    assert codes(report, "scale.py") == [] and "scale.py" in processed
+
+
+def test_new_gradfix_code_starts_a_new_cache_and_drops_the_old(project, processed, monkeypatch):
+    run_cached(project)
+    old = [p for p in (project / CACHE_FOLDER).iterdir() if p.is_dir()]
+    monkeypatch.setattr(gradfix.cache, "code_fingerprint", lambda: "edited-rules")
+    processed.clear()
+    run_cached(project)
+    assert "scale.py" in processed
+    assert [p.name for p in (project / CACHE_FOLDER).iterdir() if p.is_dir()] == ["edited-rules"]
+    assert not any(p.exists() for p in old)
+
+
+def test_a_damaged_cache_entry_is_a_miss(project, processed):
+    first = run_cached(project)
+    for entry in (project / CACHE_FOLDER).rglob("*.json"):
+        entry.write_bytes(entry.read_bytes()[: len(entry.read_bytes()) // 2])
+    processed.clear()
+    assert run_cached(project) == first
+    assert sorted(processed) == ["block.py", "scale.ipynb", "scale.py"]
+
+
+def test_the_cache_lives_next_to_the_config_and_ignores_itself(project):
+    run_cached(project)
+    assert (project / CACHE_FOLDER / ".gitignore").read_text(encoding="utf-8").splitlines()[-1] == "*"
+
+
+def test_no_cache_writes_no_cache(project, monkeypatch):
+    monkeypatch.chdir(project)
+    result = CliRunner().invoke(app, ["check", "--no-cache", "src"])
+    assert result.exit_code == 1
+    assert not (project / ".gradfix").exists()
+    result = CliRunner().invoke(app, ["check", "src"])
+    assert result.exit_code == 1
+    assert (project / CACHE_FOLDER).is_dir()
+
+
+@pytest.mark.parametrize("path", [".gradfix/cache/ab/entry.json", "benchmarks/.cache/wheels/keras.whl"])
+def test_the_repository_does_not_track_caches(path):
+    assert subprocess.run(["git", "check-ignore", "-q", path], cwd=ROOT).returncode == 0

@@ -207,7 +207,10 @@ def _problem(analysis, keras_class: KerasClass, name: str, returned: _Returned, 
         return ""
     if not all(_is_plain_keras_base(analysis, base) for base in keras_class.node.bases):
         return "its base class may hold weights the override leaves out"
-    missing = sorted(_trackable_attributes(analysis, keras_class) - returned.sublayers - returned.weights)
+    required = _trackable_attributes(analysis, keras_class)
+    if family == "trainable":
+        required -= {a for a, value in keras_class.weight_attrs.items() if _keyword_is_false(value, "trainable")}
+    missing = sorted(required - returned.sublayers - returned.weights)
     if missing:
         return (f"it leaves out `self.{missing[0]}`, which training loops then skip while Keras 3 `fit` trains it; "
                 f"to freeze it, set `self.{missing[0]}.trainable = False` instead")

@@ -1,0 +1,191 @@
+"""GF201–GF204, GF301, GF302 beyond the fixtures: the seed's examples, the initial-value translation
+table, and the cases where a fix must be refused. No TensorFlow here."""
+
+from __future__ import annotations
+
+import ast
+import textwrap
+
+import pytest
+
+from codemods._variables import add_weight_rewrite, keras_namespace
+from conftest import FIXTURES, fixed_text, run_on_text
+from gradfix.analysis import FileAnalysis
+
+
+def _diagnostics(text: str, **options):
+    return [(d.code, d.line) for d in run_on_text(textwrap.dedent(text), **options).diagnostics]
+
+
+# --- the seed document ---------------------------------------------------------------------------
+
+def test_seed_example_3_gets_only_the_info_finding_at_the_freezing_line():
+    text = (FIXTURES / "GF302" / "must_not_change" / "seed_example_3.py").read_text()
+    freezing_line = next(i for i, line in enumerate(text.splitlines(), 1) if ".trainable = False" in line)
+    report = run_on_text(text)
+    assert [(d.code, d.line) for d in report.diagnostics] == [("GF302", freezing_line)]
+    assert report.results[0].fixed is None
+    message = report.diagnostics[0].message
+    assert "will train them" in message and "compile()" in message
+
+
+def test_seed_example_2_loses_only_its_override():
+    before = (FIXTURES / "GF301" / "seed_example_2.py").read_text()
+    report = run_on_text(before)
+    assert [d.code for d in report.diagnostics] == ["GF301"]
+    after = report.results[0].fixed.text
+    removed = [line for line in before.splitlines() if line not in after.splitlines()]
+    assert [line.strip() for line in removed] == [
+        "@property", "def trainable_variables(self):",
+        "return self.dense1.trainable_variables + self.dense2.trainable_variables"]
+
+
+# --- GF201: initial value → add_weight arguments --------------------------------------------------
+
+def _rewrite(statement: str, header: str = "import numpy as np\nimport tensorflow as tf\n") -> str | None:
+    text = header + textwrap.dedent(f"""
+        class L(tf.keras.layers.Layer):
+            def build(self, input_shape):
+                {statement}
+        """)
+    analysis = FileAnalysis.from_text(text)
+    method = analysis.keras_classes[0].methods["build"]
+    assign = method.body[0]
+    rewrite = add_weight_rewrite(analysis, assign, method, analysis.keras_classes[0],
+                                 keras_namespace(analysis, analysis.keras_classes[0].node))
+    return rewrite.text
+
+
+@pytest.mark.parametrize("statement, expected", [
+    ("self.w = tf.Variable(tf.zeros((3, 4)))", 'self.w = self.add_weight(shape=(3, 4), initializer="zeros")'),
+    ("self.w = tf.Variable(tf.ones(5), trainable=False)",
+     'self.w = self.add_weight(shape=(5,), initializer="ones", trainable=False)'),
+    ("self.w = tf.Variable(tf.zeros([2], dtype=tf.float64))",
+     'self.w = self.add_weight(shape=[2], initializer="zeros", dtype="float64")'),
+    # tf.random.normal's stddev is 1.0, RandomNormal's default 0.05: the default is written out.
+    ("self.w = tf.Variable(tf.random.normal((2, 2)))",
+     "self.w = self.add_weight(shape=(2, 2), initializer=tf.keras.initializers.RandomNormal(stddev=1.0))"),
+    ("self.w = tf.Variable(tf.random.truncated_normal([2], 0.5, 2.0, seed=1))",
+     "self.w = self.add_weight(shape=[2], initializer=tf.keras.initializers.TruncatedNormal(mean=0.5, stddev=2.0, "
+     "seed=1))"),
+    ("self.w = tf.Variable(tf.random.uniform([2]))",
+     "self.w = self.add_weight(shape=[2], initializer=tf.keras.initializers.RandomUniform(minval=0.0, maxval=1.0))"),
+    ("self.w = tf.Variable(tf.keras.initializers.GlorotUniform(seed=2)([3, 3]))",
+     "self.w = self.add_weight(shape=[3, 3], initializer=tf.keras.initializers.GlorotUniform(seed=2))"),
+    ("self.w = tf.Variable(0.5, name='w')",
+     "self.w = self.add_weight(shape=(), initializer=tf.keras.initializers.Constant(0.5), name='w')"),
+    ("self.w = tf.Variable(3)",  # tf.Variable(3) is an int32 variable
+     'self.w = self.add_weight(shape=(), initializer=tf.keras.initializers.Constant(3), dtype="int32")'),
+    ("self.w = tf.Variable(np.float64(0.5))",
+     'self.w = self.add_weight(shape=(), initializer=tf.keras.initializers.Constant(np.float64(0.5)), '
+     'dtype="float64")'),
+    ("self.w = tf.Variable(np.random.randn(2, 3))",  # float64, like the NumPy array
+     'self.w = self.add_weight(shape=(2, 3), initializer=tf.keras.initializers.Constant(np.random.randn(2, 3)), '
+     'dtype="float64")'),
+    ("self.w = tf.Variable(np.ones((2,)))", 'self.w = self.add_weight(shape=(2,), initializer="ones", dtype="float64")'),
+    ("self.w = tf.Variable(np.ones((2,)), dtype=tf.float32)",
+     'self.w = self.add_weight(shape=(2,), initializer="ones", dtype="float32")'),
+    ("self.w = tf.Variable(tf.random.uniform([2], maxval=10, dtype=tf.int32))",  # not a float: computed
+     "initial_w = tf.convert_to_tensor(tf.random.uniform([2], maxval=10, dtype=tf.int32))\n"
+     "self.w = self.add_weight(shape=initial_w.shape, initializer=tf.keras.initializers.Constant(initial_w), "
+     "dtype=initial_w.dtype)"),
+])
+def test_initial_value_translation(statement, expected):
+    text = _rewrite(statement)
+    assert text is not None
+    statements = "\n".join(line.strip() for line in text.splitlines())  # the rewrite's text is indented
+    assert ast.dump(ast.parse(statements)) == ast.dump(ast.parse(expected))  # line breaks aside
+
+
+@pytest.mark.parametrize("statement", [
+    "self.w = tf.Variable(tf.zeros(3), validate_shape=False)",
+    "self.w = tf.Variable(tf.zeros(3), shape=tf.TensorShape(None))",
+    "self.w = tf.Variable(tf.zeros(3), synchronization=tf.VariableSynchronization.ON_READ)",
+    "self.w = tf.Variable(tf.zeros(3), True, True, None, 'w')",
+    "self.w = tf.Variable(**options)",
+    "self.w = tf.Variable(lambda: tf.zeros(3))",
+    "self.w = tf.Variable(tf.zeros(3), name='block/w')",
+])
+def test_variables_add_weight_cannot_express_are_refused(statement):
+    assert _rewrite(statement) is None
+
+
+@pytest.mark.parametrize("header, namespace", [
+    ("import tensorflow as tf\n", "tf.keras"),
+    ("import tensorflow as tf\nfrom tensorflow import keras\n", "keras"),
+    ("import tensorflow as tf\nimport keras\n", "keras"),
+])
+def test_initializers_are_spelled_like_the_file(header, namespace):
+    assert f"{namespace}.initializers.Constant(0.5)" in _rewrite("self.w = tf.Variable(0.5)", header)
+
+
+def test_add_weight_is_not_written_before_super_init():
+    text = """\
+        import tensorflow as tf
+
+        class L(tf.keras.layers.Layer):
+            def __init__(self):
+                self.w = tf.Variable(1.0)
+                super().__init__()
+        """
+    assert fixed_text(textwrap.dedent(text)) == textwrap.dedent(text)
+    assert _diagnostics(text) == [("GF201", 5)]
+
+
+# --- GF204 ------------------------------------------------------------------------------------------
+
+def test_alias_used_in_a_nested_function_is_reported_not_rewritten():
+    text = """\
+        import tensorflow as tf
+
+        class Stack(tf.keras.Model):
+            def __init__(self):
+                super().__init__()
+                blocks = []
+                self.blocks = blocks
+                blocks.append(tf.keras.layers.Dense(2))
+                self.count = lambda: len(blocks)
+        """
+    assert fixed_text(textwrap.dedent(text)) == textwrap.dedent(text)
+    assert _diagnostics(text) == [("GF204", 7)]
+
+
+# --- GF301 ------------------------------------------------------------------------------------------
+
+def test_override_adding_a_bare_variable_is_fixed_whole_when_only_gf301_is_selected():
+    """The variable's own line changes too; GF301 reports it as well, so the fix is not cut in half by the
+    engine's check that changed lines lie in a reported node."""
+    before = (FIXTURES / "GF301" / "super_plus_bare_variable.py").read_text()
+    expected = (FIXTURES / "GF301" / "super_plus_bare_variable.expected.py").read_text()
+    report = run_on_text(before, select=["GF301"])
+    assert not report.errors
+    assert report.results[0].fixed.text == expected
+
+
+@pytest.mark.parametrize("override", [
+    "return super().trainable_weights + [self.frozen]",  # adds a non-trainable weight
+    "return self.dense.variables",  # a different collection than its name says
+    "return [w for w in super().trainable_weights if 'bias' not in w.name]",
+    "return self.dense.trainable_weights",  # deletable: self.frozen is not trainable, so Keras leaves it out too
+])
+def test_an_override_is_deleted_only_when_it_returns_what_keras_trains(override):
+    text = f"""\
+        import tensorflow as tf
+
+        class L(tf.keras.layers.Layer):
+            def __init__(self):
+                super().__init__()
+                self.dense = tf.keras.layers.Dense(2)
+                self.frozen = self.add_weight(shape=(2,), trainable=False)
+
+            def call(self, x):
+                return self.dense(x) * self.frozen
+
+            @property
+            def trainable_weights(self):
+                {override}
+        """
+    source = textwrap.dedent(text)
+    deletable = override == "return self.dense.trainable_weights"
+    assert (fixed_text(source) != source) is deletable
+    assert [code for code, _ in _diagnostics(text)] == ["GF301"]

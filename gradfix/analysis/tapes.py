@@ -34,6 +34,8 @@ NON_FORWARD_METHODS = NON_TENSOR_METHODS | {"get_weights", "summary", "save", "s
 # Builtins whose result is not a tensor whatever they are given.
 NON_TENSOR_BUILTINS = frozenset({"len", "str", "repr", "print", "range", "isinstance", "type", "id", "hash",
                                  "format", "callable", "hasattr", "getattr", "enumerate", "zip"})
+# Methods that put their arguments into the container they are called on (`losses.append(loss)`).
+CONTAINER_MUTATORS = frozenset({"append", "extend", "insert", "add", "update", "setdefault"})
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 _BINDINGS = (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.For, ast.AsyncFor, ast.NamedExpr, ast.withitem)
 
@@ -244,8 +246,7 @@ class Tape:
         roots: list[ast.AST] = [r.target for r in self.requests if self.contains(r.target)]
         block_nodes = [n for statement in self.body for n in _walk_own(statement)]
         bindings = [n for n in block_nodes if isinstance(n, _BINDINGS)]
-        mutations = [n for n in block_nodes if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
-                     and isinstance(n.func.value, ast.Name)]
+        mutations = [n for n in block_nodes if _container_mutated(n)]
         done: set[int] = set()
         changed = True
         while changed:
@@ -295,6 +296,16 @@ class _SourceFlow(TensorScope):
         seeds = {name for name in tape.source_values if "." not in name} | tape.watched_names
         super().__init__(tape.scope, tape.imports, seeds=seeds)
 
+    def _propagate(self) -> None:
+        """Bindings, and containers that tensors are put into (`losses.append(loss)`)."""
+        mutations = [n for n in self.nodes if _container_mutated(n)]
+        while True:
+            super()._propagate()
+            filled = {call.func.value.id for call in mutations if self.any_tensor_argument(call)} - self.names
+            if not filled:
+                return
+            self.names |= filled
+
     def is_tensor(self, node: ast.AST) -> bool:
         if isinstance(node, ast.Attribute) and dotted(node) in self.tape.source_values:
             return True
@@ -315,6 +326,14 @@ class _SourceFlow(TensorScope):
         if isinstance(func, ast.Attribute) and self.is_tensor(func.value):
             return func.attr not in NON_TENSOR_METHODS  # `preds.numpy()`, `logits.to_tensor()`
         return self.any_tensor_argument(call)  # `loss_fn(y, preds)`: a function of the predictions
+
+
+def _container_mutated(node: ast.AST) -> ast.Name | None:
+    """`losses` for `losses.append(...)` and the like."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in CONTAINER_MUTATORS \
+            and isinstance(node.func.value, ast.Name):
+        return node.func.value
+    return None
 
 
 def _names_variables(value: ast.AST) -> bool:

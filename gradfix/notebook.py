@@ -20,6 +20,7 @@ from gradfix.patch import source_diff, unified_diff
 from gradfix.source import SourceError, SourceText
 
 NOTEBOOK_SUFFIX = ".ipynb"
+NOTEBOOK_SIZE_ALLOWANCE = 50  # times max-file-size
 CELL_MARKER = "# gradfix-notebook-cell "
 MAGIC_MARKER = "pass  # gradfix-notebook-magic "
 PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun"})  # `%%time` runs its body as Python
@@ -32,6 +33,11 @@ _DECODER = json.JSONDecoder()
 
 def is_notebook(path) -> bool:
     return PurePath(str(path)).suffix == NOTEBOOK_SUFFIX
+
+
+def max_bytes(path, max_file_size: int) -> int:
+    """How big a file may be to be read: a notebook gets room for its outputs (plots make most of its size)."""
+    return max_file_size * NOTEBOOK_SIZE_ALLOWANCE if is_notebook(path) else max_file_size
 
 
 @dataclass(frozen=True)

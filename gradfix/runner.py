@@ -22,7 +22,7 @@ from gradfix.analysis import ProjectIndex
 from gradfix.config import Config
 from gradfix.discovery import discover
 from gradfix.engine import FileResult, Settings, could_have_findings, process_source
-from gradfix.notebook import in_cells, source_from_bytes
+from gradfix.notebook import in_cells, max_bytes, source_from_bytes
 from gradfix.rules import Rule, select_rules
 from gradfix.source import SourceError, SourceText
 
@@ -120,7 +120,7 @@ def run(paths: list[Path], options: RunOptions, config: Config,
         sources = {}
         for path in found.files:
             try:
-                contents[path] = read_bytes(path, config.max_file_size)
+                contents[path] = read_bytes(path, max_bytes(path, config.max_file_size))
                 sources[path] = source_from_bytes(path, contents[path])
             except SourceError as exc:
                 errors.append((str(path), str(exc)))

@@ -171,3 +171,15 @@ def test_virtual_source_masks_ipython_lines_and_restores_them():
     assert sorted(cells) == [2, 3, 4], "the %%bash cell is not Python"
     assert cells[2] == "".join(IMPORTS) and cells[4].endswith("files = !ls\n%time out = layer(tf.ones((2, 3)))")
     assert source.to_bytes() == experiment().encode()
+
+
+def test_outputs_do_not_count_against_max_file_size(in_tmp):
+    (in_tmp / "pyproject.toml").write_text("[tool.gradfix]\nmax-file-size = 2000\n")
+    plots = [{"output_type": "display_data", "metadata": {}, "data": {"image/png": PNG * 100}}]
+    path = in_tmp / "plots.ipynb"
+    path.write_text(notebook(code_cell(IMPORTS), code_cell(LAYER, 1, plots)), encoding="utf-8")
+    assert path.stat().st_size > 2000
+    assert invoke("check", path.name).exit_code == 1
+    (in_tmp / "big.py").write_text("x = 1\n" * 400)
+    result = invoke("check", "big.py")
+    assert result.exit_code == 2 and "over the max-file-size of 2000" in result.stderr

@@ -99,11 +99,18 @@ def _outside_computations(tape, names: set[str], inside_some_tape: set[int], rea
         seen.add(name)
         binding = reaching(tape.bindings.get(name, []))
         if not isinstance(binding, (ast.Assign, ast.AnnAssign)) or id(binding) in inside_some_tape \
-                or not tape.computes_from_sources(binding.value):
-            continue
+                or set(bound_names(binding)) & (tape.source_values | tape.watched_names) \
+                or _inference_call(binding.value) or not tape.computes_from_sources(binding.value):
+            continue  # making the sources outside the tape, or running a frozen part, is how it should be
         found[id(binding)] = binding
         pending |= names_read(binding.value) - seen
     return sorted(found.values(), key=lambda s: s.lineno)
+
+
+def _inference_call(value: ast.AST) -> bool:
+    """`self.teacher(x, training=False)`: a part run in inference mode on purpose (a frozen teacher)."""
+    return any(isinstance(n, ast.keyword) and n.arg == "training" and isinstance(n.value, ast.Constant)
+               and n.value.value is False for n in ast.walk(value))
 
 
 def _last_before(bindings: list[ast.AST], position: tuple[int, int]) -> ast.AST | None:

@@ -31,6 +31,10 @@ VARIABLE_COLLECTIONS = frozenset({"trainable_variables", "trainable_weights", "v
 # Methods of a model that return Python/NumPy values or nothing, not tensors of the forward pass.
 NON_FORWARD_METHODS = NON_TENSOR_METHODS | {"get_weights", "summary", "save", "save_weights", "to_json", "evaluate",
                                             "fit", "compile", "reset_metrics", "reset_states"}
+# TF/Keras functions whose result depends on the shape or dtype of their arguments, not on their values.
+VALUE_FREE_FUNCTIONS = frozenset({"ones", "zeros", "fill", "eye", "range", "arange", "linspace", "ones_like",
+                                  "zeros_like", "normal", "uniform", "truncated_normal", "random_normal",
+                                  "random_uniform", "shape", "shape_n", "size", "rank", "int_shape"})
 # Builtins whose result is not a tensor whatever they are given.
 NON_TENSOR_BUILTINS = frozenset({"len", "str", "repr", "print", "range", "isinstance", "type", "id", "hash",
                                  "format", "callable", "hasattr", "getattr", "enumerate", "zip"})
@@ -207,7 +211,7 @@ class Tape:
 
     @cached_property
     def watched_names(self) -> set[str]:
-        """Names passed to `tape.watch`, and the names in what such a name was bound to (`xs = [a, b]`)."""
+        """Names passed to `tape.watch`, and the names in a list such a name was bound to (`xs = [a, b]`)."""
         names = set()
         for call in self.watch_calls:
             for arg in call.args:
@@ -215,7 +219,7 @@ class Tape:
         for name in list(names):
             for binding in self.bindings.get(name, []):
                 value = bound_value(binding)
-                if value is not None:
+                if isinstance(value, (ast.List, ast.Tuple)):
                     names |= names_read(value)
         return names
 
@@ -317,8 +321,9 @@ class _SourceFlow(TensorScope):
             return not (isinstance(func, ast.Attribute) and func.attr in NON_FORWARD_METHODS)
         qualname = self.imports.qualname(func)
         if qualname:
-            if qualname in NON_TENSOR_FUNCTIONS or (qualname.rsplit(".", 1)[-1][:1].isupper()
-                                                    and qualname not in TENSOR_CLASSES):
+            function = qualname.rsplit(".", 1)[-1]
+            if qualname in NON_TENSOR_FUNCTIONS or function in VALUE_FREE_FUNCTIONS or (
+                    function[:1].isupper() and qualname not in TENSOR_CLASSES):
                 return False
             return self.any_tensor_argument(call)
         if isinstance(func, ast.Name) and func.id in NON_TENSOR_BUILTINS:

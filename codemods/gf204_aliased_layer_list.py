@@ -83,9 +83,11 @@ Files that import `tf_keras` are left alone.
 
 def _aliases(method):
     """(`local = []`, `self.attr = local`) pairs that are statements of the same block, in that order."""
-    blocks = [getattr(node, field) for node in [method, *walk_function(method)] for field in _STATEMENT_LISTS
+    scopes = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+    nodes = [method, *(n for n in walk_function(method) if not isinstance(n, scopes))]
+    blocks = [getattr(node, field) for node in nodes for field in _STATEMENT_LISTS
               if isinstance(getattr(node, field, None), list)]
-    blocks += [handler.body for node in walk_function(method) if isinstance(node, ast.Try) for handler in node.handlers]
+    blocks += [handler.body for node in nodes if isinstance(node, ast.Try) for handler in node.handlers]
     for block in blocks:
         for index, statement in enumerate(block):
             if not _is_container_creation(statement):

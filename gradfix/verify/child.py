@@ -1,0 +1,137 @@
+"""The verify subprocess: `python -m gradfix.verify.child TARGET --result FILE [--seed N]`.
+
+Runs the user's target as Python would (a script as `python script.py`, a factory by importing its module), with
+the instrumentation attached, probes every model the target called, and writes the result as JSON to FILE:
+stdout and stderr belong to the user's code."""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import importlib
+import importlib.util
+import json
+import os
+import runpy
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Callable
+
+from gradfix.verify import instrument
+from gradfix.verify.frames import describe_exception
+from gradfix.verify.instrument import RECORDER, CalledModel
+from gradfix.verify.targets import Target, parse_target
+
+NOTHING_TO_VERIFY = ("nothing to verify: the target called no Keras model that has weights "
+                     "and never called GradientTape.gradient")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m gradfix.verify.child")
+    parser.add_argument("target")
+    parser.add_argument("--result", required=True, help="where to write the JSON result")
+    parser.add_argument("--seed", type=int, default=0)
+    options = parser.parse_args(argv)
+    result = verify(options.target, options.seed)
+    Path(options.result).write_text(json.dumps(result), encoding="utf-8")
+    atexit._run_exitfuncs()  # the script's exit handlers run as they would; then skip the seconds it takes to
+    sys.stdout.flush()  # tear TensorFlow down object by object
+    sys.stderr.flush()
+    os._exit(0)
+
+
+def verify(target_text: str, seed: int) -> dict:
+    started = time.perf_counter()
+    error, made = None, None
+    try:
+        made = _run(parse_target(target_text), seed)
+    except SystemExit as exc:  # the script's own sys.exit()
+        if exc.code not in (0, None):
+            error = f"the script exited with status {exc.code}" if isinstance(exc.code, int) \
+                else f"the script exited: {exc.code}"
+    except BaseException as exc:  # user code may raise anything; KeyboardInterrupt included
+        error = describe_exception(exc)
+    ran = time.perf_counter()
+    RECORDER.active = False
+    # after a crash too: what the target called so far may explain the crash
+    to_probe = made if made is not None else [(called, None) for called in RECORDER.models]
+    reports = _probe_all(to_probe) if to_probe else []
+    tape_calls = RECORDER.tape_calls
+    if error is None and not reports and not tape_calls:
+        error = NOTHING_TO_VERIFY
+    return {"error": error, "keras": _keras_in_use(), "models": [r.to_dict() for r in reports],
+            "tape_calls": [asdict(call) for call in tape_calls],
+            "timings": {"target": ran - started, "probe": time.perf_counter() - ran}}
+
+
+def _run(target: Target, seed: int) -> list[tuple[CalledModel, Callable | None]] | None:
+    """Run the target. A factory's model is returned with its loss function (None: project the outputs);
+    for a script, None: the recorder holds what it called."""
+    if target.path:  # as `python script.py` would: its folder first on sys.path
+        sys.path[0] = os.path.dirname(os.path.abspath(target.path))
+    instrument.install(seed)
+    if target.script:
+        sys.argv = [target.script]
+        runpy.run_path(target.script, run_name="__main__")
+        return None
+    factory = getattr(_import(target), target.factory)
+    made = factory()
+    if not (isinstance(made, tuple) and len(made) in (2, 3)):
+        raise TypeError(f"{target.factory}() must return (model, inputs) or (model, inputs, loss_fn), "
+                        f"not {type(made).__name__}")
+    model, inputs, *loss = made
+    return [(CalledModel(model, (inputs,), {}, f"{target.factory}()"), loss[0] if loss else None)]
+
+
+def _import(target: Target) -> Any:
+    if target.module:
+        return importlib.import_module(target.module)
+    name = Path(target.file).stem
+    spec = importlib.util.spec_from_file_location(name, target.file)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _probe_all(to_probe: list[tuple[CalledModel, Callable | None]]) -> list:
+    from gradfix.verify import probe  # TensorFlow is loaded: the target imported it to build its models
+
+    inner = {id(layer) for called, _ in to_probe for layer in probe.discover(called.model).layers
+             if layer is not called.model}
+    probed = []
+    for called, loss_fn in to_probe:
+        if id(called.model) in inner:
+            continue  # a part of a model probed as a whole
+        args, kwargs, inputs = called.args, called.kwargs, f"inputs from {called.location}"
+        if not called.eager:
+            inputs = f"random inputs shaped like those traced at {called.location}"
+            try:
+                args, kwargs = probe.synthesize_inputs(args, kwargs)
+            except probe.CannotSynthesize:
+                continue
+        report = probe.probe(called.model, args, kwargs, loss_fn, inputs=inputs, synthesized=not called.eager)
+        if report.variables or report.error or report.graph_error:
+            probed.append((report, called.model, args, kwargs))
+    for report, model, args, kwargs in probed:  # last: it overwrites the weights
+        if report.error is None:
+            try:
+                report.output = probe.forward_digest(model, args, kwargs)
+            except Exception:
+                pass  # no digest, so `compare` reports the forward output as not compared
+    return [report for report, *_ in probed]
+
+
+def _keras_in_use() -> str | None:
+    if "tensorflow" not in sys.modules:
+        return None
+    legacy = os.environ.get("TF_USE_LEGACY_KERAS", "").lower() in ("1", "true")
+    name = "tf_keras" if legacy else "keras"
+    module = sys.modules.get(name)
+    return f"{name} {module.__version__}" if module else None
+
+
+if __name__ == "__main__":
+    main()

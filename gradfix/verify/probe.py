@@ -1,0 +1,238 @@
+"""Probe a model under tf.GradientTape. Every variable reachable from the model is found by walking its object
+graph (also those Keras does not track: bare tf.Variable attributes under Keras 3, plain holder objects) and
+reported with whether Keras tracks it, whether it is meant to train and whether it gets a gradient.
+
+Imports TensorFlow: load it only in the verify child or from `check_gradients`."""
+
+from __future__ import annotations
+
+import functools
+import sys
+import zlib
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import tensorflow as tf
+
+from gradfix.verify.frames import describe_exception, is_user_file
+from gradfix.verify.report import (GRADIENT_NONE, GRADIENT_OK, GRADIENT_UNKNOWN, GRADIENT_ZERO, MAX_DIGEST_VALUES,
+                                   GradientReport, OutputDigest, VariableStatus, variable_name)
+
+_MAX_OBJECTS = 200_000  # bounds the object-graph walk on models that hold large data structures
+_UNKNOWN_DIMENSION = 2  # size given to unknown (batch) dimensions of inputs built from a tf.function signature
+
+
+class CannotSynthesize(Exception):
+    pass
+
+
+@dataclass
+class Discovery:
+    variables: list[tuple[str, Any]]  # (attribute path, variable): floating-point variables, breadth-first
+    layers: list[Any]  # every Keras layer reached, the model included
+
+
+def probe(model: Any, args: tuple, kwargs: dict, loss_fn: Callable | None = None, *,
+          inputs: str = "inputs given", synthesized: bool = False) -> GradientReport:
+    """Gradients of loss_fn(model(*args, **kwargs)) for every variable found, then the forward pass once more
+    inside tf.function, where numpy on symbolic tensors fails."""
+    report = GradientReport(f"{type(model).__name__} '{getattr(model, 'name', '?')}'", inputs=inputs,
+                            inputs_synthesized=synthesized)
+    try:
+        _build(model, args, kwargs)
+        rows = _inventory(model, discover(model))
+        report.variables = [status for status, _ in rows]
+        _fill_gradients(model, args, kwargs, loss_fn, rows)
+    except Exception as exc:
+        report.error = describe_exception(exc)
+    else:
+        report.graph_error = _graph_error(model, args, kwargs)
+    return report
+
+
+def _build(model: Any, args: tuple, kwargs: dict) -> None:
+    """Create the variables before looking for them."""
+    if not getattr(model, "built", True):
+        model(*args, **kwargs)
+
+
+def discover(root: Any) -> Discovery:
+    """Breadth-first over attributes (public before private, so paths read like the user's code), list, tuple,
+    set and dict items. Only user objects, Keras layers and tf.Modules are opened: library internals
+    (optimizers, metrics, tensors) are not where user weights hide."""
+    layer_types, variable_types = _keras_types()
+    found = Discovery([], [])
+    queue, seen = deque([("model", root)]), {id(root)}
+    while queue and len(seen) < _MAX_OBJECTS:
+        path, obj = queue.popleft()
+        if isinstance(obj, variable_types):
+            if _is_floating(obj):
+                found.variables.append((path, obj))
+            continue
+        if isinstance(obj, layer_types):
+            found.layers.append(obj)
+        for child_path, child in _children(path, obj, layer_types):
+            if id(child) not in seen:
+                seen.add(id(child))
+                queue.append((child_path, child))
+    return found
+
+
+def _keras_types() -> tuple[tuple[type, ...], tuple[type, ...]]:
+    """Layer and variable classes of the Keras versions loaded (never imports one)."""
+    kerases = [sys.modules[name] for name in ("keras", "tf_keras") if name in sys.modules]
+    layers = tuple(k.layers.Layer for k in kerases)
+    variables = (tf.Variable, *(k.Variable for k in kerases if hasattr(k, "Variable")))
+    return layers, variables
+
+
+def _children(path: str, obj: Any, layer_types: tuple[type, ...]) -> Iterator[tuple[str, Any]]:
+    if isinstance(obj, dict):
+        for key, value in list(obj.items()):
+            yield f"{path}[{key!r}]", value
+    elif isinstance(obj, (list, tuple, set, frozenset)):
+        for index, value in enumerate(list(obj)):
+            yield f"{path}[{index}]", value
+    elif isinstance(obj, (*layer_types, tf.Module)) or not _is_library_class(type(obj)):
+        if isinstance(getattr(type(obj), "layers", None), property):  # Keras models: `model.layers[0].w`
+            yield f"{path}.layers", list(obj.layers)  # reads better than the private list behind it
+        attributes = getattr(obj, "__dict__", None)
+        if isinstance(attributes, dict):
+            for name in sorted(attributes, key=lambda n: n.startswith("_")):
+                yield f"{path}.{name}", attributes[name]
+
+
+@functools.lru_cache(maxsize=None)
+def _is_library_class(cls: type) -> bool:
+    top = cls.__module__.partition(".")[0]
+    if top in sys.stdlib_module_names or top == "builtins":
+        return True
+    file = getattr(sys.modules.get(top), "__file__", None)  # `__main__` and file-loaded factories: user code
+    return top != "__main__" and file is not None and not is_user_file(file)
+
+
+def _is_floating(variable: Any) -> bool:
+    return tf.as_dtype(variable.dtype).is_floating
+
+
+def _tape_source(variable: Any) -> Any:
+    """What a tape can watch: Keras 3 variables wrap a tf.Variable."""
+    return variable if isinstance(variable, tf.Variable) else variable.value
+
+
+def _paths_and_variables(model: Any, found: Discovery) -> list[tuple[str, Any]]:
+    """Every floating-point variable: Keras' own list first, in its order, then the untracked ones the walk found.
+    A tracked variable the walk did not reach is named by its Keras name."""
+    tracked = [v for v in model.variables if _is_floating(v)]
+    paths = {id(v): path for path, v in found.variables}
+    tracked_ids = {id(v) for v in tracked}
+    return [(paths.get(id(v), variable_name(v)), v) for v in tracked] + [
+        (path, v) for path, v in found.variables if id(v) not in tracked_ids]
+
+
+def _inventory(model: Any, found: Discovery) -> list[tuple[VariableStatus, Any]]:
+    """The variables to report, each with its tape source: every one Keras tracks, plus untracked trainable ones
+    (untracked non-trainable ones, like tf_keras' step counters, cannot matter to gradients)."""
+    tracked = {id(v) for v in model.variables}
+    in_trainable = {id(v) for v in model.trainable_variables}
+    frozen = {id(v) for layer in found.layers if not layer.trainable for v in layer.variables}
+    rows, sources_seen = [], set()
+    for path, variable in _paths_and_variables(model, found):
+        source = _tape_source(variable)
+        if id(source) in sources_seen or not (id(variable) in tracked or variable.trainable):
+            continue
+        sources_seen.add(id(source))
+        status = VariableStatus(
+            path=path, name=variable_name(variable), shape=tf.TensorShape(variable.shape).as_list(),
+            tracked=id(variable) in tracked, trainable=bool(variable.trainable), frozen=id(variable) in frozen,
+            in_trainable_variables=id(variable) in in_trainable, gradient=GRADIENT_UNKNOWN)
+        rows.append((status, source))
+    return rows
+
+
+def _fill_gradients(model: Any, args: tuple, kwargs: dict, loss_fn: Callable | None,
+                    rows: list[tuple[VariableStatus, Any]]) -> None:
+    sources = [source for _, source in rows]
+    with tf.GradientTape() as tape:
+        tape.watch(sources)  # also the non-trainable and frozen ones, to show what they would get
+        outputs = model(*args, **kwargs)
+        loss = tf.convert_to_tensor(loss_fn(outputs) if loss_fn else _projection_loss(outputs))
+    for (status, _), gradient in zip(rows, tape.gradient(loss, sources)):
+        status.gradient = _gradient_status(gradient)
+
+
+def _projection_loss(outputs: Any) -> tf.Tensor:
+    """A fixed random projection of every output: a plain sum has zero gradient through softmax or batch norm."""
+    terms = [tf.reduce_sum(tf.cast(x, tf.float32) * tf.random.stateless_normal(tf.shape(x), seed=[index, 0]))
+             for index, x in enumerate(_numeric_leaves(outputs))]
+    return tf.add_n(terms) if terms else tf.constant(0.0)
+
+
+def _numeric_leaves(structure: Any) -> list[tf.Tensor]:
+    tensors = [tf.convert_to_tensor(x) for x in tf.nest.flatten(structure) if x is not None]
+    return [t for t in tensors if t.dtype.is_floating or t.dtype.is_integer or t.dtype.is_bool]
+
+
+def _gradient_status(gradient: Any) -> str:
+    if gradient is None:
+        return GRADIENT_NONE
+    return GRADIENT_OK if tf.math.count_nonzero(tf.convert_to_tensor(gradient)) > 0 else GRADIENT_ZERO
+
+
+def _graph_error(model: Any, args: tuple, kwargs: dict) -> str | None:
+    try:
+        tf.function(lambda: model(*args, **kwargs))()
+    except Exception as exc:
+        return describe_exception(exc)
+    return None
+
+
+def synthesize_inputs(args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    """Concrete inputs for a model only ever called inside tf.function (fit, predict), from the TensorSpecs seen."""
+    def make(index: int, leaf: Any) -> Any:
+        if isinstance(leaf, tf.TensorSpec) and leaf.shape.rank is not None:
+            shape = [_UNKNOWN_DIMENSION if d is None else d for d in leaf.shape.as_list()]
+            if leaf.dtype.is_floating:
+                return tf.random.stateless_normal(shape, seed=[index, 1], dtype=leaf.dtype)
+            return tf.zeros(shape, leaf.dtype)
+        if isinstance(leaf, tf.TypeSpec):
+            raise CannotSynthesize(f"cannot build an input for {leaf}")
+        return leaf
+
+    return _map_leaves(make, (args, kwargs))
+
+
+def forward_digest(model: Any, args: tuple, kwargs: dict) -> OutputDigest:
+    """The output in inference mode with every floating variable and floating input replaced by values derived
+    from its path and shape only. Two builds of the same model (before and after a fix) thus compare equal
+    when they compute the same function, even if they draw their initial weights differently."""
+    _build(model, args, kwargs)
+    for path, variable in _paths_and_variables(model, discover(model)):
+        centre = 0.0 if variable.trainable else 1.0  # non-trainable: positive, as moving variances must be
+        variable.assign(_canonical_values(path, variable.shape, variable.dtype, centre))
+    args, kwargs = _map_leaves(_canonical_input, (args, kwargs))
+    outputs = model(*args, **{**kwargs, "training": False})
+    arrays = [np.asarray(x, dtype=np.float64) for x in _numeric_leaves(outputs)]
+    values = np.concatenate([a.ravel() for a in arrays]) if arrays else np.zeros(0)
+    if values.size > MAX_DIGEST_VALUES:
+        values = values[np.linspace(0, values.size - 1, MAX_DIGEST_VALUES).astype(np.int64)]
+    return OutputDigest([list(a.shape) for a in arrays], values.tolist())
+
+
+def _canonical_values(key: str, shape: Any, dtype: Any, centre: float) -> np.ndarray:
+    rng = np.random.default_rng(zlib.crc32(key.encode()))
+    values = rng.uniform(centre - 0.5, centre + 0.5, tf.TensorShape(shape).as_list())
+    return values.astype(tf.as_dtype(dtype).as_numpy_dtype)
+
+
+def _canonical_input(index: int, leaf: Any) -> Any:
+    if isinstance(leaf, (tf.Tensor, np.ndarray)) and tf.as_dtype(leaf.dtype).is_floating:
+        return tf.constant(_canonical_values(f"input {index}", leaf.shape, leaf.dtype, centre=0.0))
+    return leaf
+
+
+def _map_leaves(function: Callable[[int, Any], Any], structure: tuple[tuple, dict]) -> tuple[tuple, dict]:
+    leaves = tf.nest.flatten(structure)
+    return tf.nest.pack_sequence_as(structure, [function(i, leaf) for i, leaf in enumerate(leaves)])

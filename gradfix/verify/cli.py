@@ -1,0 +1,62 @@
+"""The `gradfix verify` command; the main CLI adds it with `register(app)`. Importing this module is cheap:
+the runner and rich load when the command runs, TensorFlow only in the child process."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import typer
+
+EXIT_CANNOT_RUN = 2
+
+
+class KerasChoice(str, Enum):
+    auto = "auto"
+    keras3 = "3"
+    keras2 = "2"
+
+
+class VerifyFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+def register(app: typer.Typer) -> None:
+    app.command("verify")(verify)
+
+
+def verify(
+    target: str = typer.Argument(..., help="script.py, file.py::factory or package.module:factory; a factory "
+                                           "returns (model, inputs) or (model, inputs, loss_fn)."),
+    keras: KerasChoice = typer.Option(KerasChoice.auto, "--keras",
+                                      help="3, 2 (tf_keras: sets TF_USE_LEGACY_KERAS=1) or auto (as the "
+                                           "environment says)."),
+    timeout: float = typer.Option(300.0, "--timeout", help="Seconds before the target is killed."),
+    output_format: VerifyFormat = typer.Option(VerifyFormat.text, "--output-format"),
+    seed: int = typer.Option(0, "--seed", help="Seed for Python, numpy and TensorFlow random numbers."),
+) -> None:
+    """Run the model and show, variable by variable, whether gradients reach it.
+
+    Exit 0 when every variable meant to train is tracked by Keras, in trainable_variables and gets a gradient
+    (and no tape.gradient call of the target returned None for a trainable variable); 1 when not; 2 when the
+    target cannot run.
+    """
+    try:
+        from gradfix.verify.runner import run_verify
+
+        outcome = run_verify(target, keras=keras.value, timeout=timeout, seed=seed)
+    except Exception as exc:  # a clean line, never a traceback
+        typer.echo(f"gradfix verify: error: {exc}", err=True)
+        raise typer.Exit(EXIT_CANNOT_RUN)
+    if output_format is VerifyFormat.json:
+        typer.echo(outcome.to_json())
+    else:
+        from rich.console import Console
+
+        from gradfix.verify.render import PLAIN_WIDTH
+
+        console = Console(highlight=False)
+        if not console.is_terminal:  # logs and pipes: as wide as the plain-text rendering
+            console.width = PLAIN_WIDTH
+        console.print(outcome)
+    raise typer.Exit(outcome.exit_code)

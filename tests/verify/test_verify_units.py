@@ -1,0 +1,167 @@
+"""The verify logic that needs no TensorFlow: verdicts, digests, the before/after judgement, targets, messages."""
+
+from __future__ import annotations
+
+import math
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+from gradfix.verify.frames import describe_exception
+from gradfix.verify.report import GradientReport, OutputDigest, TapeCall, VariableStatus
+from gradfix.verify.runner import VerifyOutcome, factory_for, is_runnable_script, judge
+from gradfix.verify.targets import Target, TargetError, parse_target
+
+
+def _variable(name="net/dense/kernel", **flags) -> VariableStatus:
+    status = dict(path="model.dense._kernel", name=name, shape=[2, 1], tracked=True, trainable=True, frozen=False,
+                  in_trainable_variables=True, gradient="ok")
+    return VariableStatus(**{**status, **flags})
+
+
+def _outcome(*variables, error=None, tape_calls=(), output=None) -> VerifyOutcome:
+    report = GradientReport("Net 'net'", list(variables), output=output)
+    return VerifyOutcome("model.py", error=error, models=[report], tape_calls=list(tape_calls))
+
+
+@pytest.mark.parametrize("flags, problems", [
+    ({}, []),
+    ({"gradient": "zero"}, []),
+    ({"gradient": "none"}, ["gradient is None"]),
+    ({"tracked": False, "in_trainable_variables": False}, ["not tracked by Keras"]),
+    ({"in_trainable_variables": False}, ["missing from trainable_variables"]),
+    ({"frozen": True, "in_trainable_variables": False, "gradient": "none"}, []),
+    ({"trainable": False, "gradient": "none"}, []),
+])
+def test_problems_only_for_variables_meant_to_train(flags, problems):
+    assert _variable(**flags).problems == problems
+
+
+def test_untracked_variables_are_labelled_by_their_path():
+    assert _variable(tracked=False).label == "model.dense._kernel"
+    assert _variable().label == "net/dense/kernel"
+
+
+def test_exit_codes():
+    assert _outcome(_variable()).exit_code == 0
+    assert _outcome(_variable(gradient="none")).exit_code == 1
+    assert _outcome(error="boom").exit_code == 2
+    assert _outcome(_variable(gradient="none"), error="ValueError: No gradients provided").exit_code == 1
+    none_call = TapeCall("train.py:9", False, 1, ["net/dense/kernel"])
+    assert _outcome(_variable(), tape_calls=[none_call]).exit_code == 1
+
+
+def test_a_none_from_the_scripts_own_tape_counts_against_the_variable():
+    outcome = _outcome(_variable(), _variable("net/dense/bias"),
+                       tape_calls=[TapeCall("train.py:9", True, 2, ["net/dense/bias"], calls=3)])
+    assert outcome.gradient_counts == (1, 2)
+    assert outcome.failures == ["train.py:9: tape.gradient returned None for net/dense/bias"]
+
+
+def test_a_synthesized_input_that_fails_is_inconclusive_not_a_failure():
+    assert GradientReport("m", error="bad input", inputs_synthesized=True).ok
+    assert not GradientReport("m", error="bad input").ok
+    assert not GradientReport("m", graph_error="NotImplementedError").ok
+
+
+def test_outcome_round_trips_through_json():
+    outcome = _outcome(_variable(), tape_calls=[TapeCall("t.py:1", False, 1, [])],
+                       output=OutputDigest([[1, 2]], [0.5, -1.0]))
+    data = outcome.to_dict()
+    assert (data["exit_code"], data["failing_variables"]) == (0, [])
+    assert VerifyOutcome.from_dict("model.py", data) == outcome
+
+
+def test_digest_differences():
+    digest = OutputDigest([[3]], [1.0, math.nan, 2.0])
+    assert digest.max_abs_diff(OutputDigest([[3]], [1.5, math.nan, 2.0])) == 0.5
+    assert digest.max_abs_diff(OutputDigest([[3]], [1.0, 0.0, 2.0])) == math.inf
+    assert digest.max_abs_diff(OutputDigest([[1, 3]], [1.0, math.nan, 2.0])) == math.inf
+    assert digest.max_abs() == 2.0
+
+
+def test_judge_keeps_a_patch_that_helps():
+    before = _outcome(_variable(gradient="none"), output=OutputDigest([[1]], [2.0]))
+    after = _outcome(_variable(), output=OutputDigest([[1]], [2.0 + 1e-5]))
+    comparison = judge(Path("model.py"), before, after)
+    assert comparison.keep_patch
+    assert comparison.summary() == "model.py: 0/1 → 1/1 variables get gradients; forward max |Δ| 1e-05"
+
+
+@pytest.mark.parametrize("after, reason", [
+    (_outcome(error="model.py:3: NameError: name 'np' is not defined"),
+     "the patched version fails to run: model.py:3: NameError: name 'np' is not defined"),
+    (_outcome(_variable(), output=OutputDigest([[1]], [2.5])), "the forward output changed (max |Δ| 0.5 > 0.0002)"),
+    (_outcome(_variable(gradient="none"), output=OutputDigest([[1]], [2.0])), "fewer variables train (1 → 0)"),
+])
+def test_judge_leaves_out_a_patch_that_hurts(after, reason):
+    before = _outcome(_variable(), output=OutputDigest([[1]], [2.0]))
+    comparison = judge(Path("model.py"), before, after)
+    assert (comparison.keep_patch, comparison.reason) == (False, reason)
+    assert comparison.summary().endswith(f"; left unpatched: {reason}")
+
+
+def test_judge_keeps_a_patch_when_the_original_did_not_run_either():
+    comparison = judge(Path("model.py"), _outcome(error="timed out after 300 s"), _outcome(error="timed out"))
+    assert comparison.keep_patch and comparison.max_abs_diff is None
+
+
+@pytest.mark.parametrize("text, target", [
+    ("train.py", Target(script="train.py")),
+    ("models/net.py::make", Target(file="models/net.py", factory="make")),
+    ("pkg.models:build_model", Target(module="pkg.models", factory="build_model")),
+])
+def test_parse_target(text, target):
+    assert parse_target(text) == target
+
+
+@pytest.mark.parametrize("text", ["train", "net.py::", "net.txt::make", "pkg.mod:", "a b:c"])
+def test_parse_target_rejects(text):
+    with pytest.raises(TargetError, match="TARGET must be"):
+        parse_target(text)
+
+
+def test_factory_for_resolves_paths_relative_to_the_config(tmp_path):
+    factories = {"models/net.py": "make_model"}
+    assert factory_for(tmp_path / "models" / "net.py", factories, tmp_path) == "make_model"
+    assert factory_for(tmp_path / "models" / "other.py", factories, tmp_path) is None
+
+
+@pytest.mark.parametrize("source, runnable", [
+    ('"""Layers."""\nimport tensorflow as tf\nUNITS = 4\nclass Net: pass\ndef make(): pass\n', False),
+    ("import tensorflow as tf\nif __name__ == '__main__':\n    main()\n", True),
+    ("import tensorflow as tf\nmodel = build()\n", True),
+    ("model.fit(x, y)\n", True),
+    ("def broken(:\n", False),
+])
+def test_is_runnable_script(source, runnable):
+    assert is_runnable_script(source) is runnable
+
+
+def test_describe_exception_finds_the_user_line_inside_autograph_messages():
+    keras_file = f"{sysconfig.get_paths()['purelib']}/keras/src/layers/layer.py"
+    message = ('in user code:\n\n    File "/work/app/model.py", line 12, in call  *\n        return np.dot(x, w)\n'
+               f'    File "{keras_file}", line 9, in error_handler\n\n'
+               '    NotImplementedError: Exception encountered when calling Net.call().\n\n'
+               '    \x1b[1mCannot convert a symbolic tf.Tensor (x:0) to a numpy array.\x1b[0m\n\n'
+               '    Arguments received by Net.call():\n      • x=tf.Tensor(shape=(2, 4))\n')
+    assert describe_exception(NotImplementedError(message)) == (
+        "/work/app/model.py:12: NotImplementedError: Cannot convert a symbolic tf.Tensor (x:0) to a numpy array.")
+
+
+def test_describe_exception_points_at_the_raising_user_line():
+    try:
+        raise ValueError("No gradients provided for any variable.\nmore detail")
+    except ValueError as exc:
+        line = exc.__traceback__.tb_lineno
+        described = describe_exception(exc)
+    assert described.endswith(f"test_verify_units.py:{line}: ValueError: No gradients provided for any variable.")
+
+
+def test_str_of_a_report_is_a_plain_table():
+    text = str(GradientReport("Net 'net'", [_variable(), _variable("net/dense/bias", gradient="none")],
+                              graph_error="model.py:3: NotImplementedError: numpy"))
+    assert "variable" in text and "in trainable_variables" in text and "\x1b[" not in text
+    assert "✗ gradient is None" in text
+    assert "✗ forward pass fails inside tf.function: model.py:3: NotImplementedError: numpy" in text

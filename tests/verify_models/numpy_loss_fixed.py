@@ -1,0 +1,14 @@
+"""A numpy loss passed to `compile`, fixed: TensorFlow ops keep the loss on the tape."""
+import tensorflow as tf
+from toy_data import x, y
+
+keras = tf.keras
+
+
+def mean_squared_error(y_true, y_pred):
+    return tf.reduce_mean(tf.square(y_true - y_pred))
+
+
+model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, name="head")], name="net")
+model.compile(optimizer="sgd", loss=mean_squared_error, run_eagerly=True)
+model.fit(x, y, epochs=1, batch_size=8, verbose=0)

@@ -52,6 +52,9 @@ _FILLS = {"tensorflow.zeros": "zeros", "tensorflow.ones": "ones", "numpy.zeros":
 _NUMPY_RANDOM_DIMS = ("numpy.random.randn", "numpy.random.rand")
 _NUMPY_RANDOM_SIZE = {"numpy.random.normal": 2, "numpy.random.uniform": 2, "numpy.random.standard_normal": 0,
                       "numpy.random.random": 0, "numpy.random.random_sample": 0}
+# What a Keras 3 variable offers besides operators; any other `self.w.<attribute>` is tf.Variable API.
+_KERAS_VARIABLE_API = frozenset({"numpy", "value", "assign", "assign_add", "assign_sub", "dtype", "shape", "ndim",
+                                 "trainable", "name", "path", "handle", "constraint", "regularizer"})
 _FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
 _DTYPE_NAMES = _FLOAT_DTYPES + ("int8", "int16", "int32", "int64", "uint8", "bool", "complex64", "complex128")
 
@@ -108,6 +111,15 @@ def stores_on_self(statement: ast.stmt) -> bool:
         return isinstance(func, ast.Attribute) and self_attribute(func.value) is not None
     targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
     return any(self_attribute(node) is not None for target in targets for node in ast.walk(target))
+
+
+def span_node(first: ast.AST, last: ast.AST, first_line: int | None = None) -> ast.AST:
+    """A node from `first` (or the start of `first_line`'s code) to the end of `last`: where a finding whose
+    fix edits several statements is reported, and the lines the engine lets that fix change."""
+    span = ast.Pass()
+    span.lineno, span.col_offset = first_line or first.lineno, first.col_offset
+    span.end_lineno, span.end_col_offset = last.end_lineno, last.end_col_offset
+    return span
 
 
 def starts_its_line(analysis: FileAnalysis, statement: ast.stmt) -> bool:
@@ -193,6 +205,8 @@ def add_weight_rewrite(analysis: FileAnalysis, statement: ast.Assign, function: 
         if isinstance(name, ast.Constant) and isinstance(name.value, str) and "/" in name.value:
             raise _Refused("Keras 3 weight names cannot contain '/'")
         target = analysis.segment(statement.targets[0])
+        if owner is not None:
+            _check_keras_variable_suffices(owner, statement.targets[0].attr)
         initial = _initial(analysis, value, dtype, function, owner, keras, target)
     except _Refused as refusal:
         return WeightRewrite(reason=str(refusal))
@@ -216,6 +230,8 @@ def layer_weight_rewrite(analysis: FileAnalysis, keras_class: KerasClass, statem
     """`add_weight_rewrite` for a statement of a Keras class, refused where Keras does not allow `add_weight`
     (`creators`: the class's `state_creating_methods`)."""
     method = keras_class.methods[method_name]
+    if {"save_own_variables", "load_own_variables"} & set(keras_class.methods):
+        return WeightRewrite(reason="the class saves and loads its variables itself")
     if "__call__" in keras_class.methods:
         return WeightRewrite(reason="the class defines `__call__` itself, bypassing Keras's call machinery, so it is "
                                     "used like a tf.Module (tf.saved_model and tf.train.Checkpoint track the variable)")
@@ -229,6 +245,18 @@ def layer_weight_rewrite(analysis: FileAnalysis, keras_class: KerasClass, statem
         if super_line is None or super_line > statement.lineno:
             return WeightRewrite(reason="`add_weight` needs `super().__init__()` to have run first")
     return add_weight_rewrite(analysis, statement, method, keras_class, keras)
+
+
+def _check_keras_variable_suffices(owner: KerasClass, attribute: str) -> None:
+    """Refuse when the class uses `self.<attribute>` in ways only a tf.Variable supports (scatter updates,
+    `sparse_read`, sliced `assign`)."""
+    for node in ast.walk(owner.node):
+        if isinstance(node, ast.Attribute) and self_attribute(node.value) == attribute \
+                and node.attr not in _KERAS_VARIABLE_API and not node.attr.startswith("__"):
+            raise _Refused(f"`self.{attribute}.{node.attr}` is tf.Variable API that a Keras variable lacks")
+        if isinstance(node, ast.Attribute) and node.attr.startswith("assign") and isinstance(node.value, ast.Subscript) \
+                and self_attribute(node.value.value) == attribute:
+            raise _Refused(f"`self.{attribute}[...].{node.attr}` (sliced assignment) needs a tf.Variable")
 
 
 def _variable_keywords(call: ast.Call) -> dict[str, ast.AST]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 
-from codemods._variables import keras_2_only, layer_classes, self_attribute, walk_function
+from codemods._variables import keras_2_only, layer_classes, self_attribute, span_node, walk_function
 from gradfix.rules import FixSafety, Rule
 
 MUTATING_METHODS = frozenset({"append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse",
@@ -75,7 +75,7 @@ Files that import `tf_keras` are left alone.
                    f"afterwards (line {lines}) never reaches `{attribute}`, so those layers are not tracked, trained "
                    f"or saved; use `{attribute}` instead of `{local}`")
         reason = _unfixable(analysis, method, local, alias, uses, parents, after)
-        node = _span(alias, uses[-1])
+        node = span_node(alias, uses[-1])
         if reason:
             return self.finding(node, f"{message}; not rewritten: {reason}")
         return self.finding(node, message, self.fix(*(analysis.replace(n, attribute) for n in uses)))
@@ -140,10 +140,3 @@ def _unfixable(analysis, method, local, alias, uses, parents, after) -> str:
             return f"`self.{attribute}` is assigned again on line {node.lineno}"
     return ""
 
-
-def _span(first: ast.AST, last: ast.AST) -> ast.AST:
-    """A node covering `first` to `last`: where the finding is reported, and the lines its fix may change."""
-    span = ast.Pass()
-    span.lineno, span.col_offset = first.lineno, first.col_offset
-    span.end_lineno, span.end_col_offset = last.end_lineno, last.end_col_offset
-    return span

@@ -7,7 +7,8 @@ import builtins
 from dataclasses import dataclass, field
 
 from codemods._variables import (TF_VARIABLE, VARIABLE_CLASSES, WeightRewrite, keras_2_only, keras_namespace,
-                                 layer_classes, layer_weight_rewrite, self_attribute, state_creating_methods)
+                                 layer_classes, layer_weight_rewrite, self_attribute, span_node,
+                                 state_creating_methods)
 from gradfix.analysis import KerasClass
 from gradfix.analysis.tensors import is_self, is_super_call
 from gradfix.rules import FixSafety, Rule
@@ -101,14 +102,17 @@ loops obey whichever they read. tf_keras: both overrides restrict `fit` and cust
         if problem:
             yield self.finding(getter, f"{message}; not rewritten: {problem}")
             return
-        edits = [_deletion(analysis, keras_class, getter)]
+        deletion, first_line = _deletion(analysis, keras_class, getter)
+        edits = [deletion]
         edits += [analysis.replace(statement, rewrite.text) for statement, rewrite in extras]
         fix = self.fix(*edits, needs_tensorflow_import=any(r.needs_tensorflow_import for _, r in extras))
+        # The comment lines right above the override go with it, so the finding covers them.
+        node = span_node(getter, getter, first_line) if first_line < _first_line(getter) else getter
         if not extras:
-            yield self.finding(getter, f"{message}; it returns what Keras tracks anyway: delete it", fix)
+            yield self.finding(node, f"{message}; it returns what Keras tracks anyway: delete it", fix)
             return
         added = ", ".join(f"`{analysis.segment(s.targets[0])}`" for s, _ in extras)
-        yield self.finding(getter, f"{message}; it adds {added}, a bare tf.Variable Keras 3 does not track: "
+        yield self.finding(node, f"{message}; it adds {added}, a bare tf.Variable Keras 3 does not track: "
                                    "create it with `self.add_weight(...)` and delete the override", fix)
         for statement, _ in extras:
             # The variable's line changes too; a finding there keeps the fix whole under --select GF301.
@@ -269,11 +273,16 @@ def _is_docstring(statement: ast.stmt) -> bool:
         and isinstance(statement.value.value, str)
 
 
-def _deletion(analysis, keras_class: KerasClass, definition: ast.FunctionDef) -> Edit:
+def _first_line(definition: ast.FunctionDef) -> int:
+    return min([definition.lineno] + [d.lineno for d in definition.decorator_list])
+
+
+def _deletion(analysis, keras_class: KerasClass, definition: ast.FunctionDef) -> tuple[Edit, int]:
     """Remove the definition's lines (decorators and the comment lines right above included) and, when blank
-    lines follow it, the blank lines on one side, so the class keeps its spacing."""
+    lines follow it, the blank lines on one side, so the class keeps its spacing. Returns the edit and the
+    first line of code or comment it removes."""
     source = analysis.source
-    first = min([definition.lineno] + [d.lineno for d in definition.decorator_list])
+    first = _first_line(definition)
     last = definition.end_lineno
 
     def blank(line: int) -> bool:
@@ -281,6 +290,7 @@ def _deletion(analysis, keras_class: KerasClass, definition: ast.FunctionDef) ->
 
     while first > keras_class.node.body[0].lineno and source.line(first - 1).strip().startswith("#"):
         first -= 1
+    first_code = first
     if blank(last + 1) and last + 1 < len(source.line_starts):
         if blank(first - 1):
             while blank(first - 1):
@@ -289,4 +299,4 @@ def _deletion(analysis, keras_class: KerasClass, definition: ast.FunctionDef) ->
             while blank(last + 1) and last + 1 < len(source.line_starts):
                 last += 1
     end = source.line_starts[last] if last < len(source.line_starts) else len(source.text)
-    return Edit(source.line_starts[first - 1], end, "")
+    return Edit(source.line_starts[first - 1], end, ""), first_code

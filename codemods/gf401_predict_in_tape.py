@@ -56,9 +56,8 @@ Both return NumPy arrays from `predict`; in Keras 3 every gradient is None. In t
     def check(self, analysis):
         reported: set[int] = set()  # a call inside nested tapes is reported once
         for tape in analysis.tapes:
-            for node in ast.walk(tape.node):
-                if isinstance(node, ast.Call) and id(node) not in reported and tape.contains(node) \
-                        and _predict_method(node):
+            for node in (n for statement in tape.body for n in ast.walk(statement)):
+                if isinstance(node, ast.Call) and id(node) not in reported and _predict_method(node):
                     finding = self._check_predict(analysis, tape, node)
                     if finding:
                         reported.add(id(node))

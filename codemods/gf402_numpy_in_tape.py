@@ -30,7 +30,9 @@ touched; labels, shapes and logging are not.
 - `np.<function>(...)` → the equivalent TensorFlow op from the same mapping table GF101 uses; forms
   without an exact equivalent are reported, not rewritten.
 - `float(t)`, `np.asarray(t)`, `np.array(t)` → reported: the replacement depends on the dtype you want.
-Logging after the tape block (`print(loss.numpy())`) stays as it is.
+When the target also depends on the model through TensorFlow ops alone, the copy may be a constant on
+purpose (sample weights computed from the predictions): it is reported, not rewritten — say so with
+`tf.stop_gradient`. Logging after the tape block (`print(loss.numpy())`) stays as it is.
 
 ## Example
 ```python
@@ -57,16 +59,31 @@ the NumPy copy is always an explicit step in your loop.
         reported: set[int] = set()  # a call inside nested tapes is reported once
         for tape in analysis.tapes:
             scope = tape.source_scope
-            for call, function in numpy_calls_on_tensors(analysis, scope):
-                if tape.reaches_target(call) and id(call) not in reported:
-                    reported.add(id(call))
-                    yield numpy_call_finding(self, analysis, scope, call, function, WHERE)
-            for call in scope.calls():
-                if tape.reaches_target(call) and id(call) not in reported:
-                    finding = self._check_conversion(analysis, tape, call)
-                    if finding:
-                        reported.add(id(call))
-                        yield finding
+            copies = [(call, lambda call=call, function=function: numpy_call_finding(
+                self, analysis, scope, call, function, WHERE)) for call, function in numpy_calls_on_tensors(analysis, scope)]
+            copies += [(call, lambda call=call: self._check_conversion(analysis, tape, call)) for call in scope.calls()]
+            maybe_intended: list[ast.AST] = []  # reported once for the outermost copy
+            for call, check in sorted(copies, key=lambda c: (c[0].lineno, c[0].col_offset,
+                                                             -c[0].end_lineno, -c[0].end_col_offset)):
+                if id(call) in reported or not tape.reaches_target(call) or any(map(_inside(call), maybe_intended)):
+                    continue
+                finding = check()
+                if finding is None:
+                    continue
+                reported.add(id(call))
+                if tape.target_recorded:
+                    maybe_intended.append(call)
+                    finding = self._maybe_intended(analysis, finding)
+                yield finding
+
+    def _maybe_intended(self, analysis, finding):
+        """The target also depends on the model through TensorFlow alone, so this copy may be a constant on
+        purpose (a sample weight computed from the predictions): reported, not rewritten."""
+        tf = analysis.tf_name
+        return self.finding(finding.node, f"`{_first_line(analysis.segment(finding.node))}` {WHERE} copies a value "
+                                          "of the model out of TensorFlow, so no gradient flows through it; the loss "
+                                          f"has other routes, so if a constant is meant, say so with `{tf}.stop_gradient"
+                                          "(...)`, else compute it with TensorFlow ops")
 
     def _check_conversion(self, analysis, tape, call: ast.Call):
         func = call.func
@@ -86,3 +103,15 @@ the NumPy copy is always an explicit step in your loop.
             return self.finding(call, f"`np.{function}()` {WHERE} makes a NumPy array: the gradient stops here; keep "
                                       f"the tensor (`{analysis.tf_name}.convert_to_tensor(x)` for lists of tensors)")
         return None
+
+
+def _first_line(code: str) -> str:
+    line = code.splitlines()[0]
+    return line if line == code and len(line) < 60 else line[:56] + " ..."
+
+
+def _inside(node: ast.AST):
+    def within(outer: ast.AST) -> bool:
+        return (outer.lineno, outer.col_offset) <= (node.lineno, node.col_offset) \
+            and (node.end_lineno, node.end_col_offset) <= (outer.end_lineno, outer.end_col_offset)
+    return within

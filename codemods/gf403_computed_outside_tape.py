@@ -62,26 +62,29 @@ The same in both: recording is a TensorFlow matter.
                                            lambda bindings: _last_before(bindings, start))
             if before:
                 yield self._finding(analysis, tape, before, "before the GradientTape block starts")
+            end = (tape.node.end_lineno, tape.node.end_col_offset)
+            after: dict[int, ast.stmt] = {}
             for request in tape.requests:
                 if tape.contains(request.call):
                     continue
-                end = (tape.node.end_lineno, tape.node.end_col_offset)
-                after = _outside_computations(
+                statements = _outside_computations(
                     tape, names_read(request.target) - tape.names_bound_inside, inside_some_tape,
                     lambda bindings: _first_between(bindings, end, (request.call.lineno, request.call.col_offset)))
-                if after:
-                    yield self._finding(analysis, tape, after, "after the GradientTape block has ended")
-                elif _is_computation(request.target) and tape.depends_on_sources(request.target):
+                after.update((id(s), s) for s in statements)
+                if not statements and _is_computation(request.target) and tape.depends_on_sources(request.target):
                     yield self.finding(request.target, f"`{analysis.segment(request.target)}` is computed outside "
                                        "the GradientTape block, which never records it: its gradient is None; "
                                        "compute it inside the block")
+            if after:
+                yield self._finding(analysis, tape, sorted(after.values(), key=lambda s: s.lineno),
+                                    "after the GradientTape block has ended")
 
     def _finding(self, analysis, tape, statements: list[ast.stmt], where: str):
         listed = ", ".join(f"`{_first_line(analysis.segment(s))}` (line {s.lineno})" for s in statements)
         target = analysis.segment(tape.requests[0].target)
-        message = (f"{listed} {'runs' if len(statements) == 1 else 'run'} {where}: the tape never records "
-                   f"{'it' if len(statements) == 1 else 'them'}, so the gradient of `{target}` is None; "
-                   "compute it inside the block")
+        it = "it" if len(statements) == 1 else "them"
+        message = (f"{listed} {'runs' if len(statements) == 1 else 'run'} {where}: the tape never records {it}, "
+                   f"so the gradient of `{target}` is None; compute {it} inside the block")
         edit, region = _move_into_block(analysis, tape, statements)
         if edit is None:
             return self.finding(statements[0], message)

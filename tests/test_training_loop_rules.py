@@ -155,6 +155,24 @@ def test_numpy_in_nested_tapes_is_reported_once():
     assert [d.code for d in findings(code, "GF402")] == ["GF402"]
 
 
+def test_numpy_copy_beside_a_tensorflow_route_to_the_loss_is_reported_once_and_not_rewritten():
+    """`weights` from `.numpy()` may be a constant on purpose: the loss still trains the model through `preds`."""
+    code = """
+        import numpy as np
+        import tensorflow as tf
+
+        def step(model, x, y):
+            with tf.GradientTape() as tape:
+                preds = model(x, training=True)
+                weights = np.exp(-np.abs(preds.numpy() - y))
+                loss = tf.reduce_mean(weights * tf.square(preds - y))
+            return tape.gradient(loss, model.trainable_variables)
+        """
+    reported = findings(code, "GF402")
+    assert len(reported) == 1 and reported[0].fix_safety is None and "stop_gradient" in reported[0].message
+    assert fixed_text(textwrap.dedent(code)) == textwrap.dedent(code)
+
+
 # --- GF403 ---------------------------------------------------------------------------------------------
 
 MOVED = """

@@ -229,6 +229,13 @@ class Tape:
         """The function's TensorScope in which a "tensor" is a value that depends on the tape's sources."""
         return _SourceFlow(self)
 
+    @cached_property
+    def target_recorded(self) -> bool:
+        """Does some gradient target depend on the sources through TensorFlow alone? Then a NumPy copy on
+        another way to it (`weights = np.exp(-preds.numpy())`) may be a constant on purpose."""
+        recorded = _SourceFlow(self, through_numpy=False)
+        return any(recorded.is_tensor(request.target) for request in self.requests)
+
     def depends_on_sources(self, expr: ast.AST) -> bool:
         """Does the value depend on what the gradient is taken of (a call of the differentiated model, a
         source variable, a watched tensor), anywhere in the function?"""
@@ -293,10 +300,12 @@ class Tape:
 class _SourceFlow(TensorScope):
     """TensorScope of the tape's function whose seeds are the tape's sources: calls of the differentiated
     model, the source variables themselves and watched tensors. Other TF ops give a value that depends on
-    the sources only when one of their arguments does."""
+    the sources only when one of their arguments does. With `through_numpy=False`, NumPy and Python copies
+    (`.numpy()`, `np.*`, `float()`) end the dependency, as they do for the tape."""
 
-    def __init__(self, tape: Tape):
+    def __init__(self, tape: Tape, through_numpy: bool = True):
         self.tape = tape
+        self.through_numpy = through_numpy
         seeds = {name for name in tape.source_values if "." not in name} | tape.watched_names
         super().__init__(tape.scope, tape.imports, seeds=seeds)
 
@@ -317,6 +326,8 @@ class _SourceFlow(TensorScope):
 
     def _call_is_tensor(self, call: ast.Call) -> bool:
         func = call.func
+        if not self.through_numpy and _copies_out_of_tensorflow(call, self.imports):
+            return False
         if self.tape.is_owned(dotted(func)):
             return not (isinstance(func, ast.Attribute) and func.attr in NON_FORWARD_METHODS)
         qualname = self.imports.qualname(func)
@@ -331,6 +342,15 @@ class _SourceFlow(TensorScope):
         if isinstance(func, ast.Attribute) and self.is_tensor(func.value):
             return func.attr not in NON_TENSOR_METHODS  # `preds.numpy()`, `logits.to_tensor()`
         return self.any_tensor_argument(call)  # `loss_fn(y, preds)`: a function of the predictions
+
+
+def _copies_out_of_tensorflow(call: ast.Call, imports: "ImportMap") -> bool:
+    func = call.func
+    if isinstance(func, ast.Attribute) and func.attr == "numpy" and not call.args:
+        return True
+    if isinstance(func, ast.Name) and func.id in ("float", "int") and not imports.is_bound(func.id):
+        return True
+    return (imports.qualname(func) or "").startswith("numpy.")
 
 
 def _container_mutated(node: ast.AST) -> ast.Name | None:

@@ -7,6 +7,7 @@ Imports TensorFlow: load it only in the verify child or from `check_gradients`."
 from __future__ import annotations
 
 import functools
+import math
 import sys
 import zlib
 from collections import deque
@@ -218,7 +219,7 @@ def forward_digest(model: Any, args: tuple, kwargs: dict) -> OutputDigest:
     values = np.concatenate([a.ravel() for a in arrays]) if arrays else np.zeros(0)
     if values.size > MAX_DIGEST_VALUES:
         values = values[np.linspace(0, values.size - 1, MAX_DIGEST_VALUES).astype(np.int64)]
-    return OutputDigest([list(a.shape) for a in arrays], values.tolist())
+    return OutputDigest([list(a.shape) for a in arrays], [v if math.isfinite(v) else None for v in values.tolist()])
 
 
 def _canonical_values(key: str, shape: Any, dtype: Any, centre: float) -> np.ndarray:

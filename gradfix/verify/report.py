@@ -59,17 +59,18 @@ class VariableStatus:
 @dataclass
 class OutputDigest:
     """A forward output reduced to what a max-|Δ| comparison needs: shapes and (at most MAX_DIGEST_VALUES,
-    evenly spaced) values. Equal shapes sample the same positions, so two digests compare element-wise."""
+    evenly spaced) values, None where not finite (JSON has no NaN). Equal shapes sample the same positions,
+    so two digests compare element-wise."""
 
     shapes: list[list[int]]
-    values: list[float]
+    values: list[float | None]
 
     @classmethod
     def concat(cls, digests: list[OutputDigest]) -> OutputDigest:
         return cls([s for d in digests for s in d.shapes], [v for d in digests for v in d.values])
 
     def max_abs(self) -> float:
-        return max((abs(v) for v in self.values if not math.isnan(v)), default=0.0)
+        return max((abs(v) for v in self.values if v is not None), default=0.0)
 
     def max_abs_diff(self, other: OutputDigest) -> float:
         if self.shapes != other.shapes or len(self.values) != len(other.values):
@@ -77,10 +78,10 @@ class OutputDigest:
         return max((_abs_diff(a, b) for a, b in zip(self.values, other.values)), default=0.0)
 
 
-def _abs_diff(a: float, b: float) -> float:
-    if math.isnan(a) or math.isnan(b):
-        return 0.0 if math.isnan(a) and math.isnan(b) else math.inf
-    return abs(a - b) if a != b else 0.0  # a == b also covers equal infinities
+def _abs_diff(a: float | None, b: float | None) -> float:
+    if a is None or b is None:
+        return 0.0 if a is b else math.inf
+    return abs(a - b)
 
 
 @dataclass

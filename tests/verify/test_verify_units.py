@@ -74,10 +74,10 @@ def test_outcome_round_trips_through_json():
 
 
 def test_digest_differences():
-    digest = OutputDigest([[3]], [1.0, math.nan, 2.0])
-    assert digest.max_abs_diff(OutputDigest([[3]], [1.5, math.nan, 2.0])) == 0.5
+    digest = OutputDigest([[3]], [1.0, None, 2.0])  # None: not finite
+    assert digest.max_abs_diff(OutputDigest([[3]], [1.5, None, 2.0])) == 0.5
     assert digest.max_abs_diff(OutputDigest([[3]], [1.0, 0.0, 2.0])) == math.inf
-    assert digest.max_abs_diff(OutputDigest([[1, 3]], [1.0, math.nan, 2.0])) == math.inf
+    assert digest.max_abs_diff(OutputDigest([[1, 3]], [1.0, None, 2.0])) == math.inf
     assert digest.max_abs() == 2.0
 
 

@@ -125,12 +125,10 @@ def _probe_all(to_probe: list[tuple[CalledModel, Callable | None]]) -> list:
 
 
 def _keras_in_use() -> str | None:
-    if "tensorflow" not in sys.modules:
-        return None
-    legacy = os.environ.get("TF_USE_LEGACY_KERAS", "").lower() in ("1", "true")
-    name = "tf_keras" if legacy else "keras"
-    module = sys.modules.get(name)
-    return f"{name} {module.__version__}" if module else None
+    """The Keras versions the target loaded, the one `tf.keras` stands for first."""
+    tf_keras_first = os.environ.get("TF_USE_LEGACY_KERAS", "").lower() in ("1", "true")
+    names = ("tf_keras", "keras") if tf_keras_first else ("keras", "tf_keras")
+    return ", ".join(f"{name} {sys.modules[name].__version__}" for name in names if name in sys.modules) or None
 
 
 if __name__ == "__main__":

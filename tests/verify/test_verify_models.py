@@ -3,6 +3,8 @@ the variables named as not training."""
 
 from __future__ import annotations
 
+import textwrap
+
 import pytest
 
 pytestmark = pytest.mark.tf
@@ -28,6 +30,8 @@ BROKEN = {
     "round_on_path": {"3": (1, HIDDEN, None), "2": (1, HIDDEN, None)},
 }
 FROZEN_WHEN_FIXED = {"frozen_submodel": sorted(ENCODER)}
+# `fit` takes the gradient inside tf.function: the None is recorded when the train step is traced
+NONE_WHILE_TRACING_FIT = {"round_on_path": HIDDEN, "frozen_submodel": ENCODER}
 
 
 def _verify(gradfix_verify, script, keras: str) -> dict:
@@ -47,6 +51,11 @@ def test_broken_model(gradfix_verify, verify_models, case, keras):
         assert expected_error in outcome["error"]
     else:
         assert outcome["error"] is None
+    if case in NONE_WHILE_TRACING_FIT:
+        traced = [call for call in outcome["tape_calls"] if call["in_function"]]
+        assert [sorted(call["none_variables"]) for call in traced] == [NONE_WHILE_TRACING_FIT[case]]
+        fit_line = _line_of(verify_models / f"{case}_broken.py", "model.fit(")
+        assert traced[0]["location"].endswith(f"{case}_broken.py:{fit_line}")  # the user's line, not Keras
 
 
 @pytest.mark.parametrize("keras", ["3", "2"])
@@ -59,3 +68,30 @@ def test_fixed_model(gradfix_verify, verify_models, case, keras):
     assert frozen == FROZEN_WHEN_FIXED.get(case, [])
     assert all(v["gradient"] == "ok" and v["tracked"] and v["in_trainable_variables"]
                for v in variables if not v["frozen"])
+
+
+def _line_of(path, text: str) -> int:
+    return next(number for number, line in enumerate(path.read_text().splitlines(), 1) if text in line)
+
+
+def test_a_script_importing_tf_keras_itself_is_instrumented_too(gradfix_verify, tmp_path):
+    """Under Keras 3 TensorFlow loads keras; tf_keras is patched when the script imports it."""
+    script = tmp_path / "direct.py"
+    script.write_text(textwrap.dedent("""\
+        import numpy as np
+        import tensorflow as tf
+        import tf_keras
+
+        class NumpyDense(tf_keras.layers.Layer):
+            def build(self, input_shape):
+                self.w = self.add_weight(shape=(input_shape[-1], 1), name="w")
+
+            def call(self, inputs):
+                return np.dot(inputs, self.w)
+
+        tf_keras.Sequential([NumpyDense(name="proj")])(np.ones((4, 3), "float32"))
+        """), encoding="utf-8")
+    outcome = _verify(gradfix_verify, script, "3")
+    assert ", tf_keras 2." in outcome["keras"]
+    assert (outcome["exit_code"], outcome["failing_variables"]) == (1, ["proj/w"])
+    assert "NotImplementedError" in outcome["models"][0]["graph_error"]

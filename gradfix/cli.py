@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import List, Optional
 
@@ -18,6 +19,7 @@ from gradfix.patch import AppliedFile, UndoError, atomic_write, save_undo_record
 from gradfix.rules import all_rules
 from gradfix.runner import RunOptions, RunReport, run
 from gradfix.source import SourceError
+from gradfix.verify.cli import register as register_verify
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -54,8 +56,9 @@ def _config_for(paths: list[Path], stdin_filename: Optional[Path]) -> Config:
         raise typer.Exit(EXIT_ERROR)
 
 
-def _run(paths: list[Path], stdin_filename: Optional[Path], options: RunOptions) -> tuple[RunReport, bool]:
-    """Run on files, or on stdin when the only path is `-`. Returns the report and whether stdin was used."""
+def _run(paths: list[Path], stdin_filename: Optional[Path], options: RunOptions) -> tuple[RunReport, bool, Config]:
+    """Run on files, or on stdin when the only path is `-`. Returns the report, whether stdin was used and
+    the configuration in force."""
     paths = paths or []
     from_stdin = [str(p) for p in paths] == ["-"]
     config = _config_for([] if from_stdin else paths, stdin_filename)
@@ -74,7 +77,7 @@ def _run(paths: list[Path], stdin_filename: Optional[Path], options: RunOptions)
         raise typer.Exit(EXIT_ERROR)
     for path, reason in report.errors:
         _error(path, reason)
-    return report, from_stdin
+    return report, from_stdin, config
 
 
 PATHS = typer.Argument(None, help="Files or folders; `-` reads one file from stdin. None: nothing to do (pre-commit).")
@@ -98,7 +101,7 @@ def check(paths: List[Path] = PATHS, select: Optional[List[str]] = SELECT, ignor
           no_cache: bool = NO_CACHE) -> None:
     """Report findings; exit 0 when clean, 1 with findings, 2 on errors."""
     _check_format(output_format)
-    report, _ = _run(paths, stdin_filename, RunOptions(select=_codes(select), ignore=_codes(ignore), jobs=jobs,
+    report, _, _ = _run(paths, stdin_filename, RunOptions(select=_codes(select), ignore=_codes(ignore), jobs=jobs,
                                                        progress=terminal_progress(), cache=not no_cache))
     diagnostics = report.diagnostics
     rendered = render(diagnostics, output_format)
@@ -116,6 +119,9 @@ def apply(paths: List[Path] = PATHS,
           output_format: str = FORMAT, stdin_filename: Optional[Path] = STDIN_NAME, jobs: int = JOBS,
           interactive: bool = typer.Option(False, "--interactive", "-i",
                                            help="Show each hunk and apply only those you accept."),
+          verify: bool = typer.Option(False, "--verify",
+                                      help="Run each changed script (or its [tool.gradfix.verify] factory) before "
+                                           "and after the fix; keep the fix only if it runs and computes the same."),
           no_cache: bool = NO_CACHE) -> None:
     """Rewrite files in place with the fixes (stdout: the diff with --dry-run, the fixed source with `-`)."""
     _check_format(output_format)
@@ -124,10 +130,12 @@ def apply(paths: List[Path] = PATHS,
     if interactive and [str(p) for p in paths or []] == ["-"]:
         _error("apply", "--interactive reads answers from stdin, so it cannot read the source from stdin too")
         raise typer.Exit(EXIT_ERROR)
-    report, from_stdin = _run(paths, stdin_filename, options)
+    report, from_stdin, config = _run(paths, stdin_filename, options)
     changed = [r for r in report.results if r.changed]
     if interactive:
         changed = review(changed)
+    if verify and not dry_run and not from_stdin:
+        changed = _keep_verified(changed, config)
     if from_stdin:
         result = report.results[0]
         sys.stdout.buffer.write((result.fixed or result.original).to_bytes())
@@ -148,6 +156,29 @@ def apply(paths: List[Path] = PATHS,
         typer.echo(f"{verb} {fixed} finding{'s' if fixed != 1 else ''} in {len(changed)} "
                    f"file{'s' if len(changed) != 1 else ''}; {len(remaining)} remaining.", err=True)
     raise typer.Exit(EXIT_ERROR if report.errors else EXIT_CLEAN)
+
+
+def _keep_verified(changed, config: Config):
+    """The changed files whose fix survives `verify` before/after (see gradfix.verify.runner.judge); files
+    that cannot be run as a script or factory are kept unverified, and said so."""
+    from gradfix.verify.runner import compare, factory_for, is_runnable_script
+
+    kept = []
+    for result in changed:
+        path = Path(result.path)
+        factory = factory_for(path, config.verify_factories, config.root)
+        if path.suffix != ".py" or not (factory or is_runnable_script(result.original.text)):
+            typer.echo(f"{result.path}: not verified: not a runnable script and no factory in "
+                       "[tool.gradfix.verify]", err=True)
+            kept.append(result)
+            continue
+        comparison = compare(path, result.fixed.text, factory=factory, keras=config.target_keras)
+        typer.echo(comparison.summary(), err=True)
+        if comparison.keep_patch:
+            kept.append(result)
+        else:
+            result.diagnostics = [replace(d, applied=False) for d in result.diagnostics]
+    return kept
 
 
 def _write(changed) -> None:
@@ -194,6 +225,9 @@ def explain(code: str = typer.Argument(..., help="A rule code, e.g. GF101.")) ->
         _error("explain", f"unknown rule code {code!r}; see `gradfix rules`")
         raise typer.Exit(EXIT_ERROR)
     typer.echo(explain_text(rule))
+
+
+register_verify(app)
 
 
 def main() -> None:

@@ -69,6 +69,8 @@ def _loss_scopes(analysis):
             found[id(function)] = (TensorScope(function, analysis.imports), where)
 
     for call in compiles:
+        if analysis.qualname(call.func):
+            continue  # `re.compile(...)`: a module's function, not a model's method
         given = [k.value for k in call.keywords if k.arg in LOSS_ARGUMENTS] + call.args[LOSS_POSITION:LOSS_POSITION + 1]
         for function in (f for value in given for f in _functions_given(value, definitions)):
             add(function, f"in loss/metric function `{_name(function)}`")

@@ -12,9 +12,23 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## Run gradfix on the bundled broken example project: dry-run diff, apply to a copy, verify before/after.
+GRADFIX := $(abspath $(VENV))/bin/gradfix
+
+## Run gradfix on the bundled broken example project: findings, dry-run diff, apply to a copy, verify before/after.
 demo: $(STAMP)
-	$(PY) scripts/demo.py
+	@set -e; copy=$$(mktemp -d)/demo; cp -r fixtures/demo $$copy; \
+	echo "== 1/6  gradfix check fixtures/demo"; \
+	$(GRADFIX) check fixtures/demo || true; \
+	echo; echo "== 2/6  gradfix apply --dry-run fixtures/demo   (review: nothing is written)"; \
+	$(GRADFIX) apply --dry-run fixtures/demo 2>&1; \
+	echo; echo "== 3/6  gradfix apply $$copy   (a temporary copy)"; \
+	(cd $$copy && $(GRADFIX) apply .); \
+	echo; echo "== 4/6  the repaired layer"; \
+	sed -n '/^class ScaledDense/,/^class Regressor/p' $$copy/model.py; \
+	echo "== 5/6  gradfix verify fixtures/demo/model.py::make   (before: numpy cuts the hidden layer out)"; \
+	$(GRADFIX) verify fixtures/demo/model.py::make || true; \
+	echo; echo "== 6/6  gradfix verify $$copy/train.py   (after: the training script, instrumented)"; \
+	$(GRADFIX) verify $$copy/train.py
 
 ## The whole test suite (TensorFlow tests included), two workers.
 test: $(STAMP)

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import ast
+import re
 
 from codemods._variables import keras_2_only, layer_classes, self_attribute, span_node, walk_function
 from gradfix.rules import FixSafety, Rule
 
+# Cheap text screen, run before any analysis: a name bound to a new container and stored on `self`.
+_CONTAINER_CREATION = re.compile(r"^[ \t]*(\w+)[ \t]*=[ \t]*(?:\[|\{|list\(|dict\()", re.MULTILINE)
+_STORED_ON_SELF = re.compile(r"^[ \t]*self\.\w+[ \t]*=[ \t]*(\w+)[ \t]*(?:#.*)?$", re.MULTILINE)
 MUTATING_METHODS = frozenset({"append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse",
                               "update", "setdefault", "popitem"})
 _STATEMENT_LISTS = ("body", "orelse", "finalbody")
@@ -51,7 +55,7 @@ Files that import `tf_keras` are left alone.
 """
 
     def check(self, analysis):
-        if keras_2_only(analysis):
+        if keras_2_only(analysis) or not _may_alias_a_container(analysis.source.text):
             return
         for keras_class in layer_classes(analysis):
             for method in keras_class.methods.values():
@@ -81,10 +85,16 @@ Files that import `tf_keras` are left alone.
         return self.finding(node, message, self.fix(*(analysis.replace(n, attribute) for n in uses)))
 
 
+def _may_alias_a_container(text: str) -> bool:
+    return bool(set(_CONTAINER_CREATION.findall(text)) & set(_STORED_ON_SELF.findall(text)))
+
+
 def _aliases(method):
     """(`local = []`, `self.attr = local`) pairs that are statements of the same block, in that order."""
     scopes = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
     nodes = [method, *(n for n in walk_function(method) if not isinstance(n, scopes))]
+    if not any(isinstance(n, ast.Assign) and isinstance(n.value, ast.Name) for n in nodes):
+        return  # no `x = name` at all: the common case, decided in one walk
     blocks = [getattr(node, field) for node in nodes for field in _STATEMENT_LISTS
               if isinstance(getattr(node, field, None), list)]
     blocks += [handler.body for node in nodes if isinstance(node, ast.Try) for handler in node.handlers]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ast
 import bisect
-import difflib
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -125,7 +124,10 @@ def run_rules(analysis: FileAnalysis, rules: list[Rule]) -> list[Finding]:
     text = analysis.source.text
     for rule in rules:
         if any(t in text for t in rule.triggers):
-            findings.extend(rule.check(analysis))
+            try:
+                findings.extend(rule.check(analysis))
+            except Exception as exc:  # name the rule: the user can ignore it, we can fix it
+                raise RuleError(f"{rule.code} failed: {type(exc).__name__}: {exc}") from exc
     findings = [f for f in findings if not suppressed(analysis.source, f)]
     return sorted(findings, key=lambda f: (f.node.lineno, f.node.col_offset, f.code))
 
@@ -148,63 +150,95 @@ def usable(finding: Finding, settings: Settings) -> bool:
     return fix.safety is FixSafety.SAFE or settings.unsafe_fixes
 
 
+class RuleError(Exception):
+    """A rule raised on this file; the message starts with its code."""
+
+
 class SafetyNetError(Exception):
-    pass
+    """A rewritten file failed a check of the safety net; the message names the rules whose fixes were used."""
+
+    def __init__(self, codes, reason: str):
+        super().__init__(f"{', '.join(sorted(set(codes)))}: {reason}")
 
 
 def fix_to_fixpoint(analysis: FileAnalysis, findings: list[Finding], rules: list[Rule],
                     settings: Settings) -> SourceText:
     source = analysis.source
-    allowed_lines = {line for f in findings if usable(f, settings)
-                     for line in range(f.node.lineno, f.node.end_lineno + 1)}
     needs_import = False
+    applied: set[str] = set()  # codes of the rules whose fixes were used, for the safety net's messages
     text = source.text
     for _ in range(MAX_FIX_PASSES):
-        fixes = [f.fix for f in findings if usable(f, settings)]
-        if not fixes:
+        fixable = [f for f in findings if usable(f, settings)]
+        if not fixable:
             break
         chosen: list[Edit] = []
-        for fix in fixes:
-            if not any(e.overlaps(c) for e in fix.edits for c in chosen):
-                chosen.extend(fix.edits)
-                needs_import |= fix.needs_tensorflow_import
+        for finding in fixable:
+            if not any(e.overlaps(c) for e in finding.fix.edits for c in chosen):
+                chosen.extend(finding.fix.edits)
+                needs_import |= finding.fix.needs_tensorflow_import
+                applied.add(finding.code)
+        _check_edits_are_local(analysis.source, chosen, fixable, applied)
         text = apply_edits(text, chosen)
-        analysis = _reanalyse(analysis, text, rules)
+        analysis = _reanalyse(analysis, text, applied)
         findings = run_rules(analysis, rules)
     else:
-        raise SafetyNetError("fixes did not converge: " + ", ".join(sorted({f.code for f in findings})))
+        raise SafetyNetError({f.code for f in fixable}, "fixes did not converge")
     if needs_import and not analysis.tensorflow_imported:
         text = apply_edits(text, [tensorflow_import_edit(analysis)])
-        analysis = _reanalyse(analysis, text, rules)
+        analysis = _reanalyse(analysis, text, applied)
         if any(usable(f, settings) for f in run_rules(analysis, rules)):
-            raise SafetyNetError("a second pass would change the file again")
-    _check_changes_are_local(source.text, text, allowed_lines, needs_import)
+            raise SafetyNetError(applied, "a second pass would change the file again")
     try:
         cst.parse_module(text)
     except cst.ParserSyntaxError as exc:
-        raise SafetyNetError(f"rewritten code does not parse: {exc.message}") from None
+        raise SafetyNetError(applied, f"rewritten code does not parse: {exc.message}") from None
+    try:
+        source.to_bytes(text)
+    except UnicodeEncodeError as exc:
+        raise SafetyNetError(applied, f"rewritten code cannot be written as {source.encoding}: {exc.reason}") \
+            from None
     return source.with_text(text)
 
 
-def _reanalyse(previous: FileAnalysis, text: str, rules: list[Rule]) -> FileAnalysis:
+def _reanalyse(previous: FileAnalysis, text: str, codes: set[str]) -> FileAnalysis:
     try:
         tree = parse(text)
     except SourceError as exc:
-        codes = ", ".join(sorted(r.code for r in rules))
-        raise SafetyNetError(f"a fix ({codes}) produced invalid code: {exc}") from None
+        raise SafetyNetError(codes, f"a fix produced invalid code: {exc}") from None
     return FileAnalysis(previous.source.with_text(text), tree, previous.index)
 
 
-def _check_changes_are_local(before: str, after: str, allowed_lines: set[int], import_added: bool) -> None:
-    old, new = before.splitlines(), after.splitlines()
-    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
-        if tag == "equal":
-            continue
-        if tag == "insert" and import_added and all(new[j].startswith("import ") for j in range(j1, j2)):
-            continue
-        touched = set(range(i1 + 1, i2 + 1)) or {i1, i1 + 1}
-        if not touched & allowed_lines:
-            raise SafetyNetError(f"a fix changed line {i1 + 1}, outside the code it was meant to rewrite")
+def _check_edits_are_local(source: SourceText, edits: list[Edit], findings: list[Finding], codes: set[str]) -> None:
+    """Every edit of a pass lies on the lines of the nodes that pass set out to rewrite (decorators included;
+    the blank lines, comments and line breaks around them may go with them); an insertion lies on or next to
+    them. Checked pass by pass, in that pass's coordinates: linear, unlike diffing the file before and after,
+    which is quadratic in files with many similar lines."""
+    allowed = {line for f in findings for line in range(_first_line(f.node), f.node.end_lineno + 1)}
+    text, starts = source.text, source.line_starts
+    for edit in edits:
+        first = bisect.bisect_right(starts, edit.start)
+        if edit.start == edit.end:
+            at_boundary = edit.start == starts[first - 1] or text[edit.start:edit.start + 1] in ("", "\r", "\n")
+            local = bool({first - 1, first, first + 1} & allowed) if at_boundary else first in allowed
+        else:
+            lines = range(first, bisect.bisect_right(starts, edit.end - 1) + 1)
+            local = not allowed.isdisjoint(lines) and all(
+                line in allowed or source.line(line).lstrip().startswith("#")
+                for line in lines if _content_overlaps(source, line, edit.start, edit.end))
+        if not local:
+            raise SafetyNetError(codes, f"a fix changed line {first}, outside the code it was meant to rewrite")
+
+
+def _content_overlaps(source: SourceText, line: int, start: int, end: int) -> bool:
+    """Does [start, end) cover some non-blank text of the line (its line break aside)?"""
+    line_start = source.line_starts[line - 1]
+    content = source.line(line).rstrip("\r\n")
+    return bool(content.strip()) and start < line_start + len(content) and line_start < end
+
+
+def _first_line(node: ast.AST) -> int:
+    decorators = getattr(node, "decorator_list", None)
+    return min(d.lineno for d in decorators) if decorators else node.lineno
 
 
 def tensorflow_import_edit(analysis: FileAnalysis) -> Edit:

@@ -21,7 +21,7 @@ from typing import Callable, Iterable, Iterator
 from gradfix.analysis import ProjectIndex
 from gradfix.config import Config
 from gradfix.discovery import discover
-from gradfix.engine import FileResult, Settings, could_have_findings, process_source
+from gradfix.engine import FileResult, RuleError, Settings, could_have_findings, process_source
 from gradfix.notebook import in_cells, max_bytes, source_from_bytes
 from gradfix.rules import Rule, select_rules
 from gradfix.source import SourceError, SourceText
@@ -225,5 +225,5 @@ def _process_in_worker(task: Task) -> FileResult:
         return in_cells(process_source(task.path, task.source, _rules(task.codes), _worker_state["settings"],
                                        _worker_state["index"]))
     except Exception as exc:  # a bug of ours must cost one file, never the run or the user's code
-        return FileResult(path=task.path, original=task.source,
-                          error=f"internal error, file left unchanged: {type(exc).__name__}: {exc}")
+        reason = str(exc) if isinstance(exc, RuleError) else f"{type(exc).__name__}: {exc}"
+        return FileResult(path=task.path, original=task.source, error=f"internal error, file left unchanged: {reason}")

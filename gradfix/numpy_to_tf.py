@@ -1,0 +1,591 @@
+"""The numpy -> TensorFlow mapping table used by the fixes of GF101/GF103/GF402.
+
+Each numpy function maps to one TF op plus rules for its arguments. A translation is only
+offered when it is exact: same values (within float tolerance) and same shape as numpy for
+every input the TF op accepts. Every other call form yields ``Translation(None, note)`` so the
+caller reports the finding without a fix. See DESIGN.md §4 for the measured facts.
+
+This module is on the static path: it must not import tensorflow or numpy.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field, replace
+from typing import Callable, Mapping
+
+import libcst as cst
+
+
+@dataclass(frozen=True)
+class TranslationContext:
+    tf: str
+    qualname: Callable[[cst.BaseExpression], str | None]
+    rank_of: Callable[[cst.BaseExpression], int | None]
+
+
+@dataclass(frozen=True)
+class Translation:
+    replacement: cst.BaseExpression | None
+    note: str = ""
+
+
+_NOT_A_LITERAL = object()
+_ANY_VALUE = object()  # a parameter that never changes the result (einsum's `optimize`)
+
+_Args = tuple[tuple[str, cst.Arg], ...]  # (numpy parameter name, the user's argument), in call order
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What will be emitted: a TF op and the user's arguments, still keyed by numpy parameter name.
+
+    Names that are not numpy parameters of the entry are TF keywords added by an adjust hook.
+    """
+
+    op: str
+    args: _Args
+    note: str
+
+
+_Adjust = Callable[[_Plan, TranslationContext], "_Plan | Translation"]
+
+
+@dataclass(frozen=True)
+class _Entry:
+    tf_op: str
+    params: tuple[str, ...]  # numpy's positional parameter order; "*operands" is variadic
+    operands: int = 1  # the leading params, emitted positionally in this order
+    keywords: Mapping[str, str] = field(default_factory=dict)  # numpy param -> TF keyword
+    defaults: Mapping[str, object] = field(default_factory=dict)  # params TF lacks: allowed only at this no-op value
+    aliases: Mapping[str, str] = field(default_factory=dict)  # other numpy spelling -> param
+    note: str = ""
+    missing_operand_note: str = ""
+    adjust: _Adjust | None = None
+
+
+# --------------------------------------------------------------------------- expression helpers
+
+
+def _code(node: cst.CSTNode) -> str:
+    return cst.Module([]).code_for_node(node)
+
+
+def _literal(expr: cst.BaseExpression) -> object:
+    """The Python value of a literal argument (`None`, `-1`, `'C'`, `(0, 2)`), else _NOT_A_LITERAL."""
+    try:
+        return ast.literal_eval(_code(expr).strip())
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return _NOT_A_LITERAL
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_int_literal(expr: cst.BaseExpression) -> bool:
+    value = _literal(expr)
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _rank(expr: cst.BaseExpression, ctx: TranslationContext) -> int | None:
+    return 0 if _is_number(_literal(expr)) else ctx.rank_of(expr)
+
+
+def _tf_function(ctx: TranslationContext, op: str) -> cst.BaseExpression:
+    return cst.parse_expression(f"{ctx.tf}.{op}")
+
+
+def _tf_call(ctx: TranslationContext, op: str, *args: cst.BaseExpression) -> cst.Call:
+    return cst.Call(func=_tf_function(ctx, op), args=[cst.Arg(value=arg) for arg in args])
+
+
+def _keyword_arg(name: str, value: cst.BaseExpression) -> cst.Arg:
+    return cst.Arg(
+        value=value,
+        keyword=cst.Name(name),
+        equal=cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")),
+    )
+
+
+def _as_positional(arg: cst.Arg) -> cst.Arg:
+    return arg.with_changes(keyword=None, equal=cst.MaybeSentinel.DEFAULT)
+
+
+def _as_keyword(arg: cst.Arg, name: str) -> cst.Arg:
+    if arg.keyword is None:
+        return _keyword_arg(name, arg.value).with_changes(comma=arg.comma)
+    return arg.with_changes(keyword=cst.Name(name))
+
+
+# --------------------------------------------------------------------------- dtypes
+
+_NUMPY_DTYPES = {  # numpy dtype name -> TF dtype name
+    **{name: name for name in ("float16", "float32", "float64", "complex64", "complex128")},
+    **{f"{sign}int{bits}": f"{sign}int{bits}" for sign in ("", "u") for bits in (8, 16, 32, 64)},
+    "half": "float16",
+    "single": "float32",
+    "double": "float64",
+    "bool": "bool",
+    "bool_": "bool",
+}
+_BUILTIN_DTYPES = {"float": "float64", "int": "int64", "bool": "bool", "complex": "complex128"}
+
+
+def _dtype_name(expr: cst.BaseExpression, ctx: TranslationContext) -> str | None:
+    """The TF dtype name an argument denotes: `np.float32`, `'float32'`, `float`, `tf.int32`."""
+    value = _literal(expr)
+    if isinstance(value, str):
+        return _NUMPY_DTYPES.get(value)
+    module, _, name = (ctx.qualname(expr) or _unresolved_qualname(expr, ctx)).rpartition(".")
+    if module == "builtins":
+        return _BUILTIN_DTYPES.get(name)
+    return _NUMPY_DTYPES.get(name) if module in ("numpy", "tensorflow") else None
+
+
+def _unresolved_qualname(expr: cst.BaseExpression, ctx: TranslationContext) -> str:
+    """Qualified names the numpy resolver leaves out: builtins (`float`) and the TF alias (`tf.int32`)."""
+    code = _code(expr)
+    if isinstance(expr, cst.Name):
+        return f"builtins.{code}"
+    return "tensorflow." + code.removeprefix(f"{ctx.tf}.") if code.startswith(f"{ctx.tf}.") else ""
+
+
+def _tf_dtype(expr: cst.BaseExpression, ctx: TranslationContext) -> cst.BaseExpression | None:
+    """The TF spelling of a numpy dtype argument; dtype strings such as 'float32' are valid in TF as-is."""
+    name = _dtype_name(expr, ctx)
+    if name is None:
+        return None
+    return expr if isinstance(_literal(expr), str) else _tf_function(ctx, name)
+
+
+def _is_visibly_integer(expr: cst.BaseExpression, ctx: TranslationContext) -> bool:
+    """True for arguments whose integer dtype shows in the source: `[1, 2]`, `x.astype(int)`,
+    `tf.cast(x, tf.int32)`, `np.array(..., dtype=np.int64)`."""
+    value = _literal(expr)
+    if value is not _NOT_A_LITERAL:
+        return _only_ints(value)
+    if not isinstance(expr, cst.Call):
+        return False
+    dtypes = [arg.value for arg in expr.args if arg.keyword is not None and arg.keyword.value == "dtype"]
+    is_cast = _code(expr.func) == f"{ctx.tf}.cast" or (
+        isinstance(expr.func, cst.Attribute) and expr.func.attr.value == "astype"
+    )
+    positional = [arg.value for arg in expr.args if arg.keyword is None]
+    if is_cast:
+        dtypes += positional[-1:]
+    return any((_dtype_name(dtype, ctx) or "").lstrip("u").startswith("int") for dtype in dtypes)
+
+
+def _only_ints(value: object) -> bool:
+    if isinstance(value, (list, tuple)):
+        return bool(value) and all(_only_ints(item) for item in value)
+    return isinstance(value, int)
+
+
+# --------------------------------------------------------------------------- plan helpers
+
+
+def _arg(plan: _Plan, name: str) -> cst.Arg | None:
+    return next((arg for param, arg in plan.args if param == name), None)
+
+
+def _without(plan: _Plan, name: str) -> _Plan:
+    return replace(plan, args=tuple((param, arg) for param, arg in plan.args if param != name))
+
+
+def _with_value(plan: _Plan, name: str, value: cst.BaseExpression) -> _Plan:
+    return replace(
+        plan, args=tuple((param, arg.with_changes(value=value) if param == name else arg) for param, arg in plan.args)
+    )
+
+
+def _with_keyword(plan: _Plan, name: str, value: cst.BaseExpression) -> _Plan:
+    return replace(plan, args=plan.args + ((name, _keyword_arg(name, value)),))
+
+
+# --------------------------------------------------------------------------- adjust hooks
+
+
+def _dot(plan: _Plan, ctx: TranslationContext) -> _Plan | Translation:
+    """np.dot is multiply for scalars, matmul for two matrices, and tensordot(axes=1) when rank(b) <= 2."""
+    rank_a, rank_b = (_rank(_arg(plan, name).value, ctx) for name in ("a", "b"))
+    if rank_a == 0 or rank_b == 0:
+        return replace(plan, op="math.multiply")
+    if rank_b is None:
+        return Translation(
+            None,
+            "np.dot(a, b) equals tf.tensordot(a, b, axes=1) only when b has rank <= 2, "
+            "and the rank of b is not known here",
+        )
+    if rank_b > 2:
+        return Translation(
+            None,
+            f"b has rank {rank_b}: np.dot contracts the last axis of a with the second-to-last axis of b; "
+            "neither tf.linalg.matmul nor tf.tensordot(a, b, axes=1) computes that",
+        )
+    if rank_a == rank_b == 2:
+        return replace(plan, op="linalg.matmul")
+    return _with_keyword(replace(plan, op="tensordot"), "axes", cst.Integer("1"))
+
+
+def _matmul(plan: _Plan, ctx: TranslationContext) -> _Plan | Translation:
+    """tf.linalg.matmul needs rank >= 2 on both sides; when rank(b) <= 2 (and numpy's 1-D promotion
+    may apply), tf.tensordot(a, b, axes=1) is exact for any rank of a."""
+    rank_a, rank_b = (_rank(_arg(plan, name).value, ctx) for name in ("x1", "x2"))
+    if rank_a is not None and rank_b is not None and rank_a >= 2 and rank_b >= 2:
+        return plan
+    if rank_b in (1, 2):
+        return _with_keyword(replace(plan, op="tensordot"), "axes", cst.Integer("1"))
+    return Translation(
+        None,
+        "np.matmul equals tf.linalg.matmul only when both operands have rank >= 2 "
+        "(tf.linalg.matmul rejects vectors), and tf.tensordot(a, b, axes=1) only when b has rank <= 2; "
+        "the ranks are not known here",
+    )
+
+
+def _explicit_tensordot_axes(plan: _Plan, ctx: TranslationContext) -> _Plan:
+    """numpy's default axes=2 must be spelled out: tf.tensordot has no default."""
+    return plan if _arg(plan, "axes") else _with_keyword(plan, "axes", cst.Integer("2"))
+
+
+def _string_subscripts(plan: _Plan, ctx: TranslationContext) -> _Plan | Translation:
+    if isinstance(_arg(plan, "subscripts").value, (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)):
+        return plan
+    return Translation(None, "only the string-subscripts form of np.einsum maps to tf.einsum, not the sublist form")
+
+
+def _concatenate_axis(plan: _Plan, ctx: TranslationContext) -> _Plan | Translation:
+    """np.concatenate defaults to axis=0 and flattens for axis=None; tf.concat requires an axis."""
+    axis = _arg(plan, "axis")
+    if axis is None:
+        return _with_keyword(plan, "axis", cst.Integer("0"))
+    if _literal(axis.value) is None:
+        return Translation(None, "np.concatenate(..., axis=None) flattens the arrays first; tf.concat has no such mode")
+    return plan
+
+
+def _flatten_when_axis_is_none(plan: _Plan, ctx: TranslationContext) -> _Plan | Translation:
+    """Without an axis, np.argmax/np.cumsum work on the flattened array, while TF uses axis 0."""
+    axis = _arg(plan, "axis")
+    if axis is not None and _is_int_literal(axis.value):
+        return plan
+    if axis is not None and _literal(axis.value) is not None:
+        return Translation(
+            None,
+            "the axis is not an int literal and may be None at run time: numpy then flattens the array, "
+            f"while {ctx.tf}.{plan.op} uses axis 0",
+        )
+    plan = _without(plan, "axis")
+    array = _arg(plan, "a").value
+    if _rank(array, ctx) == 1:
+        return plan
+    return _with_value(plan, "a", _tf_call(ctx, "reshape", array, cst.parse_expression("[-1]")))
+
+
+def _int_axis(plan: _Plan, ctx: TranslationContext) -> _Plan | Translation:
+    axis = _arg(plan, "axis")
+    if axis is not None and _is_int_literal(axis.value):
+        return plan
+    return Translation(None, "tf.expand_dims takes one int axis; np.expand_dims also accepts a tuple of axes")
+
+
+def _float_input(plan: _Plan, ctx: TranslationContext) -> _Plan | Translation:
+    """numpy averages integers in float64; TF truncates (mean) or rejects them (std/var)."""
+    if _is_visibly_integer(_arg(plan, "a").value, ctx):
+        return Translation(
+            None, f"the argument is an integer array: numpy returns a float result, {ctx.tf}.{plan.op} does not"
+        )
+    return plan
+
+
+def _clip(plan: _Plan, ctx: TranslationContext) -> Translation:
+    """np.clip(a, lo, hi) is minimum(maximum(a, lo), hi). tf.clip_by_value computes
+    maximum(minimum(a, hi), lo), which differs when lo > hi and cannot broadcast `a` to a larger
+    shape, so it is only used for number literals with lo <= hi."""
+    array, low, high = (_arg(plan, name) for name in ("a", "a_min", "a_max"))
+    if low is None or high is None or _literal(low.value) is None or _literal(high.value) is None:
+        return Translation(
+            None,
+            "np.clip with a None bound clips one side only; use tf.math.maximum / tf.math.minimum",
+        )
+    low_value, high_value = _literal(low.value), _literal(high.value)
+    if _is_number(low_value) and _is_number(high_value) and low_value <= high_value:
+        return Translation(_tf_call(ctx, "clip_by_value", array.value, low.value, high.value))
+    return Translation(_tf_call(ctx, "math.minimum", _tf_call(ctx, "math.maximum", array.value, low.value), high.value))
+
+
+# --------------------------------------------------------------------------- the table
+
+_UFUNC_DEFAULTS = {
+    "out": None,
+    "where": True,
+    "casting": "same_kind",
+    "order": "K",
+    "dtype": None,
+    "subok": True,
+    "signature": None,
+}
+_REDUCTION_KEYWORDS = {"axis": "axis", "keepdims": "keepdims"}
+_REDUCTION_DEFAULTS = {"dtype": None, "out": None, "where": True}
+_JOIN_DEFAULTS = {"out": None, "dtype": None, "casting": "same_kind"}
+
+
+def _not_differentiable(op: str) -> str:
+    return f"tf.{op} is not differentiable: gradients through it are None (GF501)"
+
+
+def _ufunc(tf_op: str, arity: int, note: str = "") -> _Entry:
+    params = ("x",) if arity == 1 else ("x1", "x2")
+    return _Entry(tf_op, params + ("out",), operands=arity, defaults=_UFUNC_DEFAULTS, note=note)
+
+
+def _reduction(tf_op: str, params: tuple[str, ...], note: str = "", adjust: _Adjust | None = None) -> _Entry:
+    # Assumes floating-point tensors, as on a model's forward path. numpy widens int32 sums and
+    # products to int64 while TF overflows in int32; mean/std/var of integers differ outright, so
+    # _float_input refuses them when the integer dtype is visible in the source.
+    defaults = {**_REDUCTION_DEFAULTS, "ddof": 0, "correction": 0} if "ddof" in params else _REDUCTION_DEFAULTS
+    return _Entry(tf_op, params, keywords=_REDUCTION_KEYWORDS, defaults=defaults, note=note, adjust=adjust)
+
+
+def _index_reduction(tf_op: str) -> _Entry:
+    return _Entry(
+        tf_op,
+        ("a", "axis", "out"),
+        keywords={"axis": "axis"},
+        defaults={"out": None, "keepdims": False},
+        note=_not_differentiable(tf_op) + "; ties resolve to the first index as in numpy (on CPU), "
+        "but numpy picks a NaN while TF skips it",
+        adjust=_flatten_when_axis_is_none,
+    )
+
+
+def _cumulative(tf_op: str) -> _Entry:
+    return _Entry(
+        tf_op,
+        ("a", "axis", "dtype", "out"),
+        keywords={"axis": "axis"},
+        defaults={"dtype": None, "out": None},
+        adjust=_flatten_when_axis_is_none,
+    )
+
+
+def _like(tf_op: str) -> _Entry:
+    return _Entry(
+        tf_op,
+        ("a", "dtype", "order", "subok", "shape"),
+        keywords={"dtype": "dtype"},
+        defaults={"order": "K", "subok": True, "shape": None, "device": None},
+    )
+
+
+_ROUND = _Entry(
+    "math.round",
+    ("a", "decimals", "out"),
+    defaults={"decimals": 0, "out": None},
+    note=_not_differentiable("math.round") + "; numpy and TF both round half to even",
+)
+
+_UNARY = {
+    "exp": "math.exp",
+    "log": "math.log",
+    "log1p": "math.log1p",
+    "expm1": "math.expm1",
+    "sqrt": "math.sqrt",
+    "square": "math.square",
+    "abs": "math.abs",
+    "absolute": "math.abs",
+    "negative": "math.negative",
+    "reciprocal": "math.reciprocal",
+    "tanh": "math.tanh",
+    "sin": "math.sin",
+    "cos": "math.cos",
+    "tan": "math.tan",
+    "arctan": "math.atan",
+}
+_BINARY = {
+    "add": "math.add",
+    "subtract": "math.subtract",
+    "multiply": "math.multiply",
+    "divide": "math.divide",
+    "true_divide": "math.truediv",
+    "power": "math.pow",
+    "maximum": "math.maximum",
+    "minimum": "math.minimum",
+}  # not arctan2: tf.math.atan2 ignores signed zeros (atan2(-0.0, -1.0) is +pi, numpy gives -pi)
+
+_TABLE: dict[str, _Entry] = {
+    **{name: _ufunc(op, 1) for name, op in _UNARY.items()},
+    **{name: _ufunc(op, 2) for name, op in _BINARY.items()},
+    "sign": _ufunc("math.sign", 1, note="the gradient of tf.math.sign is zero everywhere"),
+    "floor": _ufunc("math.floor", 1, note=_not_differentiable("math.floor")),
+    "ceil": _ufunc("math.ceil", 1, note=_not_differentiable("math.ceil")),
+    "round": _ROUND,
+    "around": _ROUND,
+    "dot": _Entry("tensordot", ("a", "b", "out"), operands=2, defaults={"out": None}, adjust=_dot),
+    "matmul": _Entry("linalg.matmul", ("x1", "x2", "out"), operands=2, defaults=_UFUNC_DEFAULTS, adjust=_matmul),
+    "tensordot": _Entry(
+        "tensordot", ("a", "b", "axes"), operands=2, keywords={"axes": "axes"}, adjust=_explicit_tensordot_axes
+    ),
+    "einsum": _Entry(
+        "einsum",
+        ("subscripts", "*operands"),
+        operands=2,
+        defaults={"out": None, "optimize": _ANY_VALUE, "dtype": None, "order": "K", "casting": "safe"},
+        adjust=_string_subscripts,
+    ),
+    "sum": _reduction("math.reduce_sum", ("a", "axis", "dtype", "out", "keepdims")),
+    "prod": _reduction("math.reduce_prod", ("a", "axis", "dtype", "out", "keepdims")),
+    "mean": _reduction(
+        "math.reduce_mean",
+        ("a", "axis", "dtype", "out", "keepdims"),
+        note="exact for floating-point tensors (TF truncates the mean of integers)",
+        adjust=_float_input,
+    ),
+    **{name: _reduction("math.reduce_max", ("a", "axis", "out", "keepdims")) for name in ("max", "amax")},
+    **{name: _reduction("math.reduce_min", ("a", "axis", "out", "keepdims")) for name in ("min", "amin")},
+    "std": _reduction("math.reduce_std", ("a", "axis", "dtype", "out", "ddof", "keepdims"), adjust=_float_input),
+    "var": _reduction("math.reduce_variance", ("a", "axis", "dtype", "out", "ddof", "keepdims"), adjust=_float_input),
+    "argmax": _index_reduction("math.argmax"),
+    "argmin": _index_reduction("math.argmin"),
+    "cumsum": _cumulative("math.cumsum"),
+    "cumprod": _cumulative("math.cumprod"),
+    "concatenate": _Entry(
+        "concat",
+        ("arrays", "axis", "out"),
+        keywords={"axis": "axis"},
+        defaults=_JOIN_DEFAULTS,
+        adjust=_concatenate_axis,
+    ),
+    "stack": _Entry("stack", ("arrays", "axis", "out"), keywords={"axis": "axis"}, defaults=_JOIN_DEFAULTS),
+    "reshape": _Entry(
+        "reshape",
+        ("a", "shape", "order"),
+        keywords={"shape": "shape"},
+        defaults={"order": "C", "copy": None},
+        aliases={"newshape": "shape"},
+    ),
+    "transpose": _Entry("transpose", ("a", "axes"), keywords={"axes": "perm"}),
+    "expand_dims": _Entry("expand_dims", ("a", "axis"), keywords={"axis": "axis"}, adjust=_int_axis),
+    "squeeze": _Entry("squeeze", ("a", "axis"), keywords={"axis": "axis"}),
+    "clip": _Entry(
+        "clip_by_value",
+        ("a", "a_min", "a_max", "out"),
+        operands=3,
+        defaults={"out": None},
+        aliases={"min": "a_min", "max": "a_max"},
+        adjust=_clip,
+    ),
+    "where": _Entry(
+        "where",
+        ("condition", "x", "y"),
+        operands=3,
+        missing_operand_note="np.where(condition) returns a tuple of index arrays; "
+        "tf.where(condition) returns one [n, rank] tensor of indices",
+    ),
+    "zeros_like": _like("zeros_like"),
+    "ones_like": _like("ones_like"),
+    "linalg.norm": _Entry(
+        # ord=None is the 2-norm of the flattened array, or Frobenius over an axis pair: TF's 'euclidean'.
+        "linalg.norm",
+        ("x", "ord", "axis", "keepdims"),
+        keywords={"axis": "axis", "keepdims": "keepdims"},
+        defaults={"ord": None},
+    ),
+}
+
+MAPPED_FUNCTIONS: frozenset[str] = frozenset(_TABLE)
+
+
+# --------------------------------------------------------------------------- translate
+
+
+def _bind(entry: _Entry, call: cst.Call) -> _Args | str:
+    """Name each argument after numpy's parameter, or say why the call cannot be checked."""
+    bound = []
+    for position, arg in enumerate(call.args):
+        if arg.star:
+            return "the call passes *args/**kwargs, so its arguments cannot be checked"
+        if arg.keyword is not None:
+            bound.append((entry.aliases.get(arg.keyword.value, arg.keyword.value), arg))
+        elif entry.params[-1].startswith("*") and position >= len(entry.params) - 1:
+            bound.append((entry.params[-1], arg))
+        elif position < len(entry.params):
+            bound.append((entry.params[position], arg))
+        else:
+            return "more positional arguments than numpy accepts"
+    return tuple(bound)
+
+
+def _is_no_op(value: object, default: object) -> bool:
+    return default is _ANY_VALUE or (type(value) is type(default) and value == default)
+
+
+def _drop_no_op_arguments(entry: _Entry, args: _Args, function: str) -> _Args | str:
+    """Keep what TF takes, drop arguments at numpy's no-op default, and refuse anything else."""
+    kept = []
+    operand_params = entry.params[: entry.operands]
+    for param, arg in args:
+        if param in operand_params or param in entry.keywords:
+            kept.append((param, arg))
+        elif param not in entry.defaults or not _is_no_op(_literal(arg.value), entry.defaults[param]):
+            return f"np.{function}(..., {param}=...) has no exact equivalent in tf.{entry.tf_op}"
+    return tuple(kept)
+
+
+def _render(plan: _Plan, entry: _Entry, call: cst.Call, ctx: TranslationContext) -> Translation:
+    operand_params = entry.params[: entry.operands]
+    operands = sorted(
+        ((param, arg) for param, arg in plan.args if param in operand_params),
+        key=lambda bound: operand_params.index(bound[0]),
+    )
+    args = [_as_positional(arg) for _, arg in operands]
+    for param, arg in plan.args:
+        if param in operand_params:
+            continue
+        if param == "dtype":
+            dtype = _tf_dtype(arg.value, ctx)
+            if dtype is None:
+                return Translation(None, "the dtype argument is not a numpy dtype with a TF counterpart")
+            arg = arg.with_changes(value=dtype)
+        args.append(_as_keyword(arg, entry.keywords.get(param, param)))
+    return Translation(call.with_changes(func=_tf_function(ctx, plan.op), args=_closing_layout(args, call)), plan.note)
+
+
+def _closing_layout(args: list[cst.Arg], call: cst.Call) -> list[cst.Arg]:
+    """Give the user's trailing comma and the layout before `)` (newline, comment) to whichever
+    argument now comes last, after dropping or reordering arguments."""
+    closing = call.args[-1]
+    no_layout = cst.SimpleWhitespace("")
+    inner = [
+        arg.with_changes(whitespace_after_arg=no_layout) if arg.comma is cst.MaybeSentinel.DEFAULT else arg
+        for arg in args[:-1]
+    ]
+    return inner + [args[-1].with_changes(comma=closing.comma, whitespace_after_arg=closing.whitespace_after_arg)]
+
+
+def translate(function: str, call: cst.Call, ctx: TranslationContext) -> Translation | None:
+    """Translate a numpy call (`np.dot(x, w)`, `dot(x, w)`, ...) to its exact TF equivalent.
+
+    `function` is the numpy name without the "numpy." prefix. Returns None when the function is
+    not in the table, and Translation(None, note) when this call form has no exact equivalent.
+    """
+    entry = _TABLE.get(function)
+    if entry is None:
+        return None
+    args = _bind(entry, call)
+    if isinstance(args, tuple):
+        args = _drop_no_op_arguments(entry, args, function)
+    if isinstance(args, str):
+        return Translation(None, args)
+    bound = {param for param, _ in args}
+    missing = [param for param in entry.params[: entry.operands] if param not in bound and not param.startswith("*")]
+    if missing:
+        return Translation(None, entry.missing_operand_note or f"np.{function} is called without `{missing[0]}`")
+    plan: _Plan | Translation = _Plan(entry.tf_op, args, entry.note)
+    if entry.adjust is not None:
+        plan = entry.adjust(plan, ctx)
+    if isinstance(plan, Translation):
+        return plan
+    return _render(plan, entry, call, ctx)

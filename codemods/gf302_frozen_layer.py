@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import ast
+import re
 
 from codemods._variables import self_attribute, walk_function
 from gradfix.analysis import KerasKind
 from gradfix.analysis.tensors import is_self
 from gradfix.rules import FixSafety, Rule
 
+_FREEZING = re.compile(r"\.trainable\s*=\s*False\b")
 LOADERS = ("load_model", "clone_model", "model_from_json", "model_from_config")
 
 
@@ -48,18 +50,20 @@ weights.
 """
 
     def check(self, analysis):
+        if not _FREEZING.search(analysis.source.text):
+            return
         layer_attributes = {a for c in analysis.keras_classes for a in c.layer_attrs}
         for scope in [analysis.tree, *(n for n in ast.walk(analysis.tree)
                                        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)))]:
             statements = [n for n in walk_function(scope) if isinstance(n, (ast.Assign, ast.For, ast.AsyncFor))]
+            freezes = [(node, target) for node in statements if isinstance(node, ast.Assign) and _is_false(node.value)
+                       for target in node.targets if isinstance(target, ast.Attribute) and target.attr == "trainable"]
+            if not freezes:
+                continue
             layers = _LayerExpressions(analysis, statements, layer_attributes)
-            for node in statements:
-                if not isinstance(node, ast.Assign) or not _is_false(node.value):
-                    continue
-                for target in node.targets:
-                    if isinstance(target, ast.Attribute) and target.attr == "trainable" \
-                            and layers.is_layer(target.value):
-                        yield self.finding(node, _message(analysis.segment(target.value)))
+            for node, target in freezes:
+                if layers.is_layer(target.value):
+                    yield self.finding(node, _message(analysis.segment(target.value)))
 
 
 def _message(frozen: str) -> str:

@@ -49,7 +49,11 @@ def build(self, input_shape):
     self.b = tf.Variable(tf.zeros((self.units,)))
 # after
 def build(self, input_shape):
-    self.w = self.add_weight(shape=(input_shape[-1], self.units), initializer=tf.keras.initializers.RandomNormal(stddev=1.0), name="w")
+    self.w = self.add_weight(
+        shape=(input_shape[-1], self.units),
+        initializer=tf.keras.initializers.RandomNormal(stddev=1.0),
+        name="w",
+    )
     self.b = self.add_weight(shape=(self.units,), initializer="zeros")
 ```
 

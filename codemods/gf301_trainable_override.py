@@ -19,6 +19,11 @@ COLLECTIONS = {"trainable_variables": "trainable", "trainable_weights": "trainab
                "variables": "all", "weights": "all",
                "non_trainable_variables": "non-trainable", "non_trainable_weights": "non-trainable"}
 OVERRIDABLE = ("trainable_variables", "trainable_weights", "variables", "weights")
+_OVERRIDES_WHAT = {
+    "trainable": "what Keras trains, so `fit` and training loops can disagree (Keras 3 `fit` ignores a "
+                 "`trainable_variables` override but obeys `trainable_weights`; tf_keras obeys both)",
+    "all": "the variables Keras reports, so saving, `fit` and loops over `model.variables` can disagree about them",
+}
 # Calls whose results Keras never tracks: what `self.x = <call>` stores cannot be a hidden sub-layer.
 _UNTRACKABLE_PREFIXES = ("numpy.", "keras.activations.", "keras.initializers.", "keras.regularizers.",
                          "keras.constraints.", "keras.backend.", "keras.ops.", "math.")
@@ -93,9 +98,7 @@ loops obey whichever they read. tf_keras: both overrides restrict `fit` and cust
 
     def _override_findings(self, analysis, keras_class, name, definitions):
         getter = definitions[0]
-        message = (f"{keras_class.name}.{name} overrides what Keras trains, so `fit` and training loops can "
-                   "disagree (Keras 3 `fit` ignores a `trainable_variables` override but obeys `trainable_weights`; "
-                   "tf_keras obeys both)")
+        message = f"{keras_class.name}.{name} overrides {_OVERRIDES_WHAT[COLLECTIONS[name]]}"
         returned = _returned(keras_class, name, definitions)
         extras = _untracked_extras(analysis, keras_class, returned)
         problem = returned.problem or _problem(analysis, keras_class, name, returned, extras)
@@ -116,7 +119,7 @@ loops obey whichever they read. tf_keras: both overrides restrict `fit` and cust
                                    "create it with `self.add_weight(...)` and delete the override", fix)
         for statement, _ in extras:
             # The variable's line changes too; a finding there keeps the fix whole under --select GF301.
-            yield self.finding(statement, f"`{analysis.segment(statement.targets[0])}` is trained only through the "
+            yield self.finding(statement, f"`{analysis.segment(statement.targets[0])}` reaches Keras only through the "
                                           f"{keras_class.name}.{name} override: create it with `self.add_weight(...)`",
                                fix)
 

@@ -136,6 +136,7 @@ def apply(paths: List[Path] = PATHS,
         changed = review(changed)
     if verify and not dry_run and not from_stdin:
         changed = _keep_verified(changed, config)
+    written = True
     if from_stdin:
         result = report.results[0]
         sys.stdout.buffer.write((result.fixed or result.original).to_bytes())
@@ -144,7 +145,7 @@ def apply(paths: List[Path] = PATHS,
         for result in changed:
             typer.echo(readable_diff(result.path, result.original, result.fixed), nl=False)
     else:
-        _write(changed)
+        written = _write(changed)
     remaining = [d for d in report.diagnostics if not d.applied]
     fixed = len(report.diagnostics) - len(remaining)
     if output_format in MACHINE_FORMATS:
@@ -155,7 +156,7 @@ def apply(paths: List[Path] = PATHS,
         verb = "Would fix" if dry_run else "Fixed"
         typer.echo(f"{verb} {fixed} finding{'s' if fixed != 1 else ''} in {len(changed)} "
                    f"file{'s' if len(changed) != 1 else ''}; {len(remaining)} remaining.", err=True)
-    raise typer.Exit(EXIT_ERROR if report.errors else EXIT_CLEAN)
+    raise typer.Exit(EXIT_ERROR if report.errors or not written else EXIT_CLEAN)
 
 
 def _keep_verified(changed, config: Config):
@@ -181,12 +182,17 @@ def _keep_verified(changed, config: Config):
     return kept
 
 
-def _write(changed) -> None:
-    """Write every changed file atomically and record the patch so `gradfix undo` can revert it."""
+def _write(changed) -> bool:
+    """Write every changed file atomically and record the patch so `gradfix undo` can revert it. A file that
+    changed (or went) since it was read is not written: an edit saved meanwhile must not be overwritten.
+    False when some file was not written (each said in one line)."""
     applied, patches = [], []
     for result in changed:
         data = result.fixed.to_bytes()
         try:
+            if Path(result.path).read_bytes() != result.original.to_bytes():
+                _error(result.path, "not written: the file changed while gradfix ran")
+                continue
             atomic_write(Path(result.path), data)
         except OSError as exc:
             _error(result.path, f"not written: {exc.strerror or exc}")
@@ -197,6 +203,7 @@ def _write(changed) -> None:
                                    before_sha=sha256(result.original.to_bytes()), after_sha=sha256(data)))
     if applied:
         save_undo_record(applied, "".join(patches))
+    return len(applied) == len(changed)
 
 
 @app.command()

@@ -40,7 +40,7 @@ class Config:
 def _relative(path: Path, root: Path | None) -> str:
     try:
         return path.resolve().relative_to(root).as_posix() if root else path.as_posix()
-    except ValueError:
+    except (ValueError, RuntimeError, OSError):  # outside the root, or a symlink loop (reported when read)
         return path.as_posix()
 
 

@@ -26,6 +26,7 @@ def test_a_patch_that_breaks_the_factory_is_left_out_naming_the_original_file(ve
     comparison = compare(original, patched, factory="make_untracked", keras="3")
     assert not comparison.keep_patch
     line = len(patched.splitlines())
-    assert comparison.reason == f"the patched version fails to run: {original}:{line}: RuntimeError: the patch broke this"
+    error = f"{original}:{line}: RuntimeError: the patch broke this"  # the user's file, not the temporary copy
+    assert comparison.reason == f"the patched version fails to run: {error}"
     assert comparison.summary().startswith("factories.py: 2/3 → 0/0 (did not finish) variables get gradients; "
                                            "forward not compared; left unpatched: the patched version fails")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import ast
 
-from codemods._variables import (could_be_trained, is_variable_call, keras_2_only, keras_namespace, layer_classes,
-                                 layer_weight_rewrite, self_attribute, state_creating_methods, stores_on_self,
-                                 walk_function)
+from codemods._variables import (could_be_trained, is_variable_call, keras_namespace, layer_classes,
+                                 layer_weight_rewrite, may_be_keras_2, self_attribute, state_creating_methods,
+                                 stores_on_self, walk_function)
 from gradfix.rules import FixSafety, Rule
 
 
@@ -64,7 +64,7 @@ correct in both versions.
 """
 
     def check(self, analysis):
-        if keras_2_only(analysis):
+        if may_be_keras_2(analysis):
             return
         for keras_class in layer_classes(analysis):
             forward = set(keras_class.forward_method_names)

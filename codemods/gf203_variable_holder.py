@@ -5,8 +5,8 @@ from __future__ import annotations
 import ast
 import re
 
-from codemods._variables import (add_weight_rewrite, is_variable_call, keras_2_only, keras_namespace, layer_classes,
-                                 starts_its_line, stores_on_self, super_init_line, walk_function)
+from codemods._variables import (add_weight_rewrite, is_variable_call, keras_namespace, layer_classes,
+                                 may_be_keras_2, starts_its_line, stores_on_self, super_init_line, walk_function)
 from gradfix.analysis import KerasClass, KerasKind
 from gradfix.analysis.tensors import is_super_call
 from gradfix.rules import FixSafety, Rule
@@ -78,7 +78,7 @@ and silently stops training under Keras 3; a plain Python class is invisible to 
             if not isinstance(node, ast.ClassDef) or node.name not in users:
                 continue
             kind = _holder_kind(analysis, node)
-            if kind is None or (kind == "tf.Module" and keras_2_only(analysis)):
+            if kind is None or (kind == "tf.Module" and may_be_keras_2(analysis)):
                 continue
             holder = KerasClass(node, KerasKind.MODULE, analysis.imports, analysis.index)
             variables = _variable_statements(analysis, holder)

@@ -6,8 +6,8 @@ import ast
 import builtins
 from dataclasses import dataclass, field
 
-from codemods._variables import (TF_VARIABLE, VARIABLE_CLASSES, WeightRewrite, keras_2_only, keras_namespace,
-                                 layer_classes, layer_weight_rewrite, self_attribute, span_node,
+from codemods._variables import (TF_VARIABLE, VARIABLE_CLASSES, WeightRewrite, keras_namespace, layer_classes,
+                                 layer_weight_rewrite, may_be_keras_2, self_attribute, span_node,
                                  state_creating_methods)
 from gradfix.analysis import KerasClass
 from gradfix.analysis.tensors import is_self, is_super_call
@@ -176,7 +176,7 @@ def _collect(expr: ast.AST, family: str, returned: _Returned) -> None:
 
 def _untracked_extras(analysis, keras_class: KerasClass, returned: _Returned) -> list[tuple[ast.Assign, WeightRewrite]]:
     """The `self.x = tf.Variable(...)` statements of weights the override adds by hand, with their rewrites."""
-    if keras_2_only(analysis):
+    if may_be_keras_2(analysis):
         return []
     found = []
     creators = state_creating_methods(keras_class)

@@ -189,3 +189,30 @@ def test_an_override_is_deleted_only_when_it_returns_what_keras_trains(override)
     deletable = override == "return self.dense.trainable_weights"
     assert (fixed_text(source) != source) is deletable
     assert [code for code, _ in _diagnostics(text)] == ["GF301"]
+
+
+# --- which Keras ------------------------------------------------------------------------------------
+
+def test_keras_taken_from_the_project_is_left_alone(tmp_path):
+    """transformers re-exports tf_keras as `keras` from its own module: bare tf.Variables are tracked there, so
+    the code is correct, even when the run also holds a Keras whose class names make its layers recognisable."""
+    from pathlib import Path
+
+    from gradfix.config import Config
+    from gradfix.runner import RunOptions, run
+    from gradfix.source import SourceText
+
+    keras_like = "import keras\n\nclass Conv1D(keras.layers.Layer):\n    pass\n"
+    model = textwrap.dedent("""\
+        import tensorflow as tf
+        from .modeling_tf_utils import keras
+
+        class WeightNormConv1D(keras.layers.Conv1D):
+            def build(self, input_shape):
+                super().build(input_shape)
+                self.kernel = tf.Variable(tf.transpose(self.kernel), name="weight_v", trainable=True)
+        """)
+    sources = {Path("layers/conv.py"): SourceText(keras_like), Path("models/model.py"): SourceText(model)}
+    report = run(list(sources), RunOptions(jobs=1, fix=True), Config(), sources=sources)
+    assert not report.errors and not any(r.fixed for r in report.results)
+    assert [d.code for d in report.diagnostics] == []

@@ -4,6 +4,7 @@ and a second run is answered from the cache — which must never hide or invent 
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -15,6 +16,9 @@ from typer.testing import CliRunner
 import gradfix.cache
 import gradfix.runner
 from conftest import FIXTURES, ROOT
+from gradfix.analysis.imports import scan_imports
+from gradfix.analysis.keras import class_headers
+from gradfix.analysis.statements import walk_statements
 from gradfix.cache import CACHE_FOLDER
 from gradfix.cli import app
 from gradfix.config import Config
@@ -252,3 +256,22 @@ def test_no_cache_writes_no_cache(project, monkeypatch):
 @pytest.mark.parametrize("path", [".gradfix/cache/ab/entry.json", "benchmarks/.cache/wheels/keras.whl"])
 def test_the_repository_does_not_track_caches(path):
     assert subprocess.run(["git", "check-ignore", "-q", path], cwd=ROOT).returncode == 0
+
+
+# --- analysis that walks less ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("folder", ["fixtures", "gradfix", "codemods", "tests"])
+def test_walking_statements_finds_every_statement_in_source_order(folder):
+    for path in sorted((ROOT / folder).rglob("*.py")):
+        tree = ast.parse(path.read_bytes())
+        walked = list(walk_statements(tree))
+        assert {id(n) for n in walked} == {id(n) for n in ast.walk(tree) if isinstance(n, ast.stmt)}, path
+        assert len(walked) == len({id(n) for n in walked}), path
+        positions = [(n.lineno, n.col_offset) for n in walked]
+        assert positions == sorted(positions), path
+
+
+def test_text_scans_read_the_first_line_and_every_kind_of_line_break():
+    text = "import numpy as np\r\nclass A(keras.layers.Layer): pass\n    from tensorflow import keras\nclass B(A):\n"
+    assert scan_imports(text) == {"np": "numpy", "keras": "keras"}
+    assert class_headers(text) == [("A", "keras.layers.Layer"), ("B", "A")]

@@ -14,6 +14,7 @@ import libcst as cst
 from gradfix.analysis.classes import KerasClass
 from gradfix.analysis.imports import ImportMap
 from gradfix.analysis.keras import KerasKind, ProjectIndex
+from gradfix.analysis.statements import walk_statements
 from gradfix.analysis.tapes import Tape, find_tapes
 from gradfix.analysis.tensors import TensorScope
 from gradfix.source import Edit, SourceText
@@ -38,7 +39,7 @@ class FileAnalysis:
     @cached_property
     def keras_classes(self) -> list[KerasClass]:
         classes = []
-        for node in ast.walk(self.tree):
+        for node in walk_statements(self.tree):
             if isinstance(node, ast.ClassDef):
                 kinds = [self.index.kind_of_base(self.qualname(b) or _bare_name(b)) for b in node.bases]
                 kind = next((k for k in kinds if k), None)

@@ -9,6 +9,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from gradfix.analysis.keras import KerasKind, ProjectIndex
+from gradfix.analysis.statements import walk_statements
 from gradfix.analysis.tensors import TENSOR_CLASSES, TensorScope, is_self, tensor_params
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ class KerasClass:
             if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 self.methods[statement.name] = statement
         for method in self.methods.values():
-            for node in ast.walk(method):
+            for node in walk_statements(method):
                 if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
                     targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                     for target in targets:

@@ -7,10 +7,10 @@ from __future__ import annotations
 import ast
 import re
 
-_IMPORT = re.compile(r"^[ \t]*import[ \t]+([^\n#;]+)", re.MULTILINE)
-_FROM_IMPORT = re.compile(
-    r"^[ \t]*from[ \t]+(\.*[\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n#;]+)", re.MULTILINE
-)
+# Matched against "\n" + text: a pattern that starts with a literal is searched for several times faster than
+# one starting with `^` under re.MULTILINE, which is tried at every position of the text.
+_IMPORT = re.compile(r"\n[ \t]*import[ \t]+([^\n#;]+)")
+_FROM_IMPORT = re.compile(r"\n[ \t]*from[ \t]+(\.*[\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n#;]+)")
 _ALIAS = re.compile(r"([\w.*]+)(?:\s+as\s+(\w+))?")
 
 # Every spelling under which the Keras API is reachable, mapped to one canonical prefix.
@@ -42,6 +42,7 @@ def scan_imports(text: str) -> dict[str, str]:
     Imports nested in functions or `try` blocks count too: a name bound to numpy anywhere is numpy.
     """
     names: dict[str, str] = {}
+    text = "\n" + text
     for match in _IMPORT.finditer(text):
         for item in match.group(1).split(","):
             alias = _ALIAS.match(item.strip())

@@ -41,14 +41,22 @@ def kind_of_qualname(qualname: str | None) -> KerasKind | None:
     return KerasKind.LAYER if last[:1].isupper() else None
 
 
-_CLASS_HEADER = re.compile(r"^[ \t]*class[ \t]+(\w+)[ \t]*\(([^)]*)\)", re.MULTILINE)
+_CLASS_HEADER = re.compile(r"\n[ \t]*class[ \t]+(\w+)[ \t]*\(([^)]*)\)")  # on "\n" + text: see imports.py
 _DOTTED = re.compile(r"^[A-Za-z_][\w.]*$")
+
+
+def class_headers(text: str) -> list[tuple[str, str]]:
+    """(name, bases) of every `class Name(bases):` of the text."""
+    return _CLASS_HEADER.findall("\n" + text)
 
 
 @dataclass
 class ProjectIndex:
     """Keras kind of every class defined in the files of one run, so `class B(A)` with `A` a Layer from
-    another file is a Layer too. Built from text (class headers + imports) without parsing."""
+    another file is a Layer too. Built from text (class headers + imports) without parsing.
+
+    It is only ever asked about names written in the file at hand (a base, a callee): the result cache
+    relies on that to keep a file's results when the index changed only in names the file does not contain."""
 
     kinds: dict[str, KerasKind] = field(default_factory=dict)
 
@@ -58,7 +66,7 @@ class ProjectIndex:
         for text in texts:
             if "class" not in text:
                 continue
-            headers = _CLASS_HEADER.findall(text)
+            headers = class_headers(text)
             if not headers:
                 continue
             imports = scan_imports(text)
@@ -83,7 +91,7 @@ class ProjectIndex:
         if not self.kinds or "class" not in text:
             return False
         return any(base.strip().rsplit(".", 1)[-1] in self.kinds
-                   for _, bases in _CLASS_HEADER.findall(text) for base in bases.split(","))
+                   for _, bases in class_headers(text) for base in bases.split(","))
 
     def kind_of_base(self, qualname: str | None) -> KerasKind | None:
         """Kind of a base class: a Keras/TF class by name, else a class of this run by its last component."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import site
 import sysconfig
 import traceback
 from pathlib import Path
@@ -12,7 +13,7 @@ from types import FrameType
 
 _GRADFIX_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _LIBRARY_ROOTS = tuple({os.path.join(root, "") for root in (
-    *(sysconfig.get_paths()[key] for key in ("stdlib", "purelib", "platlib")), _GRADFIX_ROOT)})
+    sysconfig.get_paths()["stdlib"], *site.getsitepackages(), site.getusersitepackages(), _GRADFIX_ROOT)})
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _FILE_MENTION = re.compile(r'File "([^"]+)", line (\d+)')
 _MAX_MESSAGE = 240

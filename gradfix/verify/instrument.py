@@ -25,7 +25,7 @@ class CalledModel:
     model: Any
     args: tuple = ()
     kwargs: dict = field(default_factory=dict)
-    location: str | None = None
+    location: str = "?"
     eager: bool = True  # False: args/kwargs hold tf.TensorSpecs, seen while tracing a tf.function (fit, predict)
 
 
@@ -58,12 +58,13 @@ class Recorder:
         tf = sys.modules["tensorflow"]
         if any(isinstance(x, keras_tensor) for x in tf.nest.flatten((args, kwargs))):
             return  # building a functional model; the model is remembered when it is called
-        where = caller_location(sys._getframe())
+        where = caller_location(sys._getframe()) or "?"
         if tf.executing_eagerly():
             self._models[id(layer)] = CalledModel(layer, args, kwargs, where)
         elif id(layer) not in self._models or not self._models[id(layer)].eager:
+            symbolic = (tf.Tensor, tf.RaggedTensor, tf.SparseTensor)
             spec_args, spec_kwargs = tf.nest.map_structure(
-                lambda x: tf.TensorSpec.from_tensor(x) if isinstance(x, tf.Tensor) else x, (args, kwargs))
+                lambda x: tf.type_spec_from_value(x) if isinstance(x, symbolic) else x, (args, kwargs))
             self._models[id(layer)] = CalledModel(layer, spec_args, spec_kwargs, where, eager=False)
 
     def gradient_returned(self, sources: Any, gradients: Any) -> None:

@@ -71,8 +71,8 @@ def _tape_calls_table(outcome: VerifyOutcome) -> Table:
         table.add_column(column)
     for call in outcome.tape_calls:
         table.add_row(call.location, str(call.calls), "tf.function (per trace)" if call.in_function else "eager",
-                      str(call.sources), Text(", ".join(call.none_variables) or "none", style="red" if
-                                              call.none_variables else "green"))
+                      str(call.sources), Text(", ".join(call.none_variables), style="red") if call.none_variables
+                      else Text("– (all got gradients)", style="green"))
     return table
 
 

@@ -81,11 +81,16 @@ def could_be_trained(analysis: FileAnalysis, call: ast.Call) -> bool:
 def may_be_keras_2(analysis: FileAnalysis) -> bool:
     """The file imports tf_keras (or TF's bundled Keras 2), or takes `keras` from a module of its own project
     (transformers re-exports tf_keras that way), whose choice of Keras cannot be seen here. Bare tf.Variables
-    and tf.Modules are tracked by Keras 2, so such code may well be correct."""
+    and tf.Modules are tracked by Keras 2, so such code may well be correct. `target-keras` in the
+    configuration settles what the imports leave open: "2" for the whole project, "3" for re-exported
+    `keras` modules."""
+    if analysis.target_keras == "2":
+        return True
     text = analysis.source.text
     if ("tf_keras" in text or "tensorflow.python" in text) and _KERAS_2_IMPORT.search("\n" + text):
         return True
-    return any(qualname.endswith(".keras") for qualname in analysis.imports.names.values())
+    return analysis.target_keras != "3" and any(
+        qualname.endswith(".keras") for qualname in analysis.imports.names.values())
 
 
 def layer_classes(analysis: FileAnalysis) -> list[KerasClass]:

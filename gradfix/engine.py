@@ -73,6 +73,7 @@ class FileResult:
 class Settings:
     unsafe_fixes: bool = False
     fix: bool = False
+    target_keras: str = "auto"  # [tool.gradfix] target-keras: "2" keeps Keras-3-only fixes away
 
 
 def could_have_findings(text: str, rules: list[Rule], index: ProjectIndex) -> bool:
@@ -92,7 +93,7 @@ def process_source(path: str, source: SourceText, rules: list[Rule], settings: S
     except SourceError as exc:
         result.error = str(exc)
         return result
-    analysis = FileAnalysis(source, tree, index)
+    analysis = FileAnalysis(source, tree, index, target_keras=settings.target_keras)
     findings = run_rules(analysis, rules)
     result.diagnostics = [diagnostic(path, source, f) for f in findings]
     if settings.fix and any(usable(f, settings) for f in findings):
@@ -205,7 +206,7 @@ def _reanalyse(previous: FileAnalysis, text: str, codes: set[str]) -> FileAnalys
         tree = parse(text)
     except SourceError as exc:
         raise SafetyNetError(codes, f"a fix produced invalid code: {exc}") from None
-    return FileAnalysis(previous.source.with_text(text), tree, previous.index)
+    return FileAnalysis(previous.source.with_text(text), tree, previous.index, previous.target_keras)
 
 
 def _check_edits_are_local(source: SourceText, edits: list[Edit], findings: list[Finding], codes: set[str]) -> None:

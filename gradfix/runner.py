@@ -111,7 +111,7 @@ def run(paths: list[Path], options: RunOptions, config: Config,
     """Process `paths` (or the given in-memory `sources`, e.g. from stdin; those are never cached)."""
     rules = select_rules(*chosen_codes(options, config))
     unsafe_fixes = config.unsafe_fixes if options.unsafe_fixes is None else options.unsafe_fixes
-    settings = Settings(unsafe_fixes=unsafe_fixes, fix=options.fix)
+    settings = Settings(unsafe_fixes=unsafe_fixes, fix=options.fix, target_keras=config.target_keras)
     errors: list[tuple[str, str]] = []
     contents: dict[Path, bytes] = {}
     if sources is None:

@@ -175,3 +175,26 @@ def test_real_subprocess_entry_points(project):
     completed = subprocess.run([script, "apply", "--dry-run", "pkg"], cwd=project, capture_output=True, text=True)
     assert completed.returncode == 0 and completed.stdout.startswith("--- a/pkg/layer.py")
     assert "Traceback" not in completed.stderr
+
+
+BARE_VARIABLE = """import tensorflow as tf
+
+
+class Scale(tf.keras.layers.Layer):
+    def build(self, input_shape):
+        self.w = tf.Variable(tf.zeros((input_shape[-1], 2)))
+
+    def call(self, x):
+        return tf.matmul(x, self.w)
+"""
+
+
+@pytest.mark.parametrize("target, reported", [("2", False), ("3", True), ("auto", True)])
+def test_target_keras_decides_keras_3_only_rules_and_verify_default(in_tmp, target, reported):
+    from gradfix.verify.cli import configured_keras
+
+    (in_tmp / "pyproject.toml").write_text(f'[tool.gradfix]\ntarget-keras = "{target}"\n')
+    (in_tmp / "layer.py").write_text(BARE_VARIABLE)
+    result = invoke("check", "layer.py")
+    assert ("GF201" in result.stdout) is reported
+    assert configured_keras("layer.py::make") == target

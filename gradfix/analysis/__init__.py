@@ -23,9 +23,11 @@ __all__ = ["FileAnalysis", "KerasClass", "KerasKind", "ProjectIndex", "Tape", "T
 
 
 class FileAnalysis:
-    def __init__(self, source: SourceText, tree: ast.Module, index: ProjectIndex | None = None):
+    def __init__(self, source: SourceText, tree: ast.Module, index: ProjectIndex | None = None,
+                 target_keras: str = "auto"):
         self.source = source
         self.tree = tree
+        self.target_keras = target_keras  # "auto", "2" or "3", from [tool.gradfix] target-keras
         self.imports = ImportMap(source.text)
         self.index = index if index is not None else ProjectIndex.build([source.text])
 

@@ -4,6 +4,8 @@ the runner and rich load when the command runs, TensorFlow only in the child pro
 from __future__ import annotations
 
 from enum import Enum
+from pathlib import Path
+from typing import Optional
 
 import typer
 
@@ -21,6 +23,15 @@ class VerifyFormat(str, Enum):
     json = "json"
 
 
+def configured_keras(target: str) -> str:
+    """`target-keras` from the pyproject.toml above the target's file (or the cwd for a module target)."""
+    from gradfix.config import load_config
+
+    file_part = target.split("::")[0]
+    start = Path(file_part) if file_part.endswith(".py") else Path.cwd()
+    return load_config(start if start.exists() else Path.cwd()).target_keras
+
+
 def register(app: typer.Typer) -> None:
     app.command("verify")(verify)
 
@@ -28,9 +39,9 @@ def register(app: typer.Typer) -> None:
 def verify(
     target: str = typer.Argument(..., help="script.py, file.py::factory or package.module:factory; a factory "
                                            "returns (model, inputs) or (model, inputs, loss_fn)."),
-    keras: KerasChoice = typer.Option(KerasChoice.auto, "--keras",
-                                      help="3, 2 (tf_keras: sets TF_USE_LEGACY_KERAS=1) or auto (as the "
-                                           "environment says)."),
+    keras: Optional[KerasChoice] = typer.Option(None, "--keras",
+                                                help="3, 2 (tf_keras: sets TF_USE_LEGACY_KERAS=1) or auto (as the "
+                                                     "environment says); default: [tool.gradfix] target-keras."),
     timeout: float = typer.Option(300.0, "--timeout", help="Seconds before the target is killed."),
     output_format: VerifyFormat = typer.Option(VerifyFormat.text, "--output-format"),
     seed: int = typer.Option(0, "--seed", help="Seed for Python, numpy and TensorFlow random numbers."),
@@ -44,7 +55,8 @@ def verify(
     try:
         from gradfix.verify.runner import run_verify
 
-        outcome = run_verify(target, keras=keras.value, timeout=timeout, seed=seed)
+        outcome = run_verify(target, keras=keras.value if keras else configured_keras(target), timeout=timeout,
+                             seed=seed)
     except Exception as exc:  # a clean line, never a traceback
         typer.echo(f"gradfix verify: error: {exc}", err=True)
         raise typer.Exit(EXIT_CANNOT_RUN)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field, replace
-from typing import Callable, Mapping
+from typing import TYPE_CHECKING, Callable, Mapping
 
 import libcst as cst
 
@@ -33,7 +33,8 @@ class Translation:
 _NOT_A_LITERAL = object()
 _ANY_VALUE = object()  # a parameter that never changes the result (einsum's `optimize`)
 
-_Args = tuple[tuple[str, cst.Arg], ...]  # (numpy parameter name, the user's argument), in call order
+if TYPE_CHECKING:  # at run time, naming cst.Arg would import LibCST for every run (gradfix/deferred.py)
+    _Args = tuple[tuple[str, cst.Arg], ...]  # (numpy parameter name, the user's argument), in call order
 
 
 @dataclass(frozen=True)

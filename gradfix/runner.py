@@ -11,8 +11,7 @@ import errno
 import gc
 import os
 import stat
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent import futures  # its ProcessPoolExecutor (and multiprocessing) is imported only when used
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -178,11 +177,12 @@ def _process_all(tasks: list[Task], settings: Settings, index: ProjectIndex, job
     if jobs > 1 and sum(len(t.source.text) for t in tasks) >= PARALLEL_MIN_CHARS:
         pending = {t.path: t for t in sorted(tasks, key=lambda t: len(t.source.text), reverse=True)}
         try:
-            with ProcessPoolExecutor(max_workers=jobs, initializer=_start_worker, initargs=(settings, index)) as pool:
-                for result in pool.map(_process_in_worker, pending.values()):
+            with futures.ProcessPoolExecutor(max_workers=jobs, initializer=_start_worker,
+                                             initargs=(settings, index)) as pool:
+                for result in pool.map(_process_in_worker, list(pending.values())):
                     del pending[result.path]
                     yield result
-        except BrokenProcessPool:  # a worker died (out of memory?): finish here, where errors are reported
+        except futures.BrokenExecutor:  # a worker died (out of memory?): finish here, where errors are reported
             pass
         tasks = list(pending.values())
     _init_worker(settings, index)

@@ -111,6 +111,36 @@ def test_check_and_apply_never_import_tensorflow(tmp_path, verb):
         assert (tmp_path / "scale.py").read_text(encoding="utf-8") != SCALE, "apply did its work"
 
 
+CLEAN = "import tensorflow as tf\n\n\nclass Dense(tf.keras.layers.Layer):\n    def call(self, inputs):\n" \
+        "        return tf.matmul(inputs, self.kernel)\n"
+WATCH_LIBCST = WATCH_IMPORTS.replace('m.split(".")[0] in ("tensorflow", "keras", "tf_keras", "torch", "jax")',
+                                     'm.startswith("libcst.")')
+
+
+def test_libcst_is_imported_only_when_a_fix_is_built(tmp_path):
+    (tmp_path / "clean.py").write_text(CLEAN, encoding="utf-8")
+    done = subprocess.run([sys.executable, "-c", WATCH_LIBCST, "check", "--no-cache", "clean.py"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stderr.strip().splitlines()[-1]) == []
+    (tmp_path / "scale.py").write_text(SCALE, encoding="utf-8")
+    done = subprocess.run([sys.executable, "-c", WATCH_LIBCST, "check", "--no-cache", "scale.py"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert "GF102" in done.stdout and json.loads(done.stderr.strip().splitlines()[-1]) != []
+
+
+def test_a_deferred_module_behaves_as_the_module_once_used():
+    code = ("import sys, gradfix, libcst as cst\n"
+            "assert type(sys.modules['libcst']).__name__ == 'DeferredModule' and 'libcst._nodes.base' not in sys.modules\n"
+            "import importlib.util; assert importlib.util.find_spec('libcst') is not None\n"
+            "assert cst.parse_expression('a + b').operator.__class__ is cst.Add\n"
+            "import libcst.matchers as m; from libcst import Name\n"
+            "assert m.matches(cst.parse_expression('x'), m.Name('x')) and Name is cst.Name\n"
+            "assert sys.modules['libcst'].Name is cst.Name\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
 # --- cheap checks first ----------------------------------------------------------------------------------
 
 def test_files_that_cannot_have_a_finding_are_never_parsed(project, processed):
@@ -122,7 +152,7 @@ def test_the_pool_is_not_started_for_a_handful_of_files(project, monkeypatch):
     def no_pool(*args, **kwargs):
         raise AssertionError("a process pool was started")
 
-    monkeypatch.setattr(gradfix.runner, "ProcessPoolExecutor", no_pool)
+    monkeypatch.setattr(gradfix.runner.futures, "ProcessPoolExecutor", no_pool)
     report = run([project / "src"], RunOptions(jobs=2), Config())
     assert codes(report, "scale.py") == ["GF102"]
 
@@ -135,13 +165,13 @@ def many_layers(tmp_path, chars: int):
 
 def test_the_pool_is_started_when_there_is_enough_text_to_parse(tmp_path, monkeypatch):
     started = []
-    real = gradfix.runner.ProcessPoolExecutor
+    real = gradfix.runner.futures.ProcessPoolExecutor
 
     def recording(*args, **kwargs):
         started.append(kwargs["max_workers"])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(gradfix.runner, "ProcessPoolExecutor", recording)
+    monkeypatch.setattr(gradfix.runner.futures, "ProcessPoolExecutor", recording)
     many_layers(tmp_path, PARALLEL_MIN_CHARS)
     report = run([tmp_path], RunOptions(jobs=2), Config())
     assert started == [2]

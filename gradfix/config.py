@@ -25,12 +25,16 @@ class Config:
     root: Path | None = None  # folder of the pyproject.toml the settings came from
 
     def ignored_codes_for(self, path: Path) -> list[str]:
+        if not self.per_file_ignores:  # resolving the path is a few system calls per file: skip it
+            return []
         relative = _relative(path, self.root)
         return [code for pattern, codes in self.per_file_ignores.items()
                 if fnmatch.fnmatch(relative, pattern) or fnmatch.fnmatch(path.name, pattern)
                 for code in codes]
 
     def is_excluded(self, path: Path) -> bool:
+        if not self.exclude:
+            return False
         relative = _relative(path, self.root)
         parts = Path(relative).parts
         return any(fnmatch.fnmatch(relative, pattern) or any(fnmatch.fnmatch(p, pattern) for p in parts)

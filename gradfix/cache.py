@@ -84,21 +84,46 @@ class IndexFacts:
                 if self.kinds.get(name) != other.kinds.get(name)}
 
 
-class ResultCache:
-    """Results of one run's files under `folder`, for this run's index and settings."""
+def content_digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=20).hexdigest()
 
-    def __init__(self, folder: Path, index: ProjectIndex, settings: Settings):
+
+class ResultCache:
+    """Results of one run's files under `folder`, for this run's settings and (once `project_index` has
+    built it) its index. Files are known by `content_digest` of their bytes."""
+
+    def __init__(self, folder: Path, settings: Settings):
         self.root = folder
         self.folder = folder / code_fingerprint()
-        self.index = IndexFacts.of(index)
         self.settings = repr(settings)
-        self._changed_since: dict[str, set[str] | None] = {self.index.fingerprint: set()}
+        self.index: IndexFacts | None = None
+        self._changed_since: dict[str, set[str] | None] = {}
         self._writable: bool | None = None
+        self._index_saved = False
 
-    def key(self, path: str, source: SourceText, data: bytes, codes: list[str]) -> str:
-        """The entry of this file (by path, bytes and kind of source) under these rule codes."""
-        header = json.dumps([path, type(source).__name__, self.settings, codes]).encode()
-        return hashlib.blake2b(header + b"\0" + data, digest_size=20).hexdigest()
+    def project_index(self, files: list[tuple[str, str]]) -> ProjectIndex:
+        """The run's index from (digest, text) of its files, scanning only the texts not seen before: what a
+        file tells the index is kept by content in one file, `index-facts.json`."""
+        path = self.folder / "index-facts.json"
+        try:
+            known = json.loads(path.read_bytes())
+            known = {digest: facts for digest, facts in known.items() if _are_index_facts(facts)}
+        except (OSError, ValueError, AttributeError):
+            known = {}
+        facts = {digest: known[digest] if digest in known else ProjectIndex.facts(text) for digest, text in files}
+        if not facts.keys() <= known.keys():
+            # keep other runs' files too (an editor checking one file must not evict the whole tree), up to a bound
+            kept = {**known, **facts} if len(known) < 2 * len(facts) + 10_000 else facts
+            if self._prepare():
+                _write_atomically(path, json.dumps(kept).encode())
+        index = ProjectIndex.from_facts(facts.values())
+        self.index = IndexFacts.of(index)
+        self._changed_since[self.index.fingerprint] = set()
+        return index
+
+    def key(self, path: str, source: SourceText, digest: str, codes: list[str]) -> str:
+        """The entry of this file (by path, content and kind of source) under these rule codes."""
+        return _hash(json.dumps([path, type(source).__name__, digest, self.settings, codes]))
 
     def load(self, key: str, source: SourceText) -> FileResult | None:
         try:
@@ -115,6 +140,10 @@ class ResultCache:
         """Remember a result; errors are not remembered (they are rare, and may be transient)."""
         if result.error is not None or not self._prepare():
             return
+        if not self._index_saved:  # the index this run's entries refer to, for `_index_allows` of later runs
+            snapshot = {"kinds": self.index.kinds, "rest": self.index.rest}
+            _write_atomically(self.folder / "index" / f"{self.index.fingerprint}.json", json.dumps(snapshot).encode())
+            self._index_saved = True
         fields = {f.name: getattr(result, f.name) for f in dataclasses.fields(result)
                   if f.name not in ("original", "fixed")}
         try:
@@ -147,22 +176,26 @@ class ResultCache:
             return None
 
     def _prepare(self) -> bool:
-        """Create the folder on the first write (dropping folders of other gradfix versions) and save the
-        index this run's entries refer to. False when the cache cannot be written."""
+        """Create the folder on the first write, dropping folders of other gradfix versions. False when the
+        cache cannot be written."""
         if self._writable is None:
             try:
-                self.root.mkdir(parents=True, exist_ok=True)
+                self.folder.mkdir(parents=True, exist_ok=True)
                 (self.root / ".gitignore").write_text("# created by gradfix\n*\n", encoding="utf-8")
                 for other in self.root.iterdir():
                     if other.is_dir() and other != self.folder:
                         shutil.rmtree(other, ignore_errors=True)
-                snapshot = {"kinds": self.index.kinds, "rest": self.index.rest}
-                _write_atomically(self.folder / "index" / f"{self.index.fingerprint}.json",
-                                  json.dumps(snapshot).encode())
                 self._writable = True
             except OSError:
                 self._writable = False
         return self._writable
+
+
+def _are_index_facts(value) -> bool:
+    """Is this what `ProjectIndex.facts` returns (read back from JSON)? A damaged file must not crash a run."""
+    return isinstance(value, list) and all(
+        isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str) and isinstance(entry[1], list)
+        and all(base is None or isinstance(base, str) for base in entry[1]) for entry in value)
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

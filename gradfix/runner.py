@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from gradfix.analysis import ProjectIndex
+from gradfix.cache import ResultCache, cache_folder, content_digest
 from gradfix.config import Config
 from gradfix.discovery import discover
 from gradfix.engine import FileResult, RuleError, Settings, could_have_findings, process_source
@@ -123,8 +124,12 @@ def run(paths: list[Path], options: RunOptions, config: Config,
                 sources[path] = source_from_bytes(path, contents[path])
             except SourceError as exc:
                 errors.append((str(path), str(exc)))
-    index = ProjectIndex.build(s.text for s in sources.values())
-    cache = _open_cache(config, index, settings) if options.cache and contents else None
+    cache = ResultCache(cache_folder(config.root), settings) if options.cache and contents else None
+    if cache:
+        digests = {path: content_digest(data) for path, data in contents.items()}
+        index = cache.project_index([(digests[path], source.text) for path, source in sources.items()])
+    else:
+        index = ProjectIndex.build(s.text for s in sources.values())
     results: dict[str, FileResult] = {}
     tasks: list[Task] = []
     keys: dict[str, str] = {}
@@ -135,7 +140,7 @@ def run(paths: list[Path], options: RunOptions, config: Config,
             continue
         codes = tuple(r.code for r in file_rules)
         if cache:
-            keys[name] = cache.key(name, source, contents[path], list(codes))
+            keys[name] = cache.key(name, source, digests[path], list(codes))
             cached = cache.load(keys[name], source)
             if cached:
                 results[name] = cached
@@ -148,12 +153,6 @@ def run(paths: list[Path], options: RunOptions, config: Config,
     ordered = [results[str(path)] for path in sources]
     errors.extend((r.path, r.error) for r in ordered if r.error)
     return RunReport(results=ordered, errors=errors)
-
-
-def _open_cache(config: Config, index: ProjectIndex, settings: Settings):
-    from gradfix.cache import ResultCache, cache_folder
-
-    return ResultCache(cache_folder(config.root), index, settings)
 
 
 def _counted(results: Iterable[FileResult], progress, total: int) -> Iterator[FileResult]:

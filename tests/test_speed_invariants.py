@@ -268,6 +268,14 @@ def test_a_damaged_cache_entry_is_a_miss(project, processed):
     assert sorted(processed) == ["block.py", "scale.ipynb", "scale.py"]
 
 
+def test_index_facts_of_the_wrong_shape_are_recomputed(project):
+    first = run_cached(project)
+    (facts_file,) = (project / CACHE_FOLDER).rglob("index-facts.json")
+    facts = json.loads(facts_file.read_text(encoding="utf-8"))
+    facts_file.write_text(json.dumps({digest: [["Base", [3]]] for digest in facts}), encoding="utf-8")
+    assert run_cached(project) == first
+
+
 def test_the_cache_lives_next_to_the_config_and_ignores_itself(project):
     run_cached(project)
     assert (project / CACHE_FOLDER / ".gitignore").read_text(encoding="utf-8").splitlines()[-1] == "*"

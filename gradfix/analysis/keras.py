@@ -62,16 +62,23 @@ class ProjectIndex:
 
     @classmethod
     def build(cls, texts) -> "ProjectIndex":
-        pending: list[tuple[str, list[str]]] = []
-        for text in texts:
-            if "class" not in text:
-                continue
-            headers = class_headers(text)
-            if not headers:
-                continue
-            imports = scan_imports(text)
-            for name, bases in headers:
-                pending.append((name, [_resolve_text(b.strip(), imports) for b in bases.split(",")]))
+        return cls.from_facts(map(cls.facts, texts))
+
+    @staticmethod
+    def facts(text: str) -> list[tuple[str, list[str | None]]]:
+        """What one file tells the index: (class name, its bases resolved through the file's imports) for each
+        class header. A function of the text alone, so the result cache keeps it by content."""
+        if "class" not in text:
+            return []
+        headers = class_headers(text)
+        if not headers:
+            return []
+        imports = scan_imports(text)
+        return [(name, [_resolve_text(b.strip(), imports) for b in bases.split(",")]) for name, bases in headers]
+
+    @classmethod
+    def from_facts(cls, facts_per_file) -> "ProjectIndex":
+        pending = [(name, bases) for facts in facts_per_file for name, bases in facts]
         index = cls()
         changed = True
         while changed:

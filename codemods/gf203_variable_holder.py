@@ -8,6 +8,7 @@ import re
 from codemods._variables import (add_weight_rewrite, is_variable_call, keras_namespace, layer_classes,
                                  may_be_keras_2, starts_its_line, stores_on_self, super_init_line, walk_function)
 from gradfix.analysis import KerasClass, KerasKind
+from gradfix.analysis.statements import walk_statements
 from gradfix.analysis.tensors import is_super_call
 from gradfix.rules import FixSafety, Rule
 from gradfix.source import Edit
@@ -74,7 +75,7 @@ and silently stops training under Keras 3; a plain Python class is invisible to 
 
     def check(self, analysis):
         users = _holder_users(analysis)
-        for node in ast.walk(analysis.tree):
+        for node in walk_statements(analysis.tree):
             if not isinstance(node, ast.ClassDef) or node.name not in users:
                 continue
             kind = _holder_kind(analysis, node)

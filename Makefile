@@ -38,8 +38,13 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not tf"
 
+## Speed on keras + transformers (downloaded into benchmarks/.cache/ on first use); prints a table.
 bench: $(STAMP)
 	$(PY) benchmarks/bench.py
+
+## apply --dry-run + the safety net over the same corpus: files scanned / changed / errors.
+sweep: $(STAMP)
+	$(PY) benchmarks/sweep.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .gradfix

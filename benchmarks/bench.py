@@ -1,0 +1,127 @@
+"""How fast is gradfix on a real codebase? Prints one table; asserts nothing.
+
+Every figure comes from the same run, as a fresh process, on the same files (see corpus.py), and is put
+next to the floor measured in this run: Python's own `ast.parse` of every file, which gradfix cannot beat
+by much since it must at least parse the files that could have a finding. Run it on a quiet machine:
+other processes competing for the cores move every figure.
+
+    python benchmarks/bench.py [--rounds N] [--no-peer]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from corpus import CORPUS, PACKAGES, corpus_paths, python_files
+
+ONE_FILE = "transformers/models/bert/modeling_tf_bert.py"  # the IDE case: a TF model file saved in an editor
+LABEL_WIDTH = 50
+FLOOR_SCRIPT = """
+import ast, sys, warnings
+warnings.simplefilter("ignore")
+for name in open(sys.argv[1], encoding="utf-8").read().splitlines():
+    with open(name, "rb") as stream:
+        try:
+            ast.parse(stream.read())
+        except (SyntaxError, ValueError):
+            pass
+"""
+
+
+def timed(command: list[str]) -> tuple[float, str]:
+    """Wall-clock seconds of one run of `command` (from the corpus folder), and its stdout."""
+    start = time.perf_counter()
+    done = subprocess.run(command, cwd=CORPUS, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    return time.perf_counter() - start, done.stdout
+
+
+def gradfix_command() -> list[str]:
+    script = Path(sys.executable).with_name("gradfix")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "gradfix"]
+
+
+def fixit_command() -> list[str] | None:
+    script = Path(sys.executable).with_name("fixit")
+    return [str(script)] if script.exists() else None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="rounds of the floor and the cold runs, interleaved so that a change of load "
+                             "moves both alike; figures are medians (default 1)")
+    parser.add_argument("--no-peer", action="store_true", help="skip fixit even when it is installed (slow)")
+    arguments = parser.parse_args()
+    folders = corpus_paths()
+    files = python_files(folders)
+    names = [str(f.relative_to(CORPUS)) for f in folders]
+    gradfix = gradfix_command()
+    shutil.rmtree(CORPUS / ".gradfix", ignore_errors=True)
+    corpus = ", ".join(f"{name} {version}" for name, version in PACKAGES.items())
+    print(f"corpus: {len(files)} files, {sum(f.stat().st_size for f in files) / 1e6:.1f} MB ({corpus}); "
+          f"{os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f} at the start")
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as listing:
+        listing.write("\n".join(map(str, files)))
+
+    commands = {"floor": [sys.executable, "-c", FLOOR_SCRIPT, listing.name],
+                "cold": [*gradfix, "check", "--jobs", "1", "--no-cache", *names],
+                "parallel": [*gradfix, "check", "--jobs", "2", "--no-cache", *names]}
+    samples: dict[str, list[float]] = {name: [] for name in commands}
+    outputs: dict[str, str] = {}
+    for _ in range(arguments.rounds):
+        for name, command in commands.items():
+            seconds, outputs[name] = timed(command)
+            samples[name].append(seconds)
+    os.unlink(listing.name)
+    floor, cold, parallel = (statistics.median(samples[name]) for name in commands)
+    filling, filled_output = timed([*gradfix, "check", "--jobs", "1", *names])
+    warm_runs = [timed([*gradfix, "check", "--jobs", "1", *names]) for _ in range(3)]
+    warm = statistics.median(seconds for seconds, _ in warm_runs)
+    one_file = [timed([*gradfix, "check", "--no-cache", ONE_FILE])[0] for _ in range(7)]
+
+    row = Row(floor)
+    row("Python ast.parse of every file (the floor)", floor)
+    row("gradfix check --jobs 1 --no-cache (cold)", cold, "≤ 2× floor", cold <= 2 * floor)
+    row("gradfix check --jobs 2 --no-cache", parallel, note=_same(outputs["parallel"], outputs["cold"]))
+    row("gradfix check --jobs 1, empty cache (fills it)", filling, note=_same(filled_output, outputs["cold"]))
+    row("gradfix check, warm cache (unchanged tree)", warm, "≤ 0.25× floor", warm <= 0.25 * floor,
+        _same(warm_runs[-1][1], outputs["cold"]) + ", median of 3")
+    row(f"gradfix check --no-cache {Path(ONE_FILE).name} (IDE)", statistics.median(one_file), "< 0.5 s",
+        statistics.median(one_file) < 0.5, f"median of 7, fastest {min(one_file):.2f} s")
+    fixit = fixit_command()
+    if fixit and not arguments.no_peer:
+        row("fixit lint (peer; its own parallelism)", timed([*fixit, "lint", *names])[0])
+    elif not fixit:
+        print("fixit is not installed: no peer figure (pip install fixit)")
+    print(f"load average {os.getloadavg()[0]:.1f} at the end")
+
+
+class Row:
+    """Prints one measurement with its ratio to the floor (the header comes with the first row)."""
+
+    def __init__(self, floor: float):
+        self.floor = floor
+        print(f"{'measurement':{LABEL_WIDTH}}  {'seconds':>8}  {'× floor':>7}  {'target':20}  note")
+        print("-" * (LABEL_WIDTH + 70))
+
+    def __call__(self, label: str, seconds: float, target: str = "", met: bool | None = None, note: str = ""):
+        verdict = "" if met is None else ("met" if met else "MISSED")
+        target = f"{target} {verdict}".strip()
+        print(f"{label:{LABEL_WIDTH}}  {seconds:8.2f}  {seconds / self.floor:7.2f}  {target:20}  {note}".rstrip(),
+              flush=True)
+
+
+def _same(output: str, reference: str) -> str:
+    return "same findings as cold" if output == reference else "FINDINGS DIFFER from the cold run"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+"""The benchmark corpus: the whole `transformers==4.46.3` package (its TF model files included) and the
+`keras==3.15.1` package source, fetched with `pip download --no-deps` into benchmarks/.cache/ on first use.
+
+Shared by bench.py and sweep.py, so both measure exactly the same files.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+CACHE = Path(__file__).resolve().parent / ".cache"
+WHEELS = CACHE / "wheels"
+CORPUS = CACHE / "corpus"
+PACKAGES = {"transformers": "4.46.3", "keras": "3.15.1"}  # distribution -> version; the import name is the same
+# A `[tool.gradfix]` table at the corpus root makes it the config root: runs over the corpus use default
+# settings whatever the surrounding repository configures, and keep their cache in the corpus folder.
+CONFIG = "[tool.gradfix]\n"
+
+
+def corpus_paths() -> list[Path]:
+    """The package folders to run on, downloading and unpacking the wheels when they are not there yet."""
+    folders = [CORPUS / name for name in PACKAGES]
+    if not all(folder.is_dir() for folder in folders):
+        _fetch()
+    (CORPUS / "pyproject.toml").write_text(CONFIG, encoding="utf-8")
+    return folders
+
+
+def python_files(folders: list[Path]) -> list[Path]:
+    return sorted(p for folder in folders for p in folder.rglob("*.py"))
+
+
+def _fetch() -> None:
+    WHEELS.mkdir(parents=True, exist_ok=True)
+    requirements = [f"{name}=={version}" for name, version in PACKAGES.items()]
+    print(f"downloading {' '.join(requirements)} into {WHEELS} ...", file=sys.stderr)
+    subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--dest", str(WHEELS),
+                    *requirements], check=True)
+    for name, version in PACKAGES.items():
+        (wheel,) = WHEELS.glob(f"{name}-{version}-*.whl")
+        with zipfile.ZipFile(wheel) as archive:
+            members = [m for m in archive.namelist() if m.startswith(f"{name}/")]
+            archive.extractall(CORPUS, members)

@@ -16,9 +16,9 @@ import sys
 from corpus import CORPUS, corpus_paths
 from gradfix.analysis import ProjectIndex
 from gradfix.config import load_config
-from gradfix.engine import Settings, process_source
+from gradfix.engine import process_source
 from gradfix.rules import select_rules
-from gradfix.runner import RunOptions, run
+from gradfix.runner import RunOptions, chosen_codes, run, settings_for
 
 
 def main() -> int:
@@ -26,11 +26,12 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=0, help="worker processes (default: all cores)")
     jobs = parser.parse_args().jobs
     config = load_config(CORPUS)
-    report = run(corpus_paths(), RunOptions(fix=True, jobs=jobs), config)
+    options = RunOptions(fix=True, jobs=jobs)
+    report = run(corpus_paths(), options, config)
     changed = [r for r in report.results if r.changed]
     index = ProjectIndex.build(r.original.text for r in report.results)
-    rules = select_rules(config.select, config.ignore)
-    problems = [(r.path, reason) for r in changed for reason in recheck(r, rules, index)]
+    rules, settings = select_rules(*chosen_codes(options, config)), settings_for(options, config)
+    problems = [(r.path, reason) for r in changed for reason in recheck(r, rules, settings, index)]
     for result in changed:
         codes = sorted({d.code for d in result.diagnostics if d.applied})
         print(f"changed  {result.path}  ({', '.join(codes)})")
@@ -42,7 +43,7 @@ def main() -> int:
     return 1 if changed or errors else 0
 
 
-def recheck(result, rules, index) -> list[str]:
+def recheck(result, rules, settings, index) -> list[str]:
     """What the safety net promises about a rewritten file, checked again from the outside: it parses, and
     a second `apply` over it changes nothing."""
     fixed = result.fixed
@@ -50,7 +51,7 @@ def recheck(result, rules, index) -> list[str]:
         ast.parse(fixed.text)
     except SyntaxError as exc:
         return [f"rewritten file does not parse: {exc}"]
-    again = process_source(result.path, fixed, rules, Settings(fix=True), index)
+    again = process_source(result.path, fixed, rules, settings, index)
     return ["a second apply changes the rewritten file again"] if again.changed else []
 
 

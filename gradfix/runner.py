@@ -101,6 +101,11 @@ def chosen_codes(options: RunOptions, config: Config) -> tuple[list[str], list[s
     return config.select, config.ignore + options.ignore
 
 
+def settings_for(options: RunOptions, config: Config) -> Settings:
+    unsafe_fixes = config.unsafe_fixes if options.unsafe_fixes is None else options.unsafe_fixes
+    return Settings(unsafe_fixes=unsafe_fixes, fix=options.fix, target_keras=config.target_keras)
+
+
 def rules_for(path: Path, rules: list[Rule], config: Config) -> list[Rule]:
     ignored = config.ignored_codes_for(path)
     return [r for r in rules if not any(r.code.startswith(i) for i in ignored)] if ignored else rules
@@ -110,8 +115,7 @@ def run(paths: list[Path], options: RunOptions, config: Config,
         sources: dict[Path, SourceText] | None = None) -> RunReport:
     """Process `paths` (or the given in-memory `sources`, e.g. from stdin; those are never cached)."""
     rules = select_rules(*chosen_codes(options, config))
-    unsafe_fixes = config.unsafe_fixes if options.unsafe_fixes is None else options.unsafe_fixes
-    settings = Settings(unsafe_fixes=unsafe_fixes, fix=options.fix, target_keras=config.target_keras)
+    settings = settings_for(options, config)
     errors: list[tuple[str, str]] = []
     contents: dict[Path, bytes] = {}
     if sources is None:

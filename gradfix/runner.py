@@ -88,11 +88,6 @@ def read_bytes(path: Path, max_size: int) -> bytes:
         raise SourceError(f"cannot read: {exc.strerror or exc}") from None
 
 
-def read_source(path: Path, max_size: int) -> SourceText:
-    """The file's text (a notebook's code cells), or a SourceError saying in one line why not."""
-    return source_from_bytes(path, read_bytes(path, max_size))
-
-
 def chosen_codes(options: RunOptions, config: Config) -> tuple[list[str], list[str]]:
     """(select, ignore) with the command line layered over the config, as ruff does: `--select` starts
     the selection afresh (the config's select and ignore no longer apply); `--ignore` adds to the config's."""

@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast bench sweep clean
+.PHONY: demo test test-fast bench sweep correct-code clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ bench: $(STAMP)
 ## apply --dry-run + the safety net over the same corpus: files scanned / changed / errors.
 sweep: $(STAMP)
 	$(PY) benchmarks/sweep.py
+
+## apply --dry-run (safe, then unsafe fixes) and check over 12 released TF/Keras packages: must change 0 files.
+correct-code: $(STAMP)
+	$(PY) benchmarks/correct_code.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .gradfix

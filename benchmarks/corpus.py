@@ -44,3 +44,29 @@ def _fetch() -> None:
         with zipfile.ZipFile(wheel) as archive:
             members = [m for m in archive.namelist() if m.startswith(f"{name}/")]
             archive.extractall(CORPUS, members)
+
+
+def fetch_packages(packages: dict[str, str | None]) -> list[Path]:
+    """One folder per distribution (`name-version`, its wheel's files without metadata) under
+    benchmarks/.cache/packages/, downloaded with `pip download --no-deps` on first use. A `[tool.gradfix]`
+    table at that root keeps the runs on default settings."""
+    root = CACHE / "packages"
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "pyproject.toml").write_text(CONFIG, encoding="utf-8")
+    folders = []
+    for name, version in packages.items():
+        stem = name.replace("-", "_")
+        wheels = sorted(WHEELS.glob(f"{stem}-{version or '*'}-*.whl"))
+        if not wheels:
+            requirement = f"{name}=={version}" if version else name
+            print(f"downloading {requirement} into {WHEELS} ...", file=sys.stderr)
+            subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--dest", str(WHEELS),
+                            requirement], check=True)
+            wheels = sorted(WHEELS.glob(f"{stem}-{version or '*'}-*.whl"))
+        wheel = wheels[-1]
+        folder = root / "-".join(wheel.name.split("-")[:2])
+        if not folder.is_dir():
+            with zipfile.ZipFile(wheel) as archive:
+                archive.extractall(folder, [m for m in archive.namelist() if ".dist-info/" not in m])
+        folders.append(folder)
+    return folders

@@ -74,10 +74,22 @@ async def client(lsp_client: LanguageClient, tmp_path_factory):
     capabilities = client_capabilities("visual-studio-code")
     capabilities.notebook_document = types.NotebookDocumentClientCapabilities(
         synchronization=types.NotebookDocumentSyncClientCapabilities())
-    await lsp_client.initialize_session(types.InitializeParams(
+    lsp_client.initialized_with = await lsp_client.initialize_session(types.InitializeParams(
         capabilities=capabilities, root_uri=root.as_uri(),
         workspace_folders=[types.WorkspaceFolder(uri=root.as_uri(), name="project")]))
     lsp_client.root = root
+    yield
+    await lsp_client.shutdown_session()
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=[sys.executable, "-m", "gradfix", "server"],
+                                              client_factory=recording_client), scope="module")
+async def minimal_client(lsp_client: LanguageClient, tmp_path_factory):
+    """A client that announces no capabilities at all: no notebooks, no file watching, no `codeAction/resolve`."""
+    root = tmp_path_factory.mktemp("minimal")
+    lsp_client.initialized_with = await lsp_client.initialize_session(types.InitializeParams(
+        capabilities=types.ClientCapabilities(), root_uri=root.as_uri()))
+    lsp_client.root, lsp_client.opened = root, []
     yield
     await lsp_client.shutdown_session()
 
@@ -126,9 +138,12 @@ def change(client: LanguageClient, uri: str, version: int, text: str) -> None:
 
 
 async def actions(client: LanguageClient, uri: str, at: types.Range, only=None) -> list[types.CodeAction]:
-    return await client.text_document_code_action_async(types.CodeActionParams(
+    """The code actions at `at`, each with its edit (resolved, as an editor does when one is picked)."""
+    offered = await client.text_document_code_action_async(types.CodeActionParams(
         text_document=types.TextDocumentIdentifier(uri=uri), range=at,
         context=types.CodeActionContext(diagnostics=[], only=only)))
+    assert all(action.edit is None for action in offered), "VS Code resolves edits when an action is picked"
+    return [await client.code_action_resolve_async(action) for action in offered]
 
 
 def whole(text: str) -> types.Range:
@@ -265,6 +280,21 @@ async def test_the_ignore_comment_action_silences_the_finding(client: LanguageCl
     assert await published(client, uri, version=2) == []
 
 
+async def test_a_client_without_resolve_gets_the_edits_with_the_actions(minimal_client: LanguageClient):
+    client = minimal_client
+    assert client.initialized_with.capabilities.notebook_document_sync is None
+    uri = open_file(client, "model.py", SCALE)
+    (diagnostic,) = await published(client, uri, version=1)
+    offered = await client.text_document_code_action_async(types.CodeActionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), range=diagnostic.range,
+        context=types.CodeActionContext(diagnostics=[])))
+    assert [a.title.split(":")[0].split(" (")[0] for a in offered] == [
+        "Fix GF102", "Ignore GF102 on this line", "gradfix"]
+    assert applied(SCALE, offered[0].edit.changes[uri]) == SCALE_FIXED
+    assert applied(SCALE, offered[2].edit.changes[uri]) == SCALE_FIXED
+    assert client.registrations == [], "no file watchers asked of a client that cannot register them"
+
+
 # --- hover ---------------------------------------------------------------------------------------------------
 
 async def test_hover_on_a_finding_explains_its_rule(client: LanguageClient):
@@ -322,6 +352,7 @@ async def test_a_notebook_is_checked_as_one_program_with_findings_in_their_cells
                                document=cell_uris[n]) for n in range(3)]),
         cell_text_documents=[types.TextDocumentItem(uri=cell_uris[n], language_id="markdown" if n == 1 else "python",
                                                     version=1, text=cells[n]) for n in range(3)]))
+    assert client.initialized_with.capabilities.notebook_document_sync is not None
     (diagnostic,) = await published(client, cell_uris[2])
     assert await published(client, cell_uris[0]) == []
     assert diagnostic.code == "GF102" and diagnostic.range.start.line == 2, "line 3 of the third cell"

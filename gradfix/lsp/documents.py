@@ -123,7 +123,9 @@ def text_edits(old: SourceText, new: str, codec: PositionCodec) -> list[types.Te
     tail = 0
     while tail < min(len(before), len(after)) - head and before[-1 - tail] == after[-1 - tail]:
         tail += 1
-    matcher = SequenceMatcher(None, before[head:len(before) - tail], after[head:len(after) - tail], autojunk=False)
+    # autojunk (the default) keeps lines repeated all over a file (blank lines, `return x`) from making the
+    # comparison quadratic; the opcodes still turn `old` into `new` exactly, if not always in the fewest edits.
+    matcher = SequenceMatcher(None, before[head:len(before) - tail], after[head:len(after) - tail])
     return [types.TextEdit(range=types.Range(start=_line_start(old, head + i1, codec),
                                              end=_line_start(old, head + i2, codec)),
                            new_text="".join(after[head + j1:head + j2]))

@@ -9,6 +9,7 @@ re-checks the other open documents; a changed `pyproject.toml` re-indexes the wo
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import sys
 import time
@@ -27,7 +28,8 @@ from gradfix.lsp.documents import Cell, Document, Reported
 from gradfix.lsp.project import Project
 from gradfix.notebook import in_cells, is_notebook
 from gradfix.rules import FixSafety, all_rules
-from gradfix.source import Edit, SourceError, apply_edits
+from gradfix.runner import GC_THRESHOLD
+from gradfix.source import SourceError, apply_edits
 
 DEBOUNCE_SECONDS = 0.2
 FIX_ALL = f"{types.CodeActionKind.SourceFixAll.value}.gradfix"
@@ -44,6 +46,7 @@ class Checked:
 
     document: Document
     reported: list[Reported]
+    generation: int = 0  # which check of the server this is: a code action resolved later must be of the same
     fix_all: dict[str, list[types.TextEdit]] | None = field(default=None, repr=False)  # computed when first asked
 
 
@@ -57,6 +60,7 @@ class GradfixServer(LanguageServer):
         self.project = Project([])
         self.rules = all_rules()
         self.checked: dict[str, Checked] = {}  # by the uri of the file or notebook, for every open one
+        self._generation = 0
         self._pending: dict[str, asyncio.TimerHandle] = {}
         self._shown: set[str] = set()  # error messages shown once (not on every keystroke)
 
@@ -108,7 +112,8 @@ class GradfixServer(LanguageServer):
         reported = [Reported(found, at, document.part_uri(at.cell), self.diagnostic(document, at))
                     for found, at in zip(result.diagnostics, located)]
         previous = self.checked.get(key)
-        self.checked[key] = checked = Checked(document, reported)
+        self._generation += 1
+        self.checked[key] = checked = Checked(document, reported, self._generation)
         self.publish(checked, previous)
         if index_changed:
             for other in self.checked:
@@ -186,34 +191,58 @@ class GradfixServer(LanguageServer):
 
     # --- code actions and hover ------------------------------------------------------------------------------
 
-    def quick_fixes(self, checked: Checked, reported: Reported) -> list[types.CodeAction]:
-        """The finding's fix (when it has one), then `# gradfix: ignore[CODE]` on its line."""
-        document, found = checked.document, reported.found
+    def offers(self, checked: Checked, uri: str, at: types.Range, only) -> list[types.CodeAction]:
+        """The code actions for a range of `uri`, without their edits (see `edit_for`): per finding there, its fix
+        (when it has one) and `# gradfix: ignore[CODE]`; for the whole file, fix-all when a safe fix exists."""
         actions = []
-        if found.fix_safety is not None and found.fix_edits:
-            edits = [document.edit(e.line, e.col, e.end_line, e.end_col, e.content) for e in found.fix_edits]
-            action = self.action(f"Fix {found.code}: {self.rules[found.code].summary} ({found.fix_safety.value} fix)",
-                                 QUICK_FIX, document, edits, reported)
-            if action:
-                action.is_preferred = found.fix_safety is FixSafety.SAFE
-                actions.append(action)
-        suppression = suppression_edit(document.source, found.line, found.end_line, found.code)
-        if suppression:
-            actions.append(self.action(f"Ignore {found.code} on this line (# gradfix: ignore[{found.code}])",
-                                       QUICK_FIX, document, [suppression], reported))
-        return [a for a in actions if a]
 
-    def action(self, title: str, kind: str, document: Document, edits: list[Edit],
-               reported: Reported) -> types.CodeAction | None:
-        """A code action that applies `edits` (in the engine's source); None if the result would not parse."""
-        text = apply_edits(document.source.text, edits)
-        try:
-            parse(text)
-        except SourceError:
+        def offer(title: str, kind: str, what: str, index: int | None = None, **extra) -> None:
+            reported = [checked.reported[index].lsp] if index is not None else None
+            actions.append(types.CodeAction(title=title, kind=kind, diagnostics=reported, **extra, data={
+                "uri": uri, "generation": checked.generation, "what": what, "finding": index}))
+
+        if _wanted(QUICK_FIX, only):
+            for index, reported in enumerate(checked.reported):
+                if reported.uri != uri or not _overlaps(reported.lsp.range, at):
+                    continue
+                code, safety = reported.found.code, reported.found.fix_safety
+                if safety is not None and reported.found.fix_edits:
+                    offer(f"Fix {code}: {self.rules[code].summary} ({safety.value} fix)", QUICK_FIX, "fix", index,
+                          is_preferred=safety is FixSafety.SAFE)
+                offer(f"Ignore {code} on this line (# gradfix: ignore[{code}])", QUICK_FIX, "ignore", index)
+        if _wanted(FIX_ALL, only) and any(r.found.fix_safety is FixSafety.SAFE for r in checked.reported):
+            offer("gradfix: fix all safe findings", FIX_ALL, "fix-all")
+        return actions
+
+    def edit_for(self, checked: Checked, data: dict) -> types.WorkspaceEdit | None:
+        """The edit of an offered action; None when there is none after all (a result that would not parse,
+        nothing to change) or the document was checked again since the offer."""
+        if data.get("generation") != checked.generation:
             return None
+        document = checked.document
+        if data["what"] == "fix-all":
+            changes = self.fix_all(checked)
+            return types.WorkspaceEdit(changes=changes) if changes else None
+        found = checked.reported[data["finding"]].found
+        if data["what"] == "fix":
+            text = apply_edits(document.source.text, [document.edit(e.line, e.col, e.end_line, e.end_col, e.content)
+                                                      for e in found.fix_edits])
+            try:
+                parse(text)
+            except SourceError:
+                return None
+        else:  # a comment at the end of a line that ends in code: parses by construction
+            suppression = suppression_edit(document.source, found.line, found.end_line, found.code)
+            text = apply_edits(document.source.text, [suppression] if suppression else [])
         changes = document.edits_to(text, self.workspace.position_codec)
-        return types.CodeAction(title=title, kind=kind, diagnostics=[reported.lsp],
-                                edit=types.WorkspaceEdit(changes=changes))
+        return types.WorkspaceEdit(changes=changes) if changes else None
+
+    def resolves_edits(self) -> bool:
+        """Does the client ask for an action's edit only when the user picks it (`codeAction/resolve`)?"""
+        text_document = self.client_capabilities.text_document
+        code_action = text_document.code_action if text_document else None
+        support = code_action.resolve_support if code_action else None
+        return bool(support and "edit" in support.properties)
 
     def fix_all(self, checked: Checked) -> dict[str, list[types.TextEdit]]:
         """Edits applying every safe fix of the document (never an unsafe one), as `gradfix apply` would."""
@@ -266,6 +295,7 @@ def initialized(ls: GradfixServer, params: types.InitializedParams) -> None:
             register_options=types.DidChangeWatchedFilesRegistrationOptions(
                 watchers=[types.FileSystemWatcher(glob_pattern=pattern) for pattern in WATCHED]))]))
     ls.reload()
+    gc.freeze()  # modules, rules, the index: kept for the server's life
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
@@ -330,24 +360,27 @@ def watched_files_changed(ls: GradfixServer, params: types.DidChangeWatchedFiles
 
 
 @server.feature(types.TEXT_DOCUMENT_CODE_ACTION,
-                types.CodeActionOptions(code_action_kinds=[QUICK_FIX, FIX_ALL], resolve_provider=False))
+                types.CodeActionOptions(code_action_kinds=[QUICK_FIX, FIX_ALL], resolve_provider=True))
 def code_action(ls: GradfixServer, params: types.CodeActionParams) -> list[types.CodeAction] | None:
-    uri = params.text_document.uri
-    checked = ls.current(uri)
+    """The actions at a range; their edits come with them unless the client resolves them when one is picked
+    (a quick fix checks that the file still parses: that is worth doing once, not on every cursor move)."""
+    checked = ls.current(params.text_document.uri)
     if checked is None:
         return None
-    only = params.context.only
-    actions = []
-    if _wanted(QUICK_FIX, only):
-        for reported in checked.reported:
-            if reported.uri == uri and _overlaps(reported.lsp.range, params.range):
-                actions += ls.quick_fixes(checked, reported)
-    if _wanted(FIX_ALL, only) and any(r.found.fix_safety is FixSafety.SAFE for r in checked.reported):
-        changes = ls.fix_all(checked)
-        if changes:
-            actions.append(types.CodeAction(title="gradfix: fix all safe findings", kind=FIX_ALL,
-                                            edit=types.WorkspaceEdit(changes=changes)))
-    return actions
+    actions = ls.offers(checked, params.text_document.uri, params.range, params.context.only)
+    if ls.resolves_edits():
+        return actions
+    for action in actions:
+        action.edit = ls.edit_for(checked, action.data)
+    return [action for action in actions if action.edit]
+
+
+@server.feature(types.CODE_ACTION_RESOLVE)
+def resolve_code_action(ls: GradfixServer, action: types.CodeAction) -> types.CodeAction:
+    checked = ls.current(action.data["uri"]) if isinstance(action.data, dict) else None
+    if checked:
+        action.edit = ls.edit_for(checked, action.data)
+    return action
 
 
 @server.feature(types.TEXT_DOCUMENT_HOVER)
@@ -366,4 +399,7 @@ def hover(ls: GradfixServer, params: types.HoverParams) -> types.Hover | None:
 def serve() -> None:
     """Speak LSP on stdin/stdout until the client says exit (logging goes to stderr)."""
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
+    # A check allocates hundreds of thousands of objects that live until it ends: collect less often (as the
+    # runner does), and never scan what start-up made (see `initialized`).
+    gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
     server.start_io()

@@ -2,11 +2,12 @@
 
 The server runs as an editor starts it (`gradfix server`, stdio) and is driven by pygls's client. After a
 warm-up, each round edits the buffer and saves it (a save is checked at once; typing is checked
-DEBOUNCE_SECONDS after it pauses) and times the round trip to the diagnostics of that version, and the server's
-CPU time for it (what the machine's other load does not change); then, on new versions, a quick-fix
-request at a finding (the client gets the edits with the actions: no `codeAction/resolve`) and a hover on it. Fix-all is timed too, on the first request of a version (later ones are
-answered from memory). Beside it, in the same run: the one-file CLI (`gradfix check --no-cache FILE`) and
-Python's own start-up (`python -c pass`), which every CLI run pays and the server pays once.
+DEBOUNCE_SECONDS after it pauses) and times the round trip to the diagnostics of that version, and the
+server's CPU time for it (which the machine's other load does not change). Then, on new versions: a quick-fix
+request at a finding (edits sent with the actions: this client does not resolve them), a hover on it, and
+fix-all (the first request of a version; later ones are answered from memory). Beside it, in the same run:
+the one-file CLI (`gradfix check --no-cache FILE`) and Python's own start-up (`python -c pass`), which every
+CLI run pays and the server pays once.
 
     python benchmarks/server_bench.py [--rounds N]
 """

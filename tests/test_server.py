@@ -7,7 +7,10 @@ hover, configuration and index changes, a notebook."""
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -17,8 +20,9 @@ from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 from pytest_lsp.client import DEFAULT_CLIENT_FEATURES, default_converter, register_lsp_features
 
-from conftest import FIXTURES, fixed_text
+from conftest import FIXTURES, ROOT, fixed_text
 from gradfix.engine import Diagnostic
+from gradfix.lsp.server import FIX_ALL, server
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -367,9 +371,30 @@ async def test_a_notebook_is_checked_as_one_program_with_findings_in_their_cells
                                                 ("warning", types.DiagnosticSeverity.Warning),
                                                 ("info", types.DiagnosticSeverity.Information)])
 async def test_a_rules_severity_maps_to_the_lsp_severity(monkeypatch, severity, expected):
-    from gradfix.lsp.server import server
-
     rule = type("Rule", (), {"severity": severity} if severity else {})
     monkeypatch.setitem(server.rules, "GF999", rule)
     assert server.severity(Diagnostic(path="x.py", code="GF999", message="m", line=1, col=1, end_line=1,
                                       end_col=2)) == expected
+
+
+# --- the README's set-ups ------------------------------------------------------------------------------------
+
+def readme_block(heading: str, language: str) -> str:
+    section = (ROOT / "README.md").read_text(encoding="utf-8").split("\n## Language server\n", 1)[1]
+    part = section.split(f"\n### {heading}\n", 1)[1].split("\n## ", 1)[0]
+    return re.search(rf"```{language}\n(.*?)```", part, re.DOTALL).group(1)
+
+
+async def test_every_documented_editor_set_up_starts_gradfix_server_for_python():
+    vscode = json.loads(readme_block("VS Code (Generic LSP Client)", "json"))
+    assert [vscode["glspc.server.command"], *vscode["glspc.server.commandArguments"]] == ["gradfix", "server"]
+    assert vscode["glspc.server.languageId"] == ["python"]
+    assert FIX_ALL in vscode["[python]"]["editor.codeActionsOnSave"]
+    helix = tomllib.loads(readme_block("Helix", "toml"))
+    assert [helix["language-server"]["gradfix"]["command"], *helix["language-server"]["gradfix"]["args"]] == \
+        ["gradfix", "server"]
+    assert "gradfix" in next(lang for lang in helix["language"] if lang["name"] == "python")["language-servers"]
+    neovim = readme_block("Neovim", "lua")
+    assert "cmd = { 'gradfix', 'server' }" in neovim and "filetypes = { 'python' }" in neovim
+    assert f"only = {{ '{FIX_ALL}' }}" in neovim and "vim.lsp.enable('gradfix')" in neovim
+    assert re.search(r"Command:\s+\S*gradfix server\n", readme_block("PyCharm (LSP4IJ)", "text"))

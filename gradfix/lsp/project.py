@@ -61,7 +61,10 @@ class Project:
         return before.kinds != self.index.kinds
 
     def update_from_disk(self, path: Path) -> bool:
-        """As `update`, with the file's text on disk (an unreadable or deleted file has no classes)."""
+        """As `update`, with the file's text on disk (an unreadable or deleted file, or one outside the workspace
+        folders, has no classes in the index)."""
+        if not any(path.absolute().is_relative_to(root.absolute()) for root in self.roots):
+            return self.update(path, None)
         try:
             text = read_source(path, load_config(path)).text
         except (SourceError, OSError):

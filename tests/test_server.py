@@ -244,6 +244,7 @@ async def test_a_quick_fix_that_needs_tensorflow_brings_its_import(client: Langu
 
 
 async def test_unsafe_fixes_are_quick_fixes_but_never_part_of_fix_all(client: LanguageClient):
+    (client.root / "pyproject.toml").write_text("[tool.gradfix]\nunsafe-fixes = true\n", encoding="utf-8")
     text = LOOP.read_text(encoding="utf-8")
     uri = open_file(client, "loop.py", text + "\n\n" + SCALE.split("\n\n\n")[1])
     assert [d.code for d in await published(client, uri, version=1)] == ["GF403", "GF102"]
@@ -362,7 +363,22 @@ async def test_a_notebook_is_checked_as_one_program_with_findings_in_their_cells
     assert diagnostic.code == "GF102" and diagnostic.range.start.line == 2, "line 3 of the third cell"
     fix = titled(await actions(client, cell_uris[2], diagnostic.range), "Fix GF102")
     assert list(fix.edit.changes) == [cell_uris[2]]
-    assert applied(cells[2], fix.edit.changes[cell_uris[2]]) == cells[2].replace("inputs.numpy()", "inputs")
+    fixed = cells[2].replace("inputs.numpy()", "inputs")
+    assert applied(cells[2], fix.edit.changes[cell_uris[2]]) == fixed
+    (fix_all,) = await actions(client, cell_uris[0], whole(cells[0]), only=[types.CodeActionKind.SourceFixAll])
+    assert {uri: applied(cells[n], fix_all.edit.changes[uri]) for n, uri in enumerate(cell_uris)
+            if uri in fix_all.edit.changes} == {cell_uris[2]: fixed}, "the IPython line stays as it was"
+    client.published.pop(cell_uris[2])
+    client.notebook_document_did_change(types.DidChangeNotebookDocumentParams(
+        notebook_document=types.VersionedNotebookDocumentIdentifier(uri=notebook, version=2),
+        change=types.NotebookDocumentChangeEvent(cells=types.NotebookDocumentCellChanges(text_content=[
+            types.NotebookDocumentCellContentChanges(
+                document=types.VersionedTextDocumentIdentifier(uri=cell_uris[2], version=2),
+                changes=[types.TextDocumentContentChangeWholeDocument(text=fixed)])]))))
+    assert await published(client, cell_uris[2]) == []
+    client.notebook_document_did_close(types.DidCloseNotebookDocumentParams(
+        notebook_document=types.NotebookDocumentIdentifier(uri=notebook),
+        cell_text_documents=[types.TextDocumentIdentifier(uri) for uri in cell_uris]))
 
 
 # --- severity ------------------------------------------------------------------------------------------------

@@ -76,13 +76,20 @@ class GradfixServer(LanguageServer):
         notebook = self.workspace.get_notebook_document(notebook_uri=key)
         if notebook is None:
             text = self.workspace.get_text_document(key)
-            return Document.python(key, path, text.source, (text.version,))
+            return Document.python(key, path, text.source, self.versions(key))
         cells = []
         for cell in notebook.cells:
             text = self.workspace.get_text_document(cell.document)
             python = cell.kind == types.NotebookCellKind.Code and text.language_id in (None, "python")
             cells.append(Cell(cell.document, text.source, python))
-        return Document.notebook(key, path, cells, (notebook.version, *(c.text for c in cells)))
+        return Document.notebook(key, path, cells, self.versions(key))
+
+    def versions(self, key: str) -> tuple:
+        """The editor's versions of the document, or of the notebook and each of its cells."""
+        notebook = self.workspace.get_notebook_document(notebook_uri=key)
+        if notebook is None:
+            return (self.workspace.get_text_document(key).version,)
+        return (notebook.version, *(self.workspace.get_text_document(c.document).version for c in notebook.cells))
 
     def current(self, uri: str) -> Checked | None:
         """The results for the text the editor holds now (checked now if they are older)."""
@@ -90,7 +97,7 @@ class GradfixServer(LanguageServer):
         checked = self.checked.get(key)
         if checked is None:
             return None
-        if key in self._pending or checked.document.versions != self.document(key).versions:
+        if key in self._pending or checked.document.versions != self.versions(key):
             return self.check(key)
         return checked
 

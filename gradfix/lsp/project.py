@@ -30,6 +30,10 @@ class Project:
         self._facts: dict[Path, list] = {}
         self.index = ProjectIndex()
 
+    @property
+    def files(self) -> int:
+        return len(self._facts)
+
     def load(self) -> list[tuple[str, str]]:
         """(Re)build the index from the files under the roots; returns (path, reason) for what could not be read."""
         self._facts.clear()

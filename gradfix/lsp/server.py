@@ -123,10 +123,14 @@ class GradfixServer(LanguageServer):
         self.checked[key] = checked = Checked(document, reported, self._generation)
         self.publish(checked, previous)
         if index_changed:
-            for other in self.checked:
-                if other != key:
-                    self.schedule(other)
+            self.schedule_others(key)
         return checked
+
+    def schedule_others(self, key: str | None) -> None:
+        """Check every open document but `key` again soon: the Keras classes of the workspace changed."""
+        for other in self.checked:
+            if other != key:
+                self.schedule(other)
 
     def schedule(self, key: str) -> None:
         self._cancel(key)
@@ -152,7 +156,8 @@ class GradfixServer(LanguageServer):
             errors = []
         for path, reason in errors:
             self.log(f"{path}: {reason}")
-        self.log(f"indexed {len(self.project.roots)} folder(s) in {time.perf_counter() - started:.2f} s")
+        self.log(f"indexed {self.project.files} files of {len(self.project.roots)} folder(s) "
+                 f"in {time.perf_counter() - started:.2f} s")
         self.recheck_all()
 
     def close(self, key: str) -> None:
@@ -161,8 +166,7 @@ class GradfixServer(LanguageServer):
         if checked:
             self.publish(Checked(checked.document, []), checked)
             if self.project.update_from_disk(checked.document.path):
-                for other in self.checked:
-                    self.schedule(other)
+                self.schedule_others(None)
 
     # --- what the editor is sent -----------------------------------------------------------------------------
 

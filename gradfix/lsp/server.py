@@ -334,24 +334,18 @@ def did_close(ls: GradfixServer, params: types.DidCloseTextDocumentParams) -> No
     ls.close(params.text_document.uri)
 
 
-@server.feature(types.NOTEBOOK_DOCUMENT_DID_OPEN)
-def notebook_did_open(ls: GradfixServer, params: types.DidOpenNotebookDocumentParams) -> None:
-    ls.check(params.notebook_document.uri)
+def _on_notebook(action):
+    def handler(ls: GradfixServer, params) -> None:
+        action(ls, params.notebook_document.uri)
+    return handler
 
 
-@server.feature(types.NOTEBOOK_DOCUMENT_DID_CHANGE)
-def notebook_did_change(ls: GradfixServer, params: types.DidChangeNotebookDocumentParams) -> None:
-    ls.schedule(params.notebook_document.uri)
-
-
-@server.feature(types.NOTEBOOK_DOCUMENT_DID_SAVE)
-def notebook_did_save(ls: GradfixServer, params: types.DidSaveNotebookDocumentParams) -> None:
-    ls.check(params.notebook_document.uri)
-
-
-@server.feature(types.NOTEBOOK_DOCUMENT_DID_CLOSE)
-def notebook_did_close(ls: GradfixServer, params: types.DidCloseNotebookDocumentParams) -> None:
-    ls.close(params.notebook_document.uri)
+# A notebook is checked at once when opened or saved, soon after its cells change; closing it clears its cells.
+for _method, _action in ((types.NOTEBOOK_DOCUMENT_DID_OPEN, GradfixServer.check),
+                         (types.NOTEBOOK_DOCUMENT_DID_CHANGE, GradfixServer.schedule),
+                         (types.NOTEBOOK_DOCUMENT_DID_SAVE, GradfixServer.check),
+                         (types.NOTEBOOK_DOCUMENT_DID_CLOSE, GradfixServer.close)):
+    server.feature(_method)(_on_notebook(_action))
 
 
 @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)

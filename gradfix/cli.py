@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -232,6 +233,17 @@ def explain(code: str = typer.Argument(..., help="A rule code, e.g. GF101.")) ->
         _error("explain", f"unknown rule code {code!r}; see `gradfix rules`")
         raise typer.Exit(EXIT_ERROR)
     typer.echo(explain_text(rule))
+
+
+@app.command("server")
+def language_server() -> None:
+    """Run the language server on stdio, for editors: diagnostics as you type, quick fixes, fix-all, hover."""
+    if importlib.util.find_spec("pygls") is None:
+        _error("server", "needs pygls: pip install 'gradfix[server]'")
+        raise typer.Exit(EXIT_ERROR)
+    from gradfix.lsp.server import serve
+
+    serve()
 
 
 register_verify(app)

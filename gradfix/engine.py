@@ -11,8 +11,10 @@ from __future__ import annotations
 import ast
 import bisect
 import re
+import tokenize
 import warnings
 from dataclasses import dataclass, field
+from typing import Iterator
 
 import libcst as cst
 
@@ -95,7 +97,10 @@ def process_source(path: str, source: SourceText, rules: list[Rule], settings: S
         return result
     analysis = FileAnalysis(source, tree, index, target_keras=settings.target_keras)
     findings = run_rules(analysis, rules)
-    result.diagnostics = [diagnostic(path, source, f) for f in findings]
+    import_edit = None
+    if any(f.fix and f.fix.needs_tensorflow_import for f in findings) and not analysis.tensorflow_imported:
+        import_edit = tensorflow_import_edit(analysis)
+    result.diagnostics = [diagnostic(path, source, f, import_edit) for f in findings]
     if settings.fix and any(usable(f, settings) for f in findings):
         try:
             fixed = fix_to_fixpoint(analysis, findings, rules, settings)
@@ -142,6 +147,37 @@ def suppressed(source: SourceText, finding: Finding) -> bool:
             if not codes or any(finding.code.startswith(c.upper()) for c in codes):
                 return True
     return False
+
+
+def suppression_edit(source: SourceText, line: int, end_line: int, code: str) -> Edit | None:
+    """The edit that suppresses `code` for a finding on lines `line`..`end_line`: the code added to the
+    suppression comment of one of those lines, else `  # gradfix: ignore[CODE]` at the end of the first line that
+    ends in code (not inside a string, not after a backslash). None when no line can take a comment."""
+    for lineno in range(line, end_line + 1):
+        match = _SUPPRESSION.search(source.line(lineno))
+        if match and match.group(1):
+            codes = list(_RULE_CODE.finditer(match.group(1)))
+            if codes:
+                offset = source.line_starts[lineno - 1] + match.start(1) + codes[-1].end()
+                return Edit(offset, offset, f", {code}")
+    for lineno in _lines_ending_in_code(source, line, end_line):
+        end = source.line_starts[lineno - 1] + len(source.line(lineno).rstrip("\r\n"))
+        return Edit(end, end, f"  # gradfix: ignore[{code}]")
+    return None
+
+
+def _lines_ending_in_code(source: SourceText, first: int, last: int) -> Iterator[int]:
+    """Lines in first..last whose end is outside any string and not a backslash continuation (the tokenizer
+    ends them with NEWLINE or NL)."""
+    lines = map(source.line, range(1, min(last + 1, len(source.line_starts)) + 1))
+    try:
+        for token in tokenize.generate_tokens(lambda: next(lines, "")):
+            if token.start[0] > last:
+                return
+            if token.type in (tokenize.NEWLINE, tokenize.NL) and token.start[0] >= first:
+                yield token.start[0]
+    except (tokenize.TokenError, SyntaxError):
+        return
 
 
 def usable(finding: Finding, settings: Settings) -> bool:
@@ -266,10 +302,15 @@ def tensorflow_import_edit(analysis: FileAnalysis) -> Edit:
     return Edit(len(source.text), len(source.text), newline + line.rstrip("\r\n"))
 
 
-def diagnostic(path: str, source: SourceText, finding: Finding) -> Diagnostic:
+def diagnostic(path: str, source: SourceText, finding: Finding, import_edit: Edit | None = None) -> Diagnostic:
+    """The finding with its fix's edits; `import_edit` (`import tensorflow as tf`) is one of them when the fix
+    needs it, so that a fix used on its own (an editor's quick fix, a JSON consumer) is whole."""
     node = finding.node
     fix = finding.fix
-    edits = tuple(_fix_edit(source, e) for e in fix.edits) if fix else ()
+    edits = ()
+    if fix:
+        needed = (import_edit,) if import_edit and fix.needs_tensorflow_import else ()
+        edits = tuple(_fix_edit(source, e) for e in fix.edits + needed)
     return Diagnostic(
         path=path, code=finding.code, message=finding.message,
         line=node.lineno, col=source.column(node.lineno, node.col_offset),

@@ -111,6 +111,32 @@ def test_check_and_apply_never_import_tensorflow(tmp_path, verb):
         assert (tmp_path / "scale.py").read_text(encoding="utf-8") != SCALE, "apply did its work"
 
 
+def lsp_session(root, text: str) -> bytes:
+    """What an editor sends: initialize, open a file, ask for fix-all, shut down."""
+    uri = (root / "scale.py").as_uri()
+    messages = [
+        {"id": 1, "method": "initialize", "params": {"processId": None, "rootUri": root.as_uri(), "capabilities": {}}},
+        {"method": "initialized", "params": {}},
+        {"method": "textDocument/didOpen", "params": {"textDocument": {
+            "uri": uri, "languageId": "python", "version": 1, "text": text}}},
+        {"id": 2, "method": "textDocument/codeAction", "params": {
+            "textDocument": {"uri": uri}, "context": {"diagnostics": [], "only": ["source.fixAll"]},
+            "range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}}},
+        {"id": 3, "method": "shutdown"},
+        {"method": "exit"},
+    ]
+    bodies = [json.dumps({"jsonrpc": "2.0", **m}).encode() for m in messages]
+    return b"".join(b"Content-Length: %d\r\n\r\n%s" % (len(body), body) for body in bodies)
+
+
+def test_the_language_server_never_imports_tensorflow(tmp_path):
+    done = subprocess.run([sys.executable, "-c", WATCH_IMPORTS, "server"], cwd=tmp_path, capture_output=True,
+                          input=lsp_session(tmp_path, SCALE), timeout=120)
+    heavy = json.loads(done.stderr.decode().strip().splitlines()[-1])
+    assert heavy == []
+    assert b'"code": "GF102"' in done.stdout and b"inputs * 2" in done.stdout, "it checked and fixed the file"
+
+
 CLEAN = "import tensorflow as tf\n\n\nclass Dense(tf.keras.layers.Layer):\n    def call(self, inputs):\n" \
         "        return tf.matmul(inputs, self.kernel)\n"
 WATCH_LIBCST = WATCH_IMPORTS.replace('m.split(".")[0] in ("tensorflow", "keras", "tf_keras", "torch", "jax")',

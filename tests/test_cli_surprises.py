@@ -228,3 +228,9 @@ def test_the_standalone_keras_package_stays_keras_3_under_tf_use_legacy_keras():
     """Measured with TF 2.21: TF_USE_LEGACY_KERAS=1 makes `tf.keras` tf_keras, but `import keras` is Keras 3."""
     imports = "import os\nos.environ['TF_USE_LEGACY_KERAS'] = '1'\nimport keras\nimport tensorflow as tf"
     assert gf201_found(imports, "keras.layers.Layer")
+
+
+def test_the_readme_says_how_to_use_gradfix_on_ones_own_project_before_the_make_targets():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    own, make = readme.index("## On your own project"), readme.index("## Two commands")
+    assert own < make and "pipx install gradfix" in readme[own:make] and "gradfix verify" in readme[own:make]

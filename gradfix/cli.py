@@ -152,7 +152,7 @@ def apply(paths: List[Path] = PATHS,
           select: Optional[List[str]] = SELECT, ignore: Optional[List[str]] = IGNORE,
           output_format: str = FORMAT, stdin_filename: Optional[Path] = STDIN_NAME, jobs: int = JOBS,
           interactive: bool = typer.Option(False, "--interactive", "-i",
-                                           help="Show each hunk and apply only those you accept."),
+                                           help="Ask about each finding's fix and apply only those you accept."),
           verify: bool = typer.Option(False, "--verify",
                                       help="Run each changed script (or its [tool.gradfix.verify] factory) before "
                                            "and after the fix; keep the fix only if it runs and computes the same."),

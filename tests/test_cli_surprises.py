@@ -234,3 +234,34 @@ def test_the_readme_says_how_to_use_gradfix_on_ones_own_project_before_the_make_
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     own, make = readme.index("## On your own project"), readme.index("## Two commands")
     assert own < make and "pipx install gradfix" in readme[own:make] and "gradfix verify" in readme[own:make]
+
+
+# --- apply --interactive asks per finding ------------------------------------------------------------------
+
+ADJACENT = """import numpy as np
+import tensorflow as tf
+
+
+class Dense(tf.keras.layers.Layer):
+    def call(self, inputs):
+        hidden = np.tanh(inputs)
+        return np.exp(hidden)
+"""
+
+
+def test_interactive_asks_about_each_finding_even_on_adjacent_lines(in_tmp):
+    (in_tmp / "dense.py").write_text(ADJACENT)
+    result = invoke("apply", "--interactive", "dense.py", input="n\ny\n")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.count("Apply this change?") == 2
+    assert "dense.py:7:18: GF101 np.tanh()" in result.stderr and "dense.py:8:16: GF101 np.exp()" in result.stderr
+    assert (in_tmp / "dense.py").read_text() == ADJACENT.replace("np.exp(", "tf.math.exp(")
+    assert "Fixed 1 finding in 1 file; 1 remaining." in result.stderr
+
+
+def test_findings_whose_fixes_change_one_line_are_asked_about_together(in_tmp):
+    (in_tmp / "dense.py").write_text(ADJACENT.replace("np.exp(hidden)", "np.exp(hidden.numpy())"))
+    result = invoke("apply", "--interactive", "dense.py", input="y\nn\n")
+    assert result.stderr.count("Apply this change?") == 2
+    question = result.stderr.split("Apply this change?")[1]
+    assert "GF101 np.exp()" in question and "GF102" in question

@@ -14,6 +14,7 @@ import os
 import stat
 from concurrent import futures  # its ProcessPoolExecutor (and multiprocessing) is imported only when used
 from contextlib import contextmanager
+from functools import lru_cache
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -201,26 +202,49 @@ def _project_index(sources: dict[Path, SourceText], config, contents: dict[Path,
                    index_of: Callable[[dict[Path, str]], ProjectIndex]) -> ProjectIndex:
     """Which classes are Keras classes, from every file of the project the run's files belong to (not only
     those named: `class Block(Base)` is a layer whether `Base`'s file was named or not). The rest of the
-    project is read only when a class of the run has a base that the run's own files do not resolve."""
+    project is read only when a class of the run derives from a class the project itself may define and the
+    run's own files do not resolve."""
     texts = {path: source.text for path, source in sources.items()}
     index = index_of(texts)
-    if not any(_has_unresolved_base(text, index) for text in texts.values()):
+    roots = set()
+    for path, text in texts.items():
+        root = project_root(path, config.for_path(path))
+        if root is not None and root not in roots and _derives_from_elsewhere(text, index, (root, path.parent)):
+            roots.add(root)
+    if not roots:
         return index
-    roots = {root for root in (project_root(path, config.for_path(path)) for path in sources) if root}
     named = {path.absolute() for path in sources}
     others = [path for path in discover(sorted(roots), config).files if path.absolute() not in named]
     texts.update((path, source.text) for path, source in _read_all(others, config, contents, []).items())
     return index_of(texts)
 
 
-def _has_unresolved_base(text: str, index: ProjectIndex) -> bool:
-    """Does a class of the text derive from a name that is neither a Keras/TF class nor a builtin, and is not
-    known to the index (a class of another file of the project, perhaps)?"""
-    return any(base and not index.kind_of_base(base) and base not in _BUILTIN_NAMES
-               for _, bases in ProjectIndex.facts(text) for base in bases)
+def _derives_from_elsewhere(text: str, index: ProjectIndex, folders: tuple[Path, Path]) -> bool:
+    """Does a class of the text derive from a class that another file of the project may define: a name
+    unknown to the index, bare (a star import) or imported relatively or from a package of the project?
+    Builtins, classes of the same file, and names reached through Keras or TensorFlow (a re-export of
+    `keras`) are not. `folders`: the project's root and the file's folder, where its packages may be."""
+    facts = ProjectIndex.facts(text)
+    own = {name for name, _ in facts}
+    for _, bases in facts:
+        for base in bases:
+            if not base or base in own or base in _BUILTIN_NAMES or index.kind_of_base(base):
+                continue
+            parts = base.split(".")
+            if _KERAS_OR_TF.isdisjoint(parts) and (len(parts) == 1 or base.startswith(".")
+                                                   or any(_is_package_in(f, parts[0]) for f in folders)):
+                return True
+    return False
+
+
+@lru_cache(maxsize=256)
+def _is_package_in(folder: Path, name: str) -> bool:
+    """Is `name` a package or module in the folder, or in its `src/` (the src layout)?"""
+    return any((where / name).is_dir() or (where / f"{name}.py").is_file() for where in (folder, folder / "src"))
 
 
 _BUILTIN_NAMES = frozenset(dir(builtins)) | {"ABC", "abc.ABC", "typing.NamedTuple", "enum.Enum", "Enum"}
+_KERAS_OR_TF = frozenset({"keras", "tf_keras", "tensorflow"})
 
 
 def _counted(results: Iterable[FileResult], progress, total: int) -> Iterator[FileResult]:

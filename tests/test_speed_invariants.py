@@ -14,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 import gradfix.cache
+import gradfix.config
 import gradfix.runner
 from conftest import FIXTURES, ROOT
 from gradfix.analysis.imports import scan_imports
@@ -307,3 +308,18 @@ def test_text_scans_read_the_first_line_and_every_kind_of_line_break():
     text = "import numpy as np\r\nclass A(keras.layers.Layer): pass\n    from tensorflow import keras\nclass B(A):\n"
     assert scan_imports(text) == {"np": "numpy", "keras": "keras"}
     assert class_headers(text) == [("A", "keras.layers.Layer"), ("B", "A")]
+
+
+def test_the_rest_of_the_project_is_read_only_for_a_base_it_may_define(project, monkeypatch):
+    """One file checked in a project (an editor's save): its siblings are read only when a class of it derives
+    from a class another file of the project may define (`Block(Base)`), not for `Scale(tf.keras...Layer)`."""
+    (project / "pyproject.toml").write_text("[project]\nname = 'demo'\n", encoding="utf-8")
+    (project / "src" / "base.py").write_text(KERAS_BASE, encoding="utf-8")
+    read = []
+    real = gradfix.runner.read_bytes
+    monkeypatch.setattr(gradfix.runner, "read_bytes", lambda path, size: read.append(path.name) or real(path, size))
+    run([project / "src" / "scale.py"], RunOptions(jobs=1), gradfix.config.ConfigFinder())
+    assert read == ["scale.py"]
+    read.clear()
+    report = run([project / "src" / "block.py"], RunOptions(jobs=1), gradfix.config.ConfigFinder())
+    assert "base.py" in read and codes(report, "block.py") == ["GF102"]

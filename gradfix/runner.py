@@ -7,19 +7,18 @@ files without parsing them; the cache answers for unchanged files; only what is 
 
 from __future__ import annotations
 
-import builtins
 import errno
 import gc
 import os
 import stat
 from concurrent import futures  # its ProcessPoolExecutor (and multiprocessing) is imported only when used
 from contextlib import contextmanager
-from functools import lru_cache
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from gradfix.analysis import ProjectIndex
+from gradfix.analysis.imports import scan_imports
 from gradfix.cache import ResultCache, cache_folder, content_digest
 from gradfix.config import Config, ConfigFinder
 from gradfix.discovery import discover, project_root
@@ -200,50 +199,68 @@ class _Digests(dict):
 
 def _project_index(sources: dict[Path, SourceText], config, contents: dict[Path, bytes],
                    index_of: Callable[[dict[Path, str]], ProjectIndex]) -> ProjectIndex:
-    """Which classes are Keras classes, from every file of the project the run's files belong to (not only
-    those named: `class Block(Base)` is a layer whether `Base`'s file was named or not). The rest of the
-    project is read only when a class of the run derives from a class the project itself may define and the
-    run's own files do not resolve."""
+    """Which classes are Keras classes: from the run's files, and from the files of their project that define
+    the bases they import (`class Block(Base)` with `from .base import Base` is a layer whether base.py was
+    named or not), followed through re-exports and to the bases of those bases, so results do not change with
+    the folder passed. Only those modules are read, never the whole project."""
     texts = {path: source.text for path, source in sources.items()}
     index = index_of(texts)
-    roots = set()
-    for path, text in texts.items():
-        root = project_root(path, config.for_path(path))
-        if root is not None and root not in roots and _derives_from_elsewhere(text, index, (root, path.parent)):
-            roots.add(root)
-    if not roots:
-        return index
-    named = {path.absolute() for path in sources}
-    others = [path for path in discover(sorted(roots), config).files if path.absolute() not in named]
-    texts.update((path, source.text) for path, source in _read_all(others, config, contents, []).items())
-    return index_of(texts)
+    known = {path.absolute(): text for path, text in texts.items()}
+    wanted = [(base, path.absolute()) for path, text in texts.items() for base in _imported_bases(text)
+              if not index.kind_of_base(base)]
+    read, followed = 0, set()
+    while wanted and read < MAX_BASE_MODULES:
+        base, importer = wanted.pop()
+        if (base, importer) in followed:  # re-exports may go round in a circle
+            continue
+        followed.add((base, importer))
+        module, _, name = base.rpartition(".")
+        for path in _module_files(module, importer, _import_roots(importer, config)):
+            if path not in known:
+                read += 1
+                found = _read_all([path], config, contents, [])
+                known[path] = found[path].text if path in found else ""
+                texts.update((p, source.text) for p, source in found.items())
+                wanted += [(b, path) for b in _imported_bases(known[path])]
+            if name not in (defined for defined, _ in ProjectIndex.facts(known[path])):
+                wanted += [(q, path) for local, q in scan_imports(known[path]).items() if local == name]
+    return index_of(texts) if read else index
 
 
-def _derives_from_elsewhere(text: str, index: ProjectIndex, folders: tuple[Path, Path]) -> bool:
-    """Does a class of the text derive from a class that another file of the project may define: a name
-    unknown to the index, bare (a star import) or imported relatively or from a package of the project?
-    Builtins, classes of the same file, and names reached through Keras or TensorFlow (a re-export of
-    `keras`) are not. `folders`: the project's root and the file's folder, where its packages may be."""
-    facts = ProjectIndex.facts(text)
-    own = {name for name, _ in facts}
-    for _, bases in facts:
-        for base in bases:
-            if not base or base in own or base in _BUILTIN_NAMES or index.kind_of_base(base):
-                continue
-            parts = base.split(".")
-            if _KERAS_OR_TF.isdisjoint(parts) and (len(parts) == 1 or base.startswith(".")
-                                                   or any(_is_package_in(f, parts[0]) for f in folders)):
-                return True
-    return False
+MAX_BASE_MODULES = 200  # a bound on the modules read for one run's bases
 
 
-@lru_cache(maxsize=256)
-def _is_package_in(folder: Path, name: str) -> bool:
-    """Is `name` a package or module in the folder, or in its `src/` (the src layout)?"""
-    return any((where / name).is_dir() or (where / f"{name}.py").is_file() for where in (folder, folder / "src"))
+def _imported_bases(text: str) -> list[str]:
+    """The bases of the text's classes that come from another module and may be the project's own (not Keras
+    or TensorFlow: their kinds are known by name)."""
+    return [base for _, bases in ProjectIndex.facts(text) for base in bases
+            if base and "." in base and _KERAS_OR_TF.isdisjoint(base.split("."))]
 
 
-_BUILTIN_NAMES = frozenset(dir(builtins)) | {"ABC", "abc.ABC", "typing.NamedTuple", "enum.Enum", "Enum"}
+def _import_roots(path: Path, config) -> tuple[Path, ...]:
+    """Where the project's absolute imports may start: its root (and root/src), and the file's own folder."""
+    root = project_root(path, config.for_path(path))
+    return tuple(dict.fromkeys([*(p for r in [root] if r for p in (r, r / "src")), path.parent]))
+
+
+def _module_files(module: str, importer: Path, folders: tuple[Path, ...]) -> Iterator[Path]:
+    """The file of `module` (`.base`, `..utils.layers`, `models.base`), as a module or a package, if it is
+    in the project: a relative module from the importer's package, an absolute one under `folders`."""
+    if module.startswith("."):
+        dots = len(module) - len(module.lstrip("."))
+        starts = [importer.parent.joinpath(*[".."] * (dots - 1))]
+        module = module[dots:]
+    else:
+        starts = list(folders)
+    parts = module.split(".") if module else []
+    for start in starts:
+        base = start.joinpath(*parts)
+        for candidate in (base.with_suffix(".py") if parts else None, base / "__init__.py"):
+            if candidate is not None and candidate.is_file():
+                yield Path(os.path.normpath(candidate.absolute()))
+                return
+
+
 _KERAS_OR_TF = frozenset({"keras", "tf_keras", "tensorflow"})
 
 

@@ -265,3 +265,19 @@ def test_findings_whose_fixes_change_one_line_are_asked_about_together(in_tmp):
     assert result.stderr.count("Apply this change?") == 2
     question = result.stderr.split("Apply this change?")[1]
     assert "GF101 np.exp()" in question and "GF102" in question
+
+
+def test_bases_are_followed_through_re_exports_and_circles_end(in_tmp):
+    (in_tmp / "setup.py").write_text("")
+    package = in_tmp / "pkg"
+    (package / "layers").mkdir(parents=True)
+    (package / "__init__.py").write_text("from .layers import Base\nfrom .loop import Loop\n")
+    (package / "loop.py").write_text("from . import Loop\n")
+    (package / "layers" / "__init__.py").write_text("from .base import Base\n")
+    (package / "layers" / "base.py").write_text(
+        "import tensorflow as tf\n\n\nclass Base(tf.keras.layers.Layer):\n    pass\n")
+    (package / "model.py").write_text(
+        "from pkg import Base, Loop\n\n\nclass Block(Base, Loop):\n    def call(self, inputs):\n"
+        "        return inputs.numpy() * 2\n")
+    result = invoke("check", "--output-format", "concise", "--no-cache", "pkg/model.py")
+    assert "pkg/model.py:6:16: GF102" in result.stdout

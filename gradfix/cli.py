@@ -95,7 +95,7 @@ def _run(paths: list[Path], stdin_filename: Optional[Path], options: RunOptions)
     return report, from_stdin, configs
 
 
-PATHS = typer.Argument(None, metavar="[PATH]...", show_default=False,
+PATHS = typer.Argument(None, metavar="PATH", show_default=False,
                        help="Files or folders (default: the current folder); `-` reads one file from stdin.")
 SELECT = typer.Option(None, "--select", metavar="CODES", help="Only these rule codes or prefixes (comma-separated).")
 IGNORE = typer.Option(None, "--ignore", metavar="CODES", help="Skip these rule codes or prefixes (comma-separated).")
@@ -107,7 +107,7 @@ JOBS = typer.Option(0, "--jobs", "-j", min=0, metavar="N", help="Worker processe
 NO_CACHE = typer.Option(False, "--no-cache", help="Neither read nor write the result cache (.gradfix/cache).")
 TARGET_KERAS = typer.Option(None, "--target-keras",
                             help="The Keras the code runs on: 2 (tf_keras), 3, or auto (each file's imports and the "
-                                 "project's pins); default: [tool.gradfix] target-keras.")
+                                 "project's pins); default: \\[tool.gradfix] target-keras.")
 
 
 def _options(**values) -> RunOptions:

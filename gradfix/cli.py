@@ -14,7 +14,7 @@ import typer
 from typer.core import TyperArgument, TyperOption
 
 from gradfix import __version__
-from gradfix.config import ConfigError, ConfigFinder
+from gradfix.config import Config, ConfigError, ConfigFinder
 from gradfix.verify.cli import KerasChoice, register as register_verify
 
 if TYPE_CHECKING:
@@ -58,9 +58,10 @@ def _error(path: str, reason: str) -> None:
     typer.echo(f"{path}: error: {reason}", err=True)
 
 
-def _run(paths: list[Path], stdin_filename: Optional[Path], options: RunOptions) -> tuple[RunReport, bool, ConfigFinder]:
+def _run(paths: list[Path], stdin_filename: Optional[Path],
+         options: RunOptions) -> tuple[RunReport, bool, Config | ConfigFinder]:
     """Run on files (`.` when none is named), or on stdin when the only path is `-`. Each file has the
-    configuration nearest to it. Returns the report, whether stdin was used and the configurations."""
+    configuration nearest to it. Returns the report, whether stdin was used and the configuration(s)."""
     from gradfix.notebook import source_from_bytes
     from gradfix.runner import run
     from gradfix.source import SourceError
@@ -197,7 +198,7 @@ def apply(paths: List[Path] = PATHS,
     raise typer.Exit(EXIT_ERROR if report.errors or not written else EXIT_CLEAN)
 
 
-def _keep_verified(changed, configs: ConfigFinder):
+def _keep_verified(changed, configs: Config | ConfigFinder):
     """The changed files whose fix survives `verify` before/after (see gradfix.verify.runner.judge); files
     that cannot be run as a script or factory are kept unverified, and said so."""
     from dataclasses import replace

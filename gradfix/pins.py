@@ -17,10 +17,12 @@ from pathlib import Path
 
 KERAS_2 = "2"
 # A requirement string: a name, then its version specifiers up to a marker, extra or end of line.
-_REQUIREMENT = re.compile(r"""(?:^|["'\s,\[])(tf[-_]keras|tensorflow(?:[-_](?:cpu|gpu|macos))?)\s*((?:\[[^\]]*\])?\s*[<>=!~][^;"'\n#]*)?""",
-                          re.IGNORECASE | re.MULTILINE)
+_REQUIREMENT = re.compile(
+    r"""(?:^|["'\s,\[])(tf[-_]keras|tensorflow(?:[-_](?:cpu|gpu|macos))?)"""  # the name, not a longer one's tail
+    r"""\s*((?:\[[^\]]*\])?\s*[<>=!~][^;"'\n#]*)?""",  # extras, then version specifiers up to a marker
+    re.IGNORECASE | re.MULTILINE)
 _INSTALL_REQUIRES = re.compile(r"install_requires\s*=\s*\[([^\]]*)\]")
-_DEVELOPMENT = re.compile(r"dev|test|doc|lint|ci", re.IGNORECASE)
+_DEVELOPMENT = re.compile(r"[-_.](?:dev|develop|tests?|docs?|lint|ci)[-_.]", re.IGNORECASE)  # requirements-dev.txt
 _UPPER_BOUND = re.compile(r"(<=?|==|~=)\s*(\d+)\.(\d+)(?:\.(\d+))?")
 
 

@@ -155,7 +155,7 @@ def apply(paths: List[Path] = PATHS,
           interactive: bool = typer.Option(False, "--interactive", "-i",
                                            help="Ask about each finding's fix and apply only those you accept."),
           verify: bool = typer.Option(False, "--verify",
-                                      help="Run each changed script (or its [tool.gradfix.verify] factory) before "
+                                      help="Run each changed script (or its \\[tool.gradfix.verify] factory) before "
                                            "and after the fix; keep the fix only if it runs and computes the same."),
           no_cache: bool = NO_CACHE, target_keras: Optional[KerasChoice] = TARGET_KERAS) -> None:
     """Rewrite files in place with the fixes (stdout: the diff with --dry-run, the fixed source with `-`)."""

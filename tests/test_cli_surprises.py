@@ -120,6 +120,8 @@ def test_help_shows_no_python_types(command):
     result = invoke(*command, "--help", terminal_width=200)
     assert result.exit_code == 0
     assert "<bool>" not in result.stdout and "<list[" not in result.stdout, result.stdout
+    if command in (["check"], ["apply"], ["verify"]):
+        assert "[tool.gradfix" in result.stdout, "rich markup must not eat the name of the config table"
 
 
 def test_the_license_is_an_spdx_string_with_a_setuptools_that_reads_it():

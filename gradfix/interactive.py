@@ -1,8 +1,8 @@
 """For a person at the terminal: `apply --interactive` (accept or reject each finding's fix) and the progress bar.
 
-Review asks about each finding: the finding, then the changed lines its fix makes -- the hunks of a
-context-free unified diff (parsed with unidiff) of each file, or in a notebook of each changed cell, that
-lie on the finding's lines -- and writes only what was accepted. Findings whose fixes change the same
+Review asks about each finding: the finding, then the changed lines its fix makes -- the changes (`changes`:
+a diff without context, line-for-line replacements cut into single lines) of each file, or in a notebook of
+each changed cell, that lie on the finding's lines -- and writes only what was accepted. Findings whose fixes change the same
 lines (`np.dot(x, w.numpy())`: GF101 and GF102 on one line) cannot be taken apart and are asked about
 together; lines that belong to no finding (an added `import tensorflow as tf`) go with the accepted fixes.
 The dialogue goes to stderr, so stdout keeps the diff of `--dry-run`; colours and the progress bar appear

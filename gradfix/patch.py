@@ -23,12 +23,12 @@ NO_NEWLINE = "\\ No newline at end of file\n"
 UNDO_RECORD = Path(".gradfix") / "last-apply.json"
 
 
-def unified_diff(path: str, before: str, after: str, context: int = 3) -> str:
+def unified_diff(path: str, before: str, after: str) -> str:
     """A `git apply`-compatible diff of one file (`a/` and `b/` prefixes, exact line endings kept)."""
     old, new = before.splitlines(keepends=True), after.splitlines(keepends=True)
     name = path.lstrip("/")
     out = []
-    for line in difflib.unified_diff(old, new, f"a/{name}", f"b/{name}", n=context):
+    for line in difflib.unified_diff(old, new, f"a/{name}", f"b/{name}", n=3):
         if line.startswith(("---", "+++")):
             line = line.rstrip("\n") + "\n"
         out.append(line)

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import ast
 
-import libcst as cst
-
 from gradfix.analysis import FileAnalysis, TensorScope
-from gradfix.numpy_to_tf import TranslationContext, translate
 from gradfix.rules import Finding, Rule
 
 # numpy's converters are GF102's business (they are dropped, not translated).
@@ -34,12 +31,16 @@ def numpy_calls_on_tensors(analysis: FileAnalysis, scope: TensorScope):
 
 def numpy_call_finding(rule: Rule, analysis: FileAnalysis, scope: TensorScope, call: ast.Call,
                        function: str, where: str) -> Finding:
-    """Report `np.<function>(...)` found `where`, with the exact TF rewrite when the table has one."""
+    """Report `np.<function>(...)` found `where`, with the exact TF rewrite when the table has one. Whether
+    there is one depends on the call's form, read with LibCST (imported only now, with the mapping table):
+    the message shows the rewrite."""
+    from gradfix.numpy_to_tf import TranslationContext, code, translate
+
     ranks = {analysis.segment(arg): scope.rank_of(arg) for arg in call.args}
     context = TranslationContext(
         tf=analysis.tf_name,
-        qualname=lambda expr: analysis.qualname(ast.parse(_code(expr), mode="eval").body),
-        rank_of=lambda expr: ranks.get(_code(expr)),
+        qualname=lambda expr: analysis.qualname(ast.parse(code(expr), mode="eval").body),
+        rank_of=lambda expr: ranks.get(code(expr)),
     )
     translation = translate(function, analysis.cst_expression(call), context)
     message = f"np.{function}() on a tensor {where} returns a NumPy array: gradients stop here"
@@ -47,14 +48,10 @@ def numpy_call_finding(rule: Rule, analysis: FileAnalysis, scope: TensorScope, c
         return rule.finding(call, f"{message}; no TensorFlow equivalent is known, rewrite it with TF ops")
     if translation.replacement is None:
         return rule.finding(call, f"{message}; not rewritten: {translation.note}")
-    replacement = cst.Module([]).code_for_node(translation.replacement)
+    replacement = code(translation.replacement)
     note = f" ({translation.note})" if translation.note else ""
     fix = rule.fix(analysis.replace(call, replacement), needs_tensorflow_import=not analysis.tensorflow_imported)
     return rule.finding(call, f"{message}; use `{_first_line(replacement)}`{note}", fix)
-
-
-def _code(expr: cst.CSTNode) -> str:
-    return cst.Module([]).code_for_node(expr)
 
 
 def _first_line(code: str) -> str:

@@ -17,17 +17,12 @@ from dataclasses import dataclass, field
 
 from gradfix.analysis import FileAnalysis, KerasClass, KerasKind
 from gradfix.analysis.classes import self_method_called
+from gradfix.analysis.keras import is_keras_2_file
 from gradfix.analysis.tensors import is_self, is_super_call
 
 TF_VARIABLE = "tensorflow.Variable"
 VARIABLE_CLASSES = (TF_VARIABLE, "keras.Variable", "keras.backend.Variable")
 MAX_LINE = 100
-
-# Imports that pin the file to Keras 2, where bare tf.Variables and tf.Modules are tracked. Searched in
-# "\n" + text: a pattern starting with a literal is found much faster than one starting with `^`.
-_KERAS_2_IMPORT = re.compile(
-    r"\n[ \t]*(?:import|from)[ \t]+(?:tf_keras|tensorflow\.python\.keras)\b"
-    r"|\n[ \t]*from[ \t]+tensorflow\.python[ \t]+import[ \t]+keras\b")
 
 # tf.Variable(initial_value, trainable, validate_shape, caching_device, name, variable_def, dtype, ...)
 _VARIABLE_POSITIONAL = ("initial_value", "trainable", "validate_shape", "caching_device", "name",
@@ -79,15 +74,12 @@ def could_be_trained(analysis: FileAnalysis, call: ast.Call) -> bool:
 
 
 def may_be_keras_2(analysis: FileAnalysis) -> bool:
-    """The file imports tf_keras (or TF's bundled Keras 2), or takes `keras` from a module of its own project
-    (transformers re-exports tf_keras that way), whose choice of Keras cannot be seen here. Bare tf.Variables
-    and tf.Modules are tracked by Keras 2, so such code may well be correct. `target-keras` in the
-    configuration settles what the imports leave open: "2" for the whole project, "3" for re-exported
-    `keras` modules."""
-    if analysis.target_keras == "2":
-        return True
-    text = analysis.source.text
-    if ("tf_keras" in text or "tensorflow.python" in text) and _KERAS_2_IMPORT.search("\n" + text):
+    """The file is Keras 2 code (it imports tf_keras, or sets TF_USE_LEGACY_KERAS: `is_keras_2_file`), or the
+    project is (`target-keras` "2", from the config, --target-keras or, for "auto", the project's pins), or
+    the file takes `keras` from a module of its own project (transformers re-exports tf_keras that way), whose
+    choice of Keras cannot be seen here. Bare tf.Variables and tf.Modules are tracked by Keras 2, so such code
+    may well be correct. Target "3" settles re-exported `keras` modules."""
+    if analysis.target_keras == "2" or is_keras_2_file(analysis.source.text):
         return True
     return analysis.target_keras != "3" and any(
         qualname.endswith(".keras") for qualname in analysis.imports.names.values())

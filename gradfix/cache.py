@@ -92,10 +92,9 @@ class ResultCache:
     """Results of one run's files under `folder`, for this run's settings and (once `project_index` has
     built it) its index. Files are known by `content_digest` of their bytes."""
 
-    def __init__(self, folder: Path, settings: Settings):
+    def __init__(self, folder: Path):
         self.root = folder
         self.folder = folder / code_fingerprint()
-        self.settings = repr(settings)
         self.index: IndexFacts | None = None
         self._changed_since: dict[str, set[str] | None] = {}
         self._writable: bool | None = None
@@ -121,9 +120,9 @@ class ResultCache:
         self._changed_since[self.index.fingerprint] = set()
         return index
 
-    def key(self, path: str, source: SourceText, digest: str, codes: list[str]) -> str:
-        """The entry of this file (by path, content and kind of source) under these rule codes."""
-        return _hash(json.dumps([path, type(source).__name__, digest, self.settings, codes]))
+    def key(self, path: str, source: SourceText, digest: str, codes: list[str], settings: Settings) -> str:
+        """The entry of this file (by path, content and kind of source) under these rule codes and settings."""
+        return _hash(json.dumps([path, type(source).__name__, digest, repr(settings), codes]))
 
     def load(self, key: str, source: SourceText) -> FileResult | None:
         try:

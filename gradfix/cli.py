@@ -1,31 +1,42 @@
-"""The `gradfix` command line. Static verbs never import TensorFlow; only `verify` runs it, in a subprocess."""
+"""The `gradfix` command line. Static verbs never import TensorFlow; only `verify` runs it, in a subprocess.
+
+Importing this module is cheap: each command imports what it uses, since an editor may run `gradfix check FILE`
+on every save and every module imported is paid on each run.
+"""
 
 from __future__ import annotations
 
 import importlib.util
 import sys
-from dataclasses import replace
 from pathlib import Path
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
 import typer
+from typer.core import TyperArgument, TyperOption
 
 from gradfix import __version__
-from gradfix.config import Config, ConfigError, load_config
-from gradfix.docs import explain_text, rules_table
-from gradfix.interactive import review, terminal_progress
-from gradfix.notebook import file_diff, readable_diff, source_from_bytes
-from gradfix.output import FORMATS, MACHINE_FORMATS, render
-from gradfix.patch import AppliedFile, UndoError, atomic_write, save_undo_record, sha256, undo_last_apply
-from gradfix.rules import all_rules
-from gradfix.runner import RunOptions, RunReport, run
-from gradfix.source import SourceError
-from gradfix.verify.cli import register as register_verify
+from gradfix.config import Config, ConfigError, ConfigFinder
+from gradfix.verify.cli import KerasChoice, register as register_verify
+
+if TYPE_CHECKING:
+    from gradfix.runner import RunOptions, RunReport
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Find and repair TensorFlow/Keras code in which gradients silently stop flowing.")
+
+
+def _type_column(param, ctx) -> str | None:
+    """What --help shows beside a parameter: its metavar (PATH, CODES, N) or choices, never the Python type
+    typer prints by default (`<bool>` beside every flag, `<list[Path]>` beside the paths)."""
+    if isinstance(param, TyperArgument) or param.is_flag:
+        return None
+    return _typer_type_column(param, ctx)
+
+
+_typer_type_column = TyperOption.display_type_rich
+TyperOption.display_type_rich = TyperArgument.display_type_rich = _type_column
 
 
 def _version(value: bool) -> None:
@@ -48,49 +59,71 @@ def _error(path: str, reason: str) -> None:
     typer.echo(f"{path}: error: {reason}", err=True)
 
 
-def _config_for(paths: list[Path], stdin_filename: Optional[Path]) -> Config:
-    start = stdin_filename or (paths[0] if paths else Path.cwd())
+def _run(paths: list[Path], stdin_filename: Optional[Path],
+         options: RunOptions) -> tuple[RunReport, bool, Config | ConfigFinder]:
+    """Run on files (`.` when none is named), or on stdin when the only path is `-`. Each file has the
+    configuration nearest to it. Returns the report, whether stdin was used and the configuration(s)."""
+    from gradfix.notebook import source_from_bytes
+    from gradfix.runner import run
+    from gradfix.source import SourceError
+
+    from_stdin = [str(p) for p in paths or []] == ["-"]
+    paths = paths or [Path(".")]
+    configs = ConfigFinder()
+    sources = None
     try:
-        return load_config(start if start.exists() else Path.cwd())
+        if from_stdin:
+            name = stdin_filename or Path("<stdin>")
+            paths = [name]
+            configs = configs.for_path(stdin_filename or Path.cwd() / name)
+            try:
+                sources = {name: source_from_bytes(name, sys.stdin.buffer.read())}
+            except SourceError as exc:
+                _error(str(name), str(exc))
+                raise typer.Exit(EXIT_ERROR)
+        report = run(paths, options, configs, sources=sources)
     except ConfigError as exc:
         _error("config", str(exc))
         raise typer.Exit(EXIT_ERROR)
-
-
-def _run(paths: list[Path], stdin_filename: Optional[Path], options: RunOptions) -> tuple[RunReport, bool, Config]:
-    """Run on files, or on stdin when the only path is `-`. Returns the report, whether stdin was used and
-    the configuration in force."""
-    paths = paths or []
-    from_stdin = [str(p) for p in paths] == ["-"]
-    config = _config_for([] if from_stdin else paths, stdin_filename)
-    sources = None
-    if from_stdin:
-        name = stdin_filename or Path("<stdin>")
-        try:
-            sources = {name: source_from_bytes(name, sys.stdin.buffer.read())}
-        except SourceError as exc:
-            _error(str(name), str(exc))
-            raise typer.Exit(EXIT_ERROR)
-    try:
-        report = run(paths, options, config, sources=sources)
     except ValueError as exc:  # unknown rule codes
         _error("gradfix", str(exc))
         raise typer.Exit(EXIT_ERROR)
+    for path, reason in report.skipped:
+        typer.echo(f"{path}: {reason}", err=True)
     for path, reason in report.errors:
         _error(path, reason)
-    return report, from_stdin, config
+    if not report.results and not report.errors:
+        typer.echo(f"warning: no Python file or notebook found in {', '.join(map(str, paths))}", err=True)
+    return report, from_stdin, configs
 
 
-PATHS = typer.Argument(None, help="Files or folders; `-` reads one file from stdin. None: nothing to do (pre-commit).")
-SELECT = typer.Option(None, "--select", help="Only these rule codes or prefixes (comma-separated).")
-IGNORE = typer.Option(None, "--ignore", help="Skip these rule codes or prefixes (comma-separated).")
-FORMAT = typer.Option("text", "--output-format", help=f"One of: {', '.join(FORMATS)}.")
-STDIN_NAME = typer.Option(None, "--stdin-filename", help="Path that stdin stands for (config, messages).")
-JOBS = typer.Option(0, "--jobs", "-j", help="Worker processes (0: all cores).")
+PATHS = typer.Argument(None, metavar="PATH", show_default=False,
+                       help="Files or folders (default: the current folder); `-` reads one file from stdin.")
+SELECT = typer.Option(None, "--select", metavar="CODES", help="Only these rule codes or prefixes (comma-separated).")
+IGNORE = typer.Option(None, "--ignore", metavar="CODES", help="Skip these rule codes or prefixes (comma-separated).")
+FORMAT = typer.Option("text", "--output-format", metavar="FORMAT",
+                      help="text, concise, json, sarif or github (see the README).")
+STDIN_NAME = typer.Option(None, "--stdin-filename", metavar="PATH",
+                          help="Path that stdin stands for (config, messages).")
+JOBS = typer.Option(0, "--jobs", "-j", min=0, metavar="N", help="Worker processes (0: all cores).")
 NO_CACHE = typer.Option(False, "--no-cache", help="Neither read nor write the result cache (.gradfix/cache).")
+TARGET_KERAS = typer.Option(None, "--target-keras",
+                            help="The Keras the code runs on: 2 (tf_keras), 3, or auto (each file's imports and the "
+                                 "project's pins); default: \\[tool.gradfix] target-keras.")
+
+
+def _options(**values) -> RunOptions:
+    from gradfix.interactive import terminal_progress
+    from gradfix.runner import RunOptions
+
+    target = values.pop("target_keras")
+    return RunOptions(select=_codes(values.pop("select")), ignore=_codes(values.pop("ignore")),
+                      progress=terminal_progress(), target_keras=target.value if target else None, **values)
 
 
 def _check_format(output_format: str) -> None:
+    from gradfix.output import FORMATS
+
     if output_format not in FORMATS:
         _error("gradfix", f"unknown output format {output_format!r}; choose from {', '.join(FORMATS)}")
         raise typer.Exit(EXIT_ERROR)
@@ -99,13 +132,15 @@ def _check_format(output_format: str) -> None:
 @app.command()
 def check(paths: List[Path] = PATHS, select: Optional[List[str]] = SELECT, ignore: Optional[List[str]] = IGNORE,
           output_format: str = FORMAT, stdin_filename: Optional[Path] = STDIN_NAME, jobs: int = JOBS,
-          no_cache: bool = NO_CACHE) -> None:
+          no_cache: bool = NO_CACHE, target_keras: Optional[KerasChoice] = TARGET_KERAS) -> None:
     """Report findings; exit 0 when clean, 1 with findings, 2 on errors."""
+    from gradfix.output import render
+
     _check_format(output_format)
-    report, _, _ = _run(paths, stdin_filename, RunOptions(select=_codes(select), ignore=_codes(ignore), jobs=jobs,
-                                                       progress=terminal_progress(), cache=not no_cache))
+    report, _, _ = _run(paths, stdin_filename, _options(select=select, ignore=ignore, jobs=jobs, cache=not no_cache,
+                                                         target_keras=target_keras))
     diagnostics = report.diagnostics
-    rendered = render(diagnostics, output_format)
+    rendered = render(diagnostics, output_format, with_summary=bool(diagnostics) or not report.errors)
     if rendered:
         typer.echo(rendered)
     raise typer.Exit(EXIT_ERROR if report.errors else EXIT_FINDINGS if diagnostics else EXIT_CLEAN)
@@ -119,24 +154,28 @@ def apply(paths: List[Path] = PATHS,
           select: Optional[List[str]] = SELECT, ignore: Optional[List[str]] = IGNORE,
           output_format: str = FORMAT, stdin_filename: Optional[Path] = STDIN_NAME, jobs: int = JOBS,
           interactive: bool = typer.Option(False, "--interactive", "-i",
-                                           help="Show each hunk and apply only those you accept."),
+                                           help="Ask about each finding's fix and apply only those you accept."),
           verify: bool = typer.Option(False, "--verify",
-                                      help="Run each changed script (or its [tool.gradfix.verify] factory) before "
+                                      help="Run each changed script (or its \\[tool.gradfix.verify] factory) before "
                                            "and after the fix; keep the fix only if it runs and computes the same."),
-          no_cache: bool = NO_CACHE) -> None:
+          no_cache: bool = NO_CACHE, target_keras: Optional[KerasChoice] = TARGET_KERAS) -> None:
     """Rewrite files in place with the fixes (stdout: the diff with --dry-run, the fixed source with `-`)."""
+    from gradfix.interactive import review
+    from gradfix.notebook import readable_diff
+    from gradfix.output import MACHINE_FORMATS, render
+
     _check_format(output_format)
-    options = RunOptions(select=_codes(select), ignore=_codes(ignore), unsafe_fixes=unsafe_fixes, fix=True, jobs=jobs,
-                         progress=terminal_progress(), cache=not no_cache)
+    options = _options(select=select, ignore=ignore, unsafe_fixes=unsafe_fixes, fix=True, jobs=jobs,
+                       cache=not no_cache, target_keras=target_keras)
     if interactive and [str(p) for p in paths or []] == ["-"]:
         _error("apply", "--interactive reads answers from stdin, so it cannot read the source from stdin too")
         raise typer.Exit(EXIT_ERROR)
-    report, from_stdin, config = _run(paths, stdin_filename, options)
+    report, from_stdin, configs = _run(paths, stdin_filename, options)
     changed = [r for r in report.results if r.changed]
     if interactive:
         changed = review(changed)
     if verify and not dry_run and not from_stdin:
-        changed = _keep_verified(changed, config)
+        changed = _keep_verified(changed, configs)
     written = True
     if from_stdin:
         result = report.results[0]
@@ -160,14 +199,17 @@ def apply(paths: List[Path] = PATHS,
     raise typer.Exit(EXIT_ERROR if report.errors or not written else EXIT_CLEAN)
 
 
-def _keep_verified(changed, config: Config):
+def _keep_verified(changed, configs: Config | ConfigFinder):
     """The changed files whose fix survives `verify` before/after (see gradfix.verify.runner.judge); files
     that cannot be run as a script or factory are kept unverified, and said so."""
+    from dataclasses import replace
+
     from gradfix.verify.runner import compare, factory_for, is_runnable_script
 
     kept = []
     for result in changed:
         path = Path(result.path)
+        config = configs.for_path(path)
         factory = factory_for(path, config.verify_factories, config.root)
         if path.suffix != ".py" or not (factory or is_runnable_script(result.original.text)):
             typer.echo(f"{result.path}: not verified: not a runnable script and no factory in "
@@ -187,6 +229,9 @@ def _write(changed) -> bool:
     """Write every changed file atomically and record the patch so `gradfix undo` can revert it. A file that
     changed (or went) since it was read is not written: an edit saved meanwhile must not be overwritten.
     False when some file was not written (each said in one line)."""
+    from gradfix.notebook import file_diff
+    from gradfix.patch import AppliedFile, atomic_write, save_undo_record, sha256
+
     applied, patches = [], []
     for result in changed:
         data = result.fixed.to_bytes()
@@ -210,6 +255,8 @@ def _write(changed) -> bool:
 @app.command()
 def undo() -> None:
     """Revert the last `gradfix apply` run from this folder, exactly; refuse if a file changed since."""
+    from gradfix.patch import UndoError, undo_last_apply
+
     try:
         restored = undo_last_apply()
     except UndoError as exc:
@@ -222,12 +269,18 @@ def undo() -> None:
 @app.command("rules")
 def list_rules() -> None:
     """List every rule: code, name, fix (safe / unsafe / none), summary."""
+    from gradfix.docs import rules_table
+    from gradfix.rules import all_rules
+
     typer.echo(rules_table(list(all_rules().values())))
 
 
 @app.command()
 def explain(code: str = typer.Argument(..., help="A rule code, e.g. GF101.")) -> None:
     """Why the rule's pattern breaks gradients, what the fix does, and an example."""
+    from gradfix.docs import explain_text
+    from gradfix.rules import all_rules
+
     rule = all_rules().get(code.strip().upper())
     if rule is None:
         _error("explain", f"unknown rule code {code!r}; see `gradfix rules`")

@@ -24,6 +24,10 @@ class Config:
     verify_factories: dict[str, str] = field(default_factory=dict)
     root: Path | None = None  # folder of the pyproject.toml the settings came from
 
+    def for_path(self, path: Path) -> "Config":
+        """A Config given to a run holds for every file of it (see ConfigFinder for the nearest one per file)."""
+        return self
+
     def ignored_codes_for(self, path: Path) -> list[str]:
         if not self.per_file_ignores:  # resolving the path is a few system calls per file: skip it
             return []
@@ -48,45 +52,91 @@ def _relative(path: Path, root: Path | None) -> str:
         return path.as_posix()
 
 
-def find_pyproject(start: Path) -> Path | None:
+def _read_toml(path: Path) -> dict:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def find_pyproject(start: Path) -> tuple[Path, dict] | None:
+    """The first pyproject.toml with a [tool.gradfix] table at or above `start`, and that table. A
+    pyproject.toml on the way that is not valid TOML is an error: skipping it would silently change settings."""
     start = start.resolve()
     for folder in [start, *start.parents] if start.is_dir() else start.parents:
         candidate = folder / "pyproject.toml"
         if candidate.is_file():
-            try:
-                if "tool" in (data := tomllib.loads(candidate.read_text(encoding="utf-8"))) \
-                        and "gradfix" in data["tool"]:
-                    return candidate
-            except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
-                continue
+            tool = _read_toml(candidate).get("tool")
+            table = tool.get("gradfix") if isinstance(tool, dict) else None
+            if table is not None:
+                return candidate, table
     return None
+
+
+def _list_of_strings(value) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+# [tool.gradfix] key -> (what it must be, check). Values are validated, never coerced: `select = "GF302"` is
+# an error, not a selection of the codes G, F, 3, 0 and 2.
+_KEYS = {
+    "select": ("a list of rule codes, e.g. [\"GF1\", \"GF201\"]", _list_of_strings),
+    "ignore": ("a list of rule codes, e.g. [\"GF302\"]", _list_of_strings),
+    "exclude": ("a list of glob patterns", _list_of_strings),
+    "per-file-ignores": ("a table of glob pattern = [rule codes]",
+                         lambda v: isinstance(v, dict) and all(_list_of_strings(c) for c in v.values())),
+    "unsafe-fixes": ("true or false", lambda v: isinstance(v, bool)),
+    "target-keras": ("\"auto\", \"2\" or \"3\"", lambda v: str(v) in TARGET_KERAS and not isinstance(v, bool)),
+    "max-file-size": ("a number of bytes", lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0),
+    "verify": ("a table of file pattern = \"factory\"",
+               lambda v: isinstance(v, dict) and all(isinstance(f, str) for f in v.values())),
+}
+TARGET_KERAS = ("auto", "2", "3")
+
+
+def config_from_table(table, pyproject: Path) -> Config:
+    """A Config from a [tool.gradfix] table, or a ConfigError naming the file and the key at fault."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{pyproject}: [tool.gradfix] must be a table")
+    unknown = set(table) - set(_KEYS)
+    if unknown:
+        raise ConfigError(f"{pyproject}: unknown [tool.gradfix] key(s): {', '.join(sorted(unknown))}")
+    for key, value in table.items():
+        expected, valid = _KEYS[key]
+        if not valid(value):
+            raise ConfigError(f"{pyproject}: [tool.gradfix] {key} must be {expected}, not {value!r}")
+    return Config(
+        select=table.get("select", []),
+        ignore=table.get("ignore", []),
+        exclude=table.get("exclude", []),
+        per_file_ignores=table.get("per-file-ignores", {}),
+        unsafe_fixes=table.get("unsafe-fixes", False),
+        target_keras=str(table.get("target-keras", "auto")),
+        max_file_size=table.get("max-file-size", 2_000_000),
+        verify_factories=table.get("verify", {}),
+        root=pyproject.parent,
+    )
 
 
 def load_config(start: Path) -> Config:
     """Settings from the first pyproject.toml with a [tool.gradfix] table above `start`, else defaults."""
-    pyproject = find_pyproject(start)
-    if pyproject is None:
-        return Config()
-    try:
-        table = tomllib.loads(pyproject.read_text(encoding="utf-8"))["tool"]["gradfix"]
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{pyproject}: {exc}") from None
-    known = {"select", "ignore", "exclude", "per-file-ignores", "unsafe-fixes", "target-keras",
-             "max-file-size", "verify"}
-    unknown = set(table) - known
-    if unknown:
-        raise ConfigError(f"{pyproject}: unknown [tool.gradfix] key(s): {', '.join(sorted(unknown))}")
-    target = str(table.get("target-keras", "auto"))
-    if target not in ("auto", "2", "3"):
-        raise ConfigError(f"{pyproject}: target-keras must be auto, 2 or 3")
-    return Config(
-        select=list(table.get("select", [])),
-        ignore=list(table.get("ignore", [])),
-        exclude=list(table.get("exclude", [])),
-        per_file_ignores={k: list(v) for k, v in table.get("per-file-ignores", {}).items()},
-        unsafe_fixes=bool(table.get("unsafe-fixes", False)),
-        target_keras=target,
-        max_file_size=int(table.get("max-file-size", 2_000_000)),
-        verify_factories=dict(table.get("verify", {})),
-        root=pyproject.parent,
-    )
+    found = find_pyproject(start)
+    return config_from_table(found[1], found[0]) if found else Config()
+
+
+class ConfigFinder:
+    """The configuration of each file: that of the nearest pyproject.toml with a [tool.gradfix] table above it,
+    as ruff finds its settings, so a file is checked the same whichever folder the run was started on.
+    Looked up once per folder."""
+
+    def __init__(self):
+        self._by_folder: dict[Path, Config] = {}
+
+    def for_path(self, path: Path) -> Config:
+        """The configuration of the file `path` (which need not exist: `folder/_` asks for the folder's)."""
+        folder = path.absolute().parent
+        if folder not in self._by_folder:
+            self._by_folder[folder] = load_config(folder)
+        return self._by_folder[folder]

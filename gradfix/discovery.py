@@ -4,29 +4,35 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
-from gradfix.config import Config
+from gradfix.config import Config, ConfigFinder
 
 SKIPPED_FOLDERS = frozenset({".git", ".hg", ".svn", ".venv", "venv", ".tox", ".nox", "__pycache__",
                              "build", "dist", "node_modules", ".mypy_cache", ".pytest_cache",
                              ".ruff_cache", ".gradfix", "site-packages", ".ipynb_checkpoints"})
 SOURCE_SUFFIXES = (".py", ".ipynb")
+PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", "requirements.txt", ".git")
 
 
 @dataclass(frozen=True)
 class Discovered:
     files: list[Path]
     errors: list[tuple[str, str]]  # (path, reason) for paths that cannot be walked
+    skipped: list[tuple[str, str]] = ()  # (path, reason) for files left out on purpose, said to the user
 
 
-def discover(paths: list[Path], config: Config) -> Discovered:
+def discover(paths: list[Path], config: Config | ConfigFinder) -> Discovered:
+    """`config` may be one Config for every path, or a ConfigFinder (each path's `exclude` is its own)."""
     files: list[Path] = []
     errors: list[tuple[str, str]] = []
+    skipped: list[tuple[str, str]] = []
     seen: set[Path] = set()
 
-    def add(path: Path) -> None:
-        key = path.absolute()
+    def add(path: Path, key: Path | None = None) -> None:
+        """Each file once, though named twice or reached through a symlink too (`key`: where it resolves)."""
+        key = key or path.absolute()
         if key not in seen:
             seen.add(key)
             files.append(path)
@@ -35,25 +41,50 @@ def discover(paths: list[Path], config: Config) -> Discovered:
         if not os.path.lexists(path):
             errors.append((str(path), "no such file or folder"))
         elif path.is_dir():
-            _walk(path, config, add, errors)
+            _walk(path, config, add, errors, skipped)
         elif path.is_file() or path.is_symlink():
             # Named explicitly: taken whatever its suffix (problems surface when read), unless the config
             # excludes it -- pre-commit and editors name every file, and must still honour `exclude`.
-            if not config.is_excluded(path):
+            if not config.for_path(path).is_excluded(path):
                 add(path)
         else:
             errors.append((str(path), "not a regular file"))
-    return Discovered(files, errors)
+    return Discovered(files, errors, skipped)
 
 
-def _walk(root: Path, config: Config, add, errors) -> None:
+def _walk(root: Path, config: Config | ConfigFinder, add, errors, skipped) -> None:
+    """Python files and notebooks under `root`. Symlinked folders are not followed (os.walk), and a symlinked
+    file that resolves outside `root` is skipped, as black does: `apply` must never write outside what it was
+    pointed at."""
     def on_error(exc: OSError) -> None:
         errors.append((exc.filename or str(root), exc.strerror or str(exc)))
 
+    inside = os.path.join(os.path.realpath(root), "")
+
     for folder, subfolders, names in os.walk(root, onerror=on_error):
+        settings = config.for_path(Path(folder, "_"))  # the configuration of this folder's files
         subfolders[:] = sorted(d for d in subfolders if d not in SKIPPED_FOLDERS and not d.endswith(".egg-info")
-                               and not config.is_excluded(Path(folder, d)))
+                               and not settings.is_excluded(Path(folder, d)))
         for name in sorted(names):
             path = Path(folder, name)
-            if name.endswith(SOURCE_SUFFIXES) and not config.is_excluded(path):
+            if not name.endswith(SOURCE_SUFFIXES) or settings.is_excluded(path):
+                continue
+            if not os.path.islink(path):
                 add(path)
+            elif (target := os.path.realpath(path)).startswith(inside):
+                add(path, Path(target))
+            else:
+                skipped.append((str(path), f"skipped: a symlink to {target}, outside {root}"))
+
+
+def project_root(path: Path, config: Config) -> Path | None:
+    """The folder of the project a file belongs to: where its [tool.gradfix] configuration is, else the nearest
+    folder above it with a pyproject.toml, setup.py, setup.cfg, requirements.txt or .git; None if there is none."""
+    return config.root if config.root is not None else _marked_folder(path.absolute().parent)
+
+
+@lru_cache(maxsize=1024)
+def _marked_folder(folder: Path) -> Path | None:
+    if any((folder / marker).exists() for marker in PROJECT_MARKERS):
+        return folder
+    return None if folder.parent == folder else _marked_folder(folder.parent)

@@ -16,8 +16,6 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Iterator
 
-import libcst as cst
-
 from gradfix.analysis import FileAnalysis, ProjectIndex
 from gradfix.rules import Finding, FixSafety, Rule
 from gradfix.source import Edit, SourceError, SourceText, apply_edits
@@ -225,9 +223,11 @@ def fix_to_fixpoint(analysis: FileAnalysis, findings: list[Finding], rules: list
         analysis = _reanalyse(analysis, text, applied)
         if any(usable(f, settings) for f in run_rules(analysis, rules)):
             raise SafetyNetError(applied, "a second pass would change the file again")
+    import libcst  # only here, where a fix is written: importing it costs more than checking a file
+
     try:
-        cst.parse_module(text)
-    except cst.ParserSyntaxError as exc:
+        libcst.parse_module(text)
+    except libcst.ParserSyntaxError as exc:
         raise SafetyNetError(applied, f"rewritten code does not parse: {exc.message}") from None
     try:
         source.to_bytes(text)

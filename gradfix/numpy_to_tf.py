@@ -5,14 +5,15 @@ offered when it is exact: same values (within float tolerance) and same shape as
 every input the TF op accepts. Every other call form yields ``Translation(None, note)`` so the
 caller reports the finding without a fix. See DESIGN.md §4 for the measured facts.
 
-This module is on the static path: it must not import tensorflow or numpy.
+This module is on the static path: it must not import tensorflow or numpy. It imports LibCST, so it is
+imported only where a numpy call is translated (codemods/_numpy_calls.py).
 """
 
 from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Callable, Mapping
+from typing import Callable, Mapping
 
 import libcst as cst
 
@@ -33,8 +34,7 @@ class Translation:
 _NOT_A_LITERAL = object()
 _ANY_VALUE = object()  # a parameter that never changes the result (einsum's `optimize`)
 
-if TYPE_CHECKING:  # at run time, naming cst.Arg would import LibCST for every run (gradfix/deferred.py)
-    _Args = tuple[tuple[str, cst.Arg], ...]  # (numpy parameter name, the user's argument), in call order
+_Args = tuple[tuple[str, cst.Arg], ...]  # (numpy parameter name, the user's argument), in call order
 
 
 @dataclass(frozen=True)
@@ -68,14 +68,15 @@ class _Entry:
 # --------------------------------------------------------------------------- expression helpers
 
 
-def _code(node: cst.CSTNode) -> str:
+def code(node: cst.CSTNode) -> str:
+    """The source text of a node."""
     return cst.Module([]).code_for_node(node)
 
 
 def _literal(expr: cst.BaseExpression) -> object:
     """The Python value of a literal argument (`None`, `-1`, `'C'`, `(0, 2)`), else _NOT_A_LITERAL."""
     try:
-        return ast.literal_eval(_code(expr).strip())
+        return ast.literal_eval(code(expr).strip())
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         return _NOT_A_LITERAL
 
@@ -146,10 +147,10 @@ def _dtype_name(expr: cst.BaseExpression, ctx: TranslationContext) -> str | None
 
 def _unresolved_qualname(expr: cst.BaseExpression, ctx: TranslationContext) -> str:
     """Qualified names the numpy resolver leaves out: builtins (`float`) and the TF alias (`tf.int32`)."""
-    code = _code(expr)
+    text = code(expr)
     if isinstance(expr, cst.Name):
-        return f"builtins.{code}"
-    return "tensorflow." + code.removeprefix(f"{ctx.tf}.") if code.startswith(f"{ctx.tf}.") else ""
+        return f"builtins.{text}"
+    return "tensorflow." + text.removeprefix(f"{ctx.tf}.") if text.startswith(f"{ctx.tf}.") else ""
 
 
 def _tf_dtype(expr: cst.BaseExpression, ctx: TranslationContext) -> cst.BaseExpression | None:
@@ -169,7 +170,7 @@ def _is_visibly_integer(expr: cst.BaseExpression, ctx: TranslationContext) -> bo
     if not isinstance(expr, cst.Call):
         return False
     dtypes = [arg.value for arg in expr.args if arg.keyword is not None and arg.keyword.value == "dtype"]
-    is_cast = _code(expr.func) == f"{ctx.tf}.cast" or (
+    is_cast = code(expr.func) == f"{ctx.tf}.cast" or (
         isinstance(expr.func, cst.Attribute) and expr.func.attr.value == "astype"
     )
     positional = [arg.value for arg in expr.args if arg.keyword is None]

@@ -18,11 +18,13 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from gradfix.analysis import ProjectIndex
+from gradfix.analysis.imports import scan_imports
 from gradfix.cache import ResultCache, cache_folder, content_digest
-from gradfix.config import Config
-from gradfix.discovery import discover
+from gradfix.config import Config, ConfigFinder
+from gradfix.discovery import discover, project_root
 from gradfix.engine import FileResult, RuleError, Settings, could_have_findings, process_source
 from gradfix.notebook import in_cells, max_bytes, source_from_bytes
+from gradfix.pins import declared_keras
 from gradfix.rules import Rule, select_rules
 from gradfix.source import SourceError, SourceText
 
@@ -43,12 +45,14 @@ class RunOptions:
     jobs: int = 0  # 0: all cores
     progress: Callable[[int, int], None] | None = None  # told (files done, files to process) as files finish
     cache: bool = False  # answer unchanged files from .gradfix/cache (next to the config root, else the cwd)
+    target_keras: str | None = None  # --target-keras: "2", "3" or "auto"; None: as the config says
 
 
 @dataclass
 class RunReport:
     results: list[FileResult]
     errors: list[tuple[str, str]]  # (path, one-line reason)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason): left out on purpose
 
     @property
     def diagnostics(self):
@@ -62,6 +66,7 @@ class Task:
     path: str
     source: SourceText
     codes: tuple[str, ...]
+    settings: Settings
 
 
 def read_bytes(path: Path, max_size: int) -> bytes:
@@ -96,9 +101,14 @@ def chosen_codes(options: RunOptions, config: Config) -> tuple[list[str], list[s
     return config.select, config.ignore + options.ignore
 
 
-def settings_for(options: RunOptions, config: Config) -> Settings:
+def settings_for(options: RunOptions, config: Config, path: Path | None = None) -> Settings:
+    """The command line over the config; `auto` Keras settled by the pins of the file's project, if any."""
     unsafe_fixes = config.unsafe_fixes if options.unsafe_fixes is None else options.unsafe_fixes
-    return Settings(unsafe_fixes=unsafe_fixes, fix=options.fix, target_keras=config.target_keras)
+    target_keras = options.target_keras or config.target_keras
+    if target_keras == "auto" and path is not None:
+        root = project_root(path, config)
+        target_keras = (root and declared_keras(root)) or "auto"
+    return Settings(unsafe_fixes=unsafe_fixes, fix=options.fix, target_keras=target_keras)
 
 
 def rules_for(path: Path, rules: list[Rule], config: Config) -> list[Rule]:
@@ -106,52 +116,152 @@ def rules_for(path: Path, rules: list[Rule], config: Config) -> list[Rule]:
     return [r for r in rules if not any(r.code.startswith(i) for i in ignored)] if ignored else rules
 
 
-def run(paths: list[Path], options: RunOptions, config: Config,
+def run(paths: list[Path], options: RunOptions, config: Config | ConfigFinder,
         sources: dict[Path, SourceText] | None = None) -> RunReport:
-    """Process `paths` (or the given in-memory `sources`, e.g. from stdin; those are never cached)."""
-    rules = select_rules(*chosen_codes(options, config))
-    settings = settings_for(options, config)
+    """Process `paths` (or the given in-memory `sources`, e.g. from stdin; those are never cached). `config`
+    holds for every file, or is a ConfigFinder that gives each file the configuration nearest to it."""
+    rules: dict[int, list[Rule]] = {}  # by id of the Config: select/ignore are per configuration
+
+    def rules_of(path: Path) -> list[Rule]:
+        file_config = config.for_path(path)
+        if id(file_config) not in rules:
+            rules[id(file_config)] = select_rules(*chosen_codes(options, file_config))
+        return rules_for(path, rules[id(file_config)], file_config)
+
     errors: list[tuple[str, str]] = []
+    skipped: list[tuple[str, str]] = []
     contents: dict[Path, bytes] = {}
     if sources is None:
         found = discover(paths, config)
         errors.extend(found.errors)
-        sources = {}
-        for path in found.files:
-            try:
-                contents[path] = read_bytes(path, max_bytes(path, config.max_file_size))
-                sources[path] = source_from_bytes(path, contents[path])
-            except SourceError as exc:
-                errors.append((str(path), str(exc)))
-    cache = ResultCache(cache_folder(config.root), settings) if options.cache and contents else None
-    if cache:
-        digests = {path: content_digest(data) for path, data in contents.items()}
-        index = cache.project_index([(digests[path], source.text) for path, source in sources.items()])
-    else:
-        index = ProjectIndex.build(s.text for s in sources.values())
+        skipped.extend(found.skipped)
+        sources = _read_all(found.files, config, contents, errors)
+    cache = ResultCache(cache_folder(config.for_path(next(iter(sources))).root)) \
+        if options.cache and contents else None
+    digests = _Digests(contents)
+
+    def index_of(texts: dict[Path, str]) -> ProjectIndex:
+        if cache:  # what each file tells the index is kept by content
+            return cache.project_index([(digests[path], text) for path, text in texts.items()])
+        return ProjectIndex.build(texts.values())
+
+    index = _project_index(sources, config, contents, index_of)
     results: dict[str, FileResult] = {}
     tasks: list[Task] = []
     keys: dict[str, str] = {}
     for path, source in sources.items():
-        name, file_rules = str(path), rules_for(path, rules, config)
+        name, file_rules = str(path), rules_of(path)
         if not could_have_findings(source.text, file_rules, index):
             results[name] = FileResult(path=name, original=source)
             continue
         codes = tuple(r.code for r in file_rules)
+        settings = settings_for(options, config.for_path(path), path)
         if cache:
-            keys[name] = cache.key(name, source, digests[path], list(codes))
+            keys[name] = cache.key(name, source, digests[path], list(codes), settings)
             cached = cache.load(keys[name], source)
             if cached:
                 results[name] = cached
                 continue
-        tasks.append(Task(name, source, codes))
-    for result in _counted(_process_all(tasks, settings, index, options.jobs), options.progress, len(tasks)):
+        tasks.append(Task(name, source, codes, settings))
+    for result in _counted(_process_all(tasks, index, options.jobs), options.progress, len(tasks)):
         results[result.path] = result
         if cache:
             cache.store(keys[result.path], result)
     ordered = [results[str(path)] for path in sources]
     errors.extend((r.path, r.error) for r in ordered if r.error)
-    return RunReport(results=ordered, errors=errors)
+    return RunReport(results=ordered, errors=errors, skipped=skipped)
+
+
+def _read_all(files: list[Path], config, contents: dict[Path, bytes], errors) -> dict[Path, SourceText]:
+    """Each file's source (its bytes kept in `contents`); a file that cannot be read is an error."""
+    sources = {}
+    for path in files:
+        try:
+            data = read_bytes(path, max_bytes(path, config.for_path(path).max_file_size))
+            sources[path] = source_from_bytes(path, data)
+            contents[path] = data
+        except SourceError as exc:
+            errors.append((str(path), str(exc)))
+    return sources
+
+
+class _Digests(dict):
+    """Content digest of each file read, computed when first asked for."""
+
+    def __init__(self, contents: dict[Path, bytes]):
+        super().__init__()
+        self.contents = contents
+
+    def __missing__(self, path: Path) -> str:
+        self[path] = content_digest(self.contents[path])
+        return self[path]
+
+
+def _project_index(sources: dict[Path, SourceText], config, contents: dict[Path, bytes],
+                   index_of: Callable[[dict[Path, str]], ProjectIndex]) -> ProjectIndex:
+    """Which classes are Keras classes: from the run's files, and from the files of their project that define
+    the bases they import (`class Block(Base)` with `from .base import Base` is a layer whether base.py was
+    named or not), followed through re-exports and to the bases of those bases, so results do not change with
+    the folder passed. Only those modules are read, never the whole project."""
+    texts = {path: source.text for path, source in sources.items()}
+    index = index_of(texts)
+    known = {path.absolute(): text for path, text in texts.items()}
+    wanted = [(base, path.absolute()) for path, text in texts.items() for base in _imported_bases(text)
+              if not index.kind_of_base(base)]
+    read, followed = 0, set()
+    while wanted and read < MAX_BASE_MODULES:
+        base, importer = wanted.pop()
+        if (base, importer) in followed:  # re-exports may go round in a circle
+            continue
+        followed.add((base, importer))
+        module, _, name = base.rpartition(".")
+        for path in _module_files(module, importer, _import_roots(importer, config)):
+            if path not in known:
+                read += 1
+                found = _read_all([path], config, contents, [])
+                known[path] = found[path].text if path in found else ""
+                texts.update((p, source.text) for p, source in found.items())
+                wanted += [(b, path) for b in _imported_bases(known[path])]
+            if name not in (defined for defined, _ in ProjectIndex.facts(known[path])):
+                wanted += [(q, path) for local, q in scan_imports(known[path]).items() if local == name]
+    return index_of(texts) if read else index
+
+
+MAX_BASE_MODULES = 200  # a bound on the modules read for one run's bases
+
+
+def _imported_bases(text: str) -> list[str]:
+    """The bases of the text's classes that come from another module and may be the project's own (not Keras
+    or TensorFlow: their kinds are known by name)."""
+    return [base for _, bases in ProjectIndex.facts(text) for base in bases
+            if base and "." in base and _KERAS_OR_TF.isdisjoint(base.split("."))]
+
+
+def _import_roots(path: Path, config) -> tuple[Path, ...]:
+    """Where the project's absolute imports may start: its root (and root/src), and the file's own folder."""
+    root = project_root(path, config.for_path(path))
+    return tuple(dict.fromkeys([*(p for r in [root] if r for p in (r, r / "src")), path.parent]))
+
+
+def _module_files(module: str, importer: Path, folders: tuple[Path, ...]) -> Iterator[Path]:
+    """The file of `module` (`.base`, `..utils.layers`, `models.base`), as a module or a package, if it is
+    in the project: a relative module from the importer's package, an absolute one under `folders`."""
+    if module.startswith("."):
+        dots = len(module) - len(module.lstrip("."))
+        starts = [importer.parent.joinpath(*[".."] * (dots - 1))]
+        module = module[dots:]
+    else:
+        starts = list(folders)
+    parts = module.split(".") if module else []
+    for start in starts:
+        base = start.joinpath(*parts)
+        for candidate in (base.with_suffix(".py") if parts else None, base / "__init__.py"):
+            if candidate is not None and candidate.is_file():
+                yield Path(os.path.normpath(candidate.absolute()))
+                return
+
+
+_KERAS_OR_TF = frozenset({"keras", "tf_keras", "tensorflow"})
 
 
 def _counted(results: Iterable[FileResult], progress, total: int) -> Iterator[FileResult]:
@@ -168,7 +278,7 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def _process_all(tasks: list[Task], settings: Settings, index: ProjectIndex, jobs: int) -> Iterator[FileResult]:
+def _process_all(tasks: list[Task], index: ProjectIndex, jobs: int) -> Iterator[FileResult]:
     """Results in any order; in worker processes (biggest files first, so none is left for last) when
     there are several files and enough text to pay for starting them."""
     jobs = min(jobs or available_cores(), len(tasks))
@@ -176,14 +286,14 @@ def _process_all(tasks: list[Task], settings: Settings, index: ProjectIndex, job
         pending = {t.path: t for t in sorted(tasks, key=lambda t: len(t.source.text), reverse=True)}
         try:
             with futures.ProcessPoolExecutor(max_workers=jobs, initializer=_start_worker,
-                                             initargs=(settings, index)) as pool:
+                                             initargs=(index,)) as pool:
                 for result in pool.map(_process_in_worker, list(pending.values())):
                     del pending[result.path]
                     yield result
         except futures.BrokenExecutor:  # a worker died (out of memory?): finish here, where errors are reported
             pass
         tasks = list(pending.values())
-    _init_worker(settings, index)
+    _init_worker(index)
     with _few_collections():
         yield from map(_process_in_worker, tasks)
 
@@ -191,12 +301,12 @@ def _process_all(tasks: list[Task], settings: Settings, index: ProjectIndex, job
 _worker_state: dict = {}
 
 
-def _init_worker(settings: Settings, index: ProjectIndex) -> None:
-    _worker_state.update(settings=settings, index=index, rules={})
+def _init_worker(index: ProjectIndex) -> None:
+    _worker_state.update(index=index, rules={})
 
 
-def _start_worker(settings: Settings, index: ProjectIndex) -> None:
-    _init_worker(settings, index)
+def _start_worker(index: ProjectIndex) -> None:
+    _init_worker(index)
     gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
 
 
@@ -220,7 +330,7 @@ def _rules(codes: tuple[str, ...]) -> list[Rule]:
 
 def _process_in_worker(task: Task) -> FileResult:
     try:
-        return in_cells(process_source(task.path, task.source, _rules(task.codes), _worker_state["settings"],
+        return in_cells(process_source(task.path, task.source, _rules(task.codes), task.settings,
                                        _worker_state["index"]))
     except Exception as exc:  # a bug of ours must cost one file, never the run or the user's code
         reason = str(exc) if isinstance(exc, RuleError) else f"{type(exc).__name__}: {exc}"

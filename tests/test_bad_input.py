@@ -176,7 +176,7 @@ def test_a_file_deleted_after_it_was_found_is_one_line(project, monkeypatch):
 @pytest.mark.parametrize("meanwhile", ["deleted", "edited"])
 def test_apply_never_writes_a_file_deleted_or_edited_while_it_ran(project, monkeypatch, meanwhile):
     other = write(project, "other.py", GOOD.encode())
-    real = gradfix.cli.run
+    real = gradfix.runner.run
 
     def run_then_touch(*args, **kwargs):
         report = real(*args, **kwargs)
@@ -186,7 +186,7 @@ def test_apply_never_writes_a_file_deleted_or_edited_while_it_ran(project, monke
             other.write_text(GOOD + "# saved in the editor meanwhile\n", encoding="utf-8")
         return report
 
-    monkeypatch.setattr(gradfix.cli, "run", run_then_touch)
+    monkeypatch.setattr(gradfix.runner, "run", run_then_touch)
     result = invoke("apply", "src")
     assert result.exit_code == 2
     (line,) = error_lines(result)

@@ -50,11 +50,11 @@ def test_hooks_are_declared_for_python_and_notebooks():
     assert HOOKS["gradfix-check"]["entry"] == "gradfix check" and HOOKS["gradfix-apply"]["entry"] == "gradfix apply"
 
 
-@pytest.mark.parametrize("hook_id", sorted(HOOKS))
-def test_empty_file_list_is_a_clean_run(repo, hook_id):
-    completed = run_hook(hook_id, [], repo)
-    assert completed.returncode == 0, completed.stderr
-    assert (repo / "broken.py").read_text() == BROKEN, "no file named: nothing looked at, nothing written"
+def test_an_empty_file_list_checks_the_folder_as_ruff_does(repo):
+    """pre-commit skips a hook that has no file to check; one set to `always_run` gets no file names and, as
+    `gradfix check` with no path, checks the current folder."""
+    completed = run_hook("gradfix-check", [], repo)
+    assert completed.returncode == 1 and "broken.py:6:16: GF102" in completed.stdout
 
 
 def test_check_hook_on_files(repo):
@@ -91,8 +91,8 @@ def git_repo(repo):
 def test_pre_commit_runs_the_hooks(git_repo):
     skipped = pre_commit(git_repo, "run", "gradfix-check", "--files", "notes.txt")
     assert skipped.returncode == 0 and "(no files to check)Skipped" in skipped.stdout, skipped.stdout
-    empty = pre_commit(git_repo, "run", "gradfix-check-always", "--files", "notes.txt")
-    assert empty.returncode == 0 and "Passed" in empty.stdout, "called with an empty file list: " + empty.stdout
+    everything = pre_commit(git_repo, "run", "gradfix-check-always", "--files", "notes.txt")
+    assert everything.returncode == 1 and "broken.py:6:16: GF102" in everything.stdout, everything.stdout
     assert pre_commit(git_repo, "run", "gradfix-check", "--files", "clean.py").returncode == 0
     failed = pre_commit(git_repo, "run", "gradfix-check", "--files", "clean.py", "broken.py")
     assert failed.returncode == 1 and "broken.py:6:16: GF102" in failed.stdout

@@ -14,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 import gradfix.cache
+import gradfix.config
 import gradfix.runner
 from conftest import FIXTURES, ROOT
 from gradfix.analysis.imports import scan_imports
@@ -143,28 +144,22 @@ WATCH_LIBCST = WATCH_IMPORTS.replace('m.split(".")[0] in ("tensorflow", "keras",
                                      'm.startswith("libcst.")')
 
 
-def test_libcst_is_imported_only_when_a_fix_is_built(tmp_path):
+def libcst_modules(folder, *arguments) -> list[str]:
+    done = subprocess.run([sys.executable, "-c", WATCH_LIBCST, *arguments], cwd=folder, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode in (0, 1), done.stderr
+    return json.loads(done.stderr.strip().splitlines()[-1])
+
+
+def test_libcst_is_imported_only_when_a_fix_is_written(tmp_path):
+    """`check` only needs to know that a fix exists; LibCST (which costs more to import than checking a
+    file) is imported when the fix is written, to re-parse the result."""
     (tmp_path / "clean.py").write_text(CLEAN, encoding="utf-8")
-    done = subprocess.run([sys.executable, "-c", WATCH_LIBCST, "check", "--no-cache", "clean.py"], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stderr.strip().splitlines()[-1]) == []
     (tmp_path / "scale.py").write_text(SCALE, encoding="utf-8")
-    done = subprocess.run([sys.executable, "-c", WATCH_LIBCST, "check", "--no-cache", "scale.py"], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=120)
-    assert "GF102" in done.stdout and json.loads(done.stderr.strip().splitlines()[-1]) != []
-
-
-def test_a_deferred_module_behaves_as_the_module_once_used():
-    code = ("import sys, gradfix, libcst as cst\n"
-            "assert type(sys.modules['libcst']).__name__ == 'DeferredModule' and 'libcst._nodes.base' not in sys.modules\n"
-            "import importlib.util; assert importlib.util.find_spec('libcst') is not None\n"
-            "assert cst.parse_expression('a + b').operator.__class__ is cst.Add\n"
-            "import libcst.matchers as m; from libcst import Name\n"
-            "assert m.matches(cst.parse_expression('x'), m.Name('x')) and Name is cst.Name\n"
-            "assert sys.modules['libcst'].Name is cst.Name\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
+    assert libcst_modules(tmp_path, "check", "--no-cache", "clean.py") == []
+    assert libcst_modules(tmp_path, "check", "--no-cache", "scale.py") == []
+    assert libcst_modules(tmp_path, "check", "--no-cache", "--output-format", "json", "scale.py") == []
+    assert libcst_modules(tmp_path, "apply", "--no-cache", "--dry-run", "scale.py") != []
 
 
 # --- cheap checks first ----------------------------------------------------------------------------------
@@ -339,3 +334,18 @@ def test_text_scans_read_the_first_line_and_every_kind_of_line_break():
     text = "import numpy as np\r\nclass A(keras.layers.Layer): pass\n    from tensorflow import keras\nclass B(A):\n"
     assert scan_imports(text) == {"np": "numpy", "keras": "keras"}
     assert class_headers(text) == [("A", "keras.layers.Layer"), ("B", "A")]
+
+
+def test_only_the_modules_that_define_imported_bases_are_read(project, monkeypatch):
+    """One file checked in a project (an editor's save): the module a class's base is imported from is read
+    (`Block(Base)`, `from base import Base`), nothing for `Scale(tf.keras...Layer)`, never the whole project."""
+    (project / "pyproject.toml").write_text("[project]\nname = 'demo'\n", encoding="utf-8")
+    (project / "src" / "base.py").write_text(KERAS_BASE, encoding="utf-8")
+    read = []
+    real = gradfix.runner.read_bytes
+    monkeypatch.setattr(gradfix.runner, "read_bytes", lambda path, size: read.append(path.name) or real(path, size))
+    run([project / "src" / "scale.py"], RunOptions(jobs=1), gradfix.config.ConfigFinder())
+    assert read == ["scale.py"]
+    read.clear()
+    report = run([project / "src" / "block.py"], RunOptions(jobs=1), gradfix.config.ConfigFinder())
+    assert read == ["block.py", "base.py"] and codes(report, "block.py") == ["GF102"]

@@ -36,12 +36,12 @@ def canonical(qualname: str) -> str:
     return qualname
 
 
-def scan_imports(text: str) -> dict[str, str]:
-    """Local name -> canonical qualified name, for every import statement in the text.
+def import_bindings(text: str):
+    """(local name, imported dotted name as written) for every import statement in the text, every name of
+    it (`import tensorflow as tf, tf_keras` binds two).
 
     Imports nested in functions or `try` blocks count too: a name bound to numpy anywhere is numpy.
     """
-    names: dict[str, str] = {}
     text = "\n" + text
     for match in _IMPORT.finditer(text):
         for item in match.group(1).split(","):
@@ -49,11 +49,7 @@ def scan_imports(text: str) -> dict[str, str]:
             if not alias:
                 continue
             module, local = alias.groups()
-            if local:
-                names[local] = canonical(module)
-            else:
-                top = module.split(".")[0]
-                names[top] = canonical(top)
+            yield (local, module) if local else (module.split(".")[0], module.split(".")[0])
     for match in _FROM_IMPORT.finditer(text):
         module = match.group(1)
         for item in match.group(2).strip("()").replace("\\", " ").split(","):
@@ -62,8 +58,12 @@ def scan_imports(text: str) -> dict[str, str]:
                 continue
             name, local = alias.groups()
             joiner = "" if module.endswith(".") else "."
-            names[local or name] = canonical(f"{module}{joiner}{name}")
-    return names
+            yield local or name, f"{module}{joiner}{name}"
+
+
+def scan_imports(text: str) -> dict[str, str]:
+    """Local name -> canonical qualified name, for every import statement in the text."""
+    return {local: canonical(qualname) for local, qualname in import_bindings(text)}
 
 
 class ImportMap:

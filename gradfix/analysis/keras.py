@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from enum import Enum
 
-from gradfix.analysis.imports import canonical, scan_imports
+from gradfix.analysis.imports import canonical, import_bindings, scan_imports
 
 
 class KerasKind(str, Enum):
@@ -39,6 +39,28 @@ def kind_of_qualname(qualname: str | None) -> KerasKind | None:
     if last in _MODEL_NAMES or ".models." in qualname or ".models" == qualname[-7:]:
         return KerasKind.MODEL if last[:1].isupper() else None
     return KerasKind.LAYER if last[:1].isupper() else None
+
+
+# Modules that are Keras 2 whatever TensorFlow's version, and the environment switch that makes TensorFlow's
+# own `tf.keras` Keras 2 (it does not change the standalone `keras` package: measured with TF 2.21).
+_KERAS_2_MODULES = ("tf_keras", "tensorflow.python.keras", "tensorflow.compat.v1.keras")
+_LEGACY_KERAS_ON = re.compile(r"""TF_USE_LEGACY_KERAS['"]\s*(?:\]\s*=|,)\s*['"]?(?:1|true|yes)\b""", re.IGNORECASE)
+
+
+def is_keras_2_file(text: str) -> bool:
+    """Does the file itself say it is Keras 2 code: it imports tf_keras (or TF's bundled Keras 2) in any import
+    form (`import tensorflow as tf, tf_keras`, `from tf_keras import layers`), or sets TF_USE_LEGACY_KERAS=1
+    and reaches Keras through TensorFlow (`tf.keras`, `from tensorflow import keras`)?"""
+    if "keras" not in text:
+        return False
+    bindings = list(import_bindings(text))
+    if any(f"{qualname}.".startswith(tuple(m + "." for m in _KERAS_2_MODULES)) for _, qualname in bindings):
+        return True
+    if not _LEGACY_KERAS_ON.search(text):
+        return False
+    through_tensorflow = [local for local, qualname in bindings if qualname == "tensorflow"]
+    return any(qualname.startswith("tensorflow.keras") for _, qualname in bindings) or any(
+        f"{name}.keras" in text for name in through_tensorflow)
 
 
 _CLASS_HEADER = re.compile(r"\n[ \t]*class[ \t]+(\w+)[ \t]*\(([^)]*)\)")  # on "\n" + text: see imports.py

@@ -41,7 +41,7 @@ def verify(
                                            "returns (model, inputs) or (model, inputs, loss_fn)."),
     keras: Optional[KerasChoice] = typer.Option(None, "--keras",
                                                 help="3, 2 (tf_keras: sets TF_USE_LEGACY_KERAS=1) or auto (as the "
-                                                     "environment says); default: [tool.gradfix] target-keras."),
+                                                     "environment says); default: \\[tool.gradfix] target-keras."),
     timeout: float = typer.Option(300.0, "--timeout", help="Seconds before the target is killed."),
     output_format: VerifyFormat = typer.Option(VerifyFormat.text, "--output-format"),
     seed: int = typer.Option(0, "--seed", help="Seed for Python, numpy and TensorFlow random numbers."),

@@ -84,7 +84,7 @@ class Project:
         if config.is_excluded(path) or len(source.text) > max_bytes(path, config.max_file_size):
             return result
         rules = rules_for(path, select_rules(*chosen_codes(RunOptions(), config)), config)
-        settings = settings_for(RunOptions(fix=fix, unsafe_fixes=unsafe_fixes), config)
+        settings = settings_for(RunOptions(fix=fix, unsafe_fixes=unsafe_fixes), config, path)
         try:
             return process_source(str(path), source, rules, settings, self.index)
         except Exception as exc:  # a bug of ours must cost this check, never the server

@@ -29,15 +29,10 @@ def test_seed_example_3_gets_only_the_info_finding_at_the_freezing_line():
     assert "will train them" in message and "compile()" in message
 
 
-def test_seed_example_2_loses_only_its_override():
-    before = (FIXTURES / "GF301" / "seed_example_2.py").read_text()
-    report = run_on_text(before)
-    assert [d.code for d in report.diagnostics] == ["GF301"]
-    after = report.results[0].fixed.text
-    removed = [line for line in before.splitlines() if line not in after.splitlines()]
-    assert [line.strip() for line in removed] == [
-        "@property", "def trainable_variables(self):",
-        "return self.dense1.trainable_variables + self.dense2.trainable_variables"]
+def test_seed_example_2_is_left_alone_it_returns_every_trainable_parameter():
+    text = (FIXTURES / "GF301" / "must_not_change" / "seed_example_2.py").read_text()
+    report = run_on_text(text)
+    assert report.diagnostics == [] and report.results[0].fixed is None
 
 
 # --- GF201: initial value → add_weight arguments --------------------------------------------------
@@ -162,13 +157,14 @@ def test_override_adding_a_bare_variable_is_fixed_whole_when_only_gf301_is_selec
     assert report.results[0].fixed.text == expected
 
 
-@pytest.mark.parametrize("override", [
-    "return super().trainable_weights + [self.frozen]",  # adds a non-trainable weight
-    "return self.dense.variables",  # a different collection than its name says
-    "return [w for w in super().trainable_weights if 'bias' not in w.name]",
-    "return self.dense.trainable_weights",  # deletable: self.frozen is not trainable, so Keras leaves it out too
+@pytest.mark.parametrize("override, reported, safe, unsafe", [
+    ("return super().trainable_weights + [self.frozen]", True, False, True),  # adds a non-trainable weight
+    ("return self.dense.variables", True, False, True),  # a different collection than its name says
+    ("return [w for w in super().trainable_weights if 'bias' not in w.name]", True, False, True),
+    ("return self.dense.trainable_weights", False, False, False),  # self.frozen is not trainable: equal
+    ("return []", True, True, True),  # leaves out the dense layer `call` uses
 ])
-def test_an_override_is_deleted_only_when_it_returns_what_keras_trains(override):
+def test_an_override_is_reported_only_when_it_differs_from_what_keras_trains(override, reported, safe, unsafe):
     text = f"""\
         import tensorflow as tf
 
@@ -186,9 +182,53 @@ def test_an_override_is_deleted_only_when_it_returns_what_keras_trains(override)
                 {override}
         """
     source = textwrap.dedent(text)
-    deletable = override == "return self.dense.trainable_weights"
-    assert (fixed_text(source) != source) is deletable
-    assert [code for code, _ in _diagnostics(text)] == ["GF301"]
+    assert (fixed_text(source) != source) is safe
+    assert (fixed_text(source, unsafe_fixes=True) != source) is unsafe
+    assert [code for code, _ in _diagnostics(text)] == (["GF301"] if reported else [])
+
+
+def test_an_override_leaving_out_a_sublayer_call_does_not_use_is_deleted_only_as_an_unsafe_fix():
+    text = textwrap.dedent("""\
+        import tensorflow as tf
+
+        class Net(tf.keras.Model):
+            def __init__(self):
+                super().__init__()
+                self.head = tf.keras.layers.Dense(2)
+                self.auxiliary = tf.keras.layers.Dense(2)
+
+            def call(self, x):
+                return self.head(x)
+
+            @property
+            def trainable_variables(self):
+                return self.head.trainable_variables
+        """)
+    assert fixed_text(text) == text
+    assert "def trainable_variables" not in fixed_text(text, unsafe_fixes=True)
+
+
+def test_a_list_attribute_filled_elsewhere_is_not_called_never_filled():
+    text = textwrap.dedent("""\
+        import tensorflow as tf
+
+        class L(tf.keras.layers.Layer):
+            def __init__(self):
+                super().__init__()
+                self._params = []
+
+            def build(self, input_shape):
+                self._params.append(self.add_weight(shape=(input_shape[-1],)))
+
+            def call(self, x):
+                return x * self._params[0]
+
+            @property
+            def trainable_weights(self):
+                return self._params
+        """)
+    assert fixed_text(text) == text
+    assert "cannot follow" in run_on_text(text).diagnostics[0].message
 
 
 # --- which Keras ------------------------------------------------------------------------------------

@@ -36,6 +36,8 @@ KERAS_BOOKKEEPING = frozenset({"_self_tracked_trackables", "_flatten_layers", "_
 # Bases that hold no weights of their own (`Wrapper` holds the wrapped layer, as `self.layer`).
 _PLAIN_KERAS_BASES = frozenset({"keras.layers.Layer", "keras.Layer", "keras.Model", "keras.models.Model"})
 _WRAPPER_BASES = frozenset({"keras.layers.Wrapper", "keras.layers.wrappers.Wrapper"})
+# Collections a Keras layer has and a tf.Module does not: what has them is a layer.
+_LAYER_ONLY_COLLECTIONS = frozenset({"trainable_weights", "weights", "non_trainable_weights"})
 # Keras's own lists of a layer's weights (tf_keras `_trainable_weights`, Keras 3 `_trainable_variables`).
 _OWN_WEIGHTS = {"trainable": ("_trainable_weights", "_trainable_variables")}
 
@@ -49,6 +51,7 @@ class _Returned:
     sublayers: set[str] = field(default_factory=set)  # self.<x>.<collection>
     weights: set[str] = field(default_factory=set)  # self.<x>
     lists: set[str] = field(default_factory=set)  # self.<x>, a list of the class's own
+    layers_by_api: set[str] = field(default_factory=set)  # sub-layers read through API only Keras layers have
     is_property: bool = False
     problem: str | None = ""  # why gradfix cannot follow it; None: Keras-level bookkeeping, not compared
 
@@ -190,14 +193,29 @@ def _returned(analysis, keras_class: KerasClass, name: str, definitions) -> _Ret
     body = getter.body[1:] if _is_docstring(getter.body[0]) else getter.body
     if len(body) > 1 and _is_untrainable_guard(body[0]):
         body = body[1:]  # `if not self.trainable: return []` is what Keras does too
+    if len(body) == 2 and _is_trainable_condition(body[0]) and _returns_empty(body[1]):
+        body = body[0].body  # `if self.trainable and self.built: return [...]` then `return []`: the same
     accumulated = _accumulated_sublayers(body, COLLECTIONS[name])
     if accumulated:
         returned.sublayers.add(accumulated)
-    elif len(body) != 1 or not isinstance(body[0], ast.Return) or body[0].value is None:
-        returned.problem = "it does more than return a list, which gradfix cannot follow"
-    else:
+        returned.layers_by_api.add(accumulated)
+    elif len(body) == 1 and isinstance(body[0], ast.Return) and body[0].value is not None:
         _collect(body[0].value, COLLECTIONS[name], returned)
+    elif _only_gathers(getter, COLLECTIONS[name]):
+        returned.problem = None  # it gathers the same collection of its parts, with logic around: delegation
+    else:
+        returned.problem = "it does more than return a list, which gradfix cannot follow"
     return returned
+
+
+def _only_gathers(getter: ast.FunctionDef, family: str) -> bool:
+    """The override reads collections of the same family only (`layer.trainable_weights` in a loop, `super()`'s
+    after a `built` check), and neither filters nor slices them: whatever logic is around, it delegates."""
+    nodes = [n for statement in getter.body for n in ast.walk(statement)]
+    collections = [n for n in nodes if isinstance(n, ast.Attribute) and n.attr in COLLECTIONS]
+    filters = any(isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Load) or
+                  isinstance(n, ast.comprehension) and n.ifs for n in nodes)
+    return bool(collections) and not filters and all(COLLECTIONS[n.attr] == family for n in collections)
 
 
 def _is_untrainable_guard(statement: ast.stmt) -> bool:
@@ -206,6 +224,21 @@ def _is_untrainable_guard(statement: ast.stmt) -> bool:
         and isinstance(statement.test.op, ast.Not) and self_attribute(statement.test.operand) == "trainable" \
         and len(statement.body) == 1 and isinstance(statement.body[0], ast.Return) \
         and isinstance(statement.body[0].value, (ast.List, ast.Tuple)) and not statement.body[0].value.elts
+
+
+def _is_trainable_condition(statement: ast.stmt) -> bool:
+    """`if self.trainable [and self.built]: return <value>`."""
+    if not (isinstance(statement, ast.If) and not statement.orelse and len(statement.body) == 1
+            and isinstance(statement.body[0], ast.Return) and statement.body[0].value is not None):
+        return False
+    tests = statement.test.values if isinstance(statement.test, ast.BoolOp) and isinstance(statement.test.op, ast.And) \
+        else [statement.test]
+    return all(self_attribute(test) in ("trainable", "built") for test in tests)
+
+
+def _returns_empty(statement: ast.stmt) -> bool:
+    return isinstance(statement, ast.Return) and isinstance(statement.value, (ast.List, ast.Tuple)) \
+        and not statement.value.elts
 
 
 def _accumulated_sublayers(body: list[ast.stmt], family: str) -> str | None:
@@ -255,8 +288,12 @@ def _collect(expr: ast.AST, family: str, returned: _Returned) -> None:
             returned.problem = f"it returns `.{expr.attr}`, a different set of variables than its name says"
         elif is_super_call(expr.value):
             returned.default = True
+        elif is_self(expr.value):
+            returned.default = True  # `self.trainable_weights` inside `trainable_variables`
         elif self_attribute(expr.value) is not None:
             returned.sublayers.add(expr.value.attr)
+            if expr.attr in _LAYER_ONLY_COLLECTIONS:
+                returned.layers_by_api.add(expr.value.attr)
         else:
             returned.problem = f"it returns `{ast.unparse(expr)}`, which gradfix cannot follow"
     elif self_attribute(expr) in _OWN_WEIGHTS.get(family, ()):
@@ -296,16 +333,16 @@ def _verdict(analysis, keras_class: KerasClass, name: str, returned: _Returned, 
     extra_names = {s.targets[0].attr for s, _ in extras}
     for attribute in sorted(returned.weights - extra_names):
         value = keras_class.weight_attrs.get(attribute)
-        if value is None:
+        if value is None and attribute in keras_class.attribute_values:
             return _Verdict(f"it returns `self.{attribute}`, which is not a weight Keras tracks", FixSafety.UNSAFE)
-        if family == "trainable" and _keyword_is_false(value, "trainable"):
+        if value is not None and family == "trainable" and _keyword_is_false(value, "trainable"):
             return _Verdict(f"it adds the non-trainable weight `self.{attribute}` to the trainable ones",
                             FixSafety.UNSAFE)
     for attribute in sorted(returned.sublayers):
         if _made_by_a_holder(analysis, keras_class, attribute):
             return _Verdict(f"it adds the variables of `self.{attribute}`, which Keras 3 does not track: make its "
                             "class a Layer (GF203)", FixSafety.NONE)
-        if not _is_sublayer(keras_class, attribute):
+        if attribute not in returned.layers_by_api and not _is_sublayer(keras_class, attribute):
             return _Verdict(f"gradfix cannot tell whether Keras tracks `self.{attribute}`", FixSafety.UNSAFE)
     for attribute in sorted(returned.lists):
         if not _never_filled(analysis, keras_class, attribute):
@@ -324,8 +361,6 @@ def _verdict(analysis, keras_class: KerasClass, name: str, returned: _Returned, 
     if returned.default:
         return None if returned.is_property else _Verdict(_NOT_A_PROPERTY.format(name), FixSafety.SAFE)
     bases = [analysis.qualname(base) or "" for base in keras_class.node.bases]
-    if not all(base in _PLAIN_KERAS_BASES or base in _WRAPPER_BASES for base in bases):
-        return _Verdict("its base class may hold weights the override leaves out", FixSafety.UNSAFE)
     required = _trackable_attributes(analysis, keras_class)
     if any(base in _WRAPPER_BASES for base in bases):
         required.add("layer")  # `keras.layers.Wrapper.__init__` stores the wrapped layer as `self.layer`
@@ -334,11 +369,14 @@ def _verdict(analysis, keras_class: KerasClass, name: str, returned: _Returned, 
     if returned.own:
         required -= set(keras_class.weight_attrs)
     missing = sorted(required - returned.sublayers - returned.weights)
-    forward = [a for a in missing if _used_on_forward_path(keras_class, a)]
+    known = set(keras_class.weight_attrs) | {a for a in missing if _is_sublayer(keras_class, a)}
+    forward = [a for a in missing if a in known and _used_on_forward_path(keras_class, a)]
     if forward:
         return _Verdict(f"it leaves out `self.{forward[0]}`, which `call` uses: training loops that take the "
                         f"model's `{name}` never update it; to freeze it on purpose, set "
                         f"`self.{forward[0]}.trainable = False` instead", FixSafety.SAFE)
+    if not all(base in _PLAIN_KERAS_BASES or base in _WRAPPER_BASES for base in bases):
+        return None  # what its base class holds is unknown, so no difference can be shown
     if missing:
         return _Verdict(f"it leaves out `self.{missing[0]}`, which training loops then skip; to freeze it, set "
                         f"`self.{missing[0]}.trainable = False` instead", FixSafety.UNSAFE)
@@ -358,9 +396,20 @@ def _is_sublayer(keras_class: KerasClass, attribute: str) -> bool:
         for node in ast.walk(method):
             if isinstance(node, ast.Call) and self_attribute(node.func) == attribute:
                 return True
-            if isinstance(node, (ast.For, ast.comprehension)) and self_attribute(node.iter) == attribute:
+            if isinstance(node, ast.For) and self_attribute(node.iter) == attribute \
+                    and _calls_name(node, node.target):
+                return True
+            if isinstance(node, (ast.ListComp, ast.GeneratorExp)) and len(node.generators) == 1 \
+                    and self_attribute(node.generators[0].iter) == attribute \
+                    and _calls_name(node.elt, node.generators[0].target):
                 return True
     return False
+
+
+def _calls_name(scope: ast.AST, target: ast.AST) -> bool:
+    """Is the loop variable `target` called somewhere in `scope` (`for layer in self.xs: h = layer(h)`)?"""
+    return isinstance(target, ast.Name) and any(
+        isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == target.id for n in ast.walk(scope))
 
 
 def _made_by_a_holder(analysis, keras_class: KerasClass, attribute: str) -> bool:

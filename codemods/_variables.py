@@ -1,4 +1,4 @@
-"""Shared by the variable-tracking rules (GF201, GF202, GF203, GF301): recognising `tf.Variable(...)` and
+"""Shared by the variable-tracking rules (GF201, GF202, GF203, GF205, GF301, GF303): recognising `tf.Variable(...)` and
 rewriting `self.x = tf.Variable(...)` as `self.x = self.add_weight(...)` with the same shape, initial
 value, dtype, trainable flag, name and constraint.
 
@@ -121,6 +121,11 @@ def stores_on_self(statement: ast.stmt) -> bool:
         return isinstance(func, ast.Attribute) and self_attribute(func.value) is not None
     targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
     return any(self_attribute(node) is not None for target in targets for node in ast.walk(target))
+
+
+def is_docstring(statement: ast.stmt) -> bool:
+    return isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant) \
+        and isinstance(statement.value.value, str)
 
 
 def span_node(first: ast.AST, last: ast.AST, first_line: int | None = None) -> ast.AST:
@@ -254,7 +259,30 @@ def layer_weight_rewrite(analysis: FileAnalysis, keras_class: KerasClass, statem
         super_line = super_init_line(method)
         if super_line is None or super_line > statement.lineno:
             return WeightRewrite(reason="`add_weight` needs `super().__init__()` to have run first")
+    if is_initializer_result(analysis, statement.value, method, keras_class):
+        return _initializer_weight_rewrite(analysis, statement, method, keras_class, keras)
     return add_weight_rewrite(analysis, statement, method, keras_class, keras)
+
+
+def is_initializer_result(analysis: FileAnalysis, value: ast.AST, function: ast.FunctionDef,
+                          owner: KerasClass | None) -> bool:
+    """`init(shape)` with `init` an initializer object: a constant tensor, not a variable."""
+    return isinstance(value, ast.Call) and _is_initializer(analysis, value.func, function, owner)
+
+
+def _initializer_weight_rewrite(analysis: FileAnalysis, statement: ast.Assign, function: ast.FunctionDef,
+                                owner: KerasClass, keras: str) -> WeightRewrite:
+    """`self.w = init(shape, name=...)` → `self.w = self.add_weight(shape=shape, initializer=init, name=...)`."""
+    initial = _initializer_call(analysis, statement.value, function, owner, keras)
+    if initial is None:
+        return WeightRewrite(reason="the initializer is called with arguments `add_weight` does not take")
+    arguments = dict(initial.arguments)
+    name = next((k.value for k in statement.value.keywords if k.arg == "name"), None)
+    if name is not None:
+        arguments["name"] = analysis.segment(name)
+    indent = re.match(r"[ \t]*", analysis.source.line(statement.lineno)).group()
+    target = analysis.segment(statement.targets[0])
+    return WeightRewrite(text=_call_text(f"{target} = self.add_weight", arguments, indent, analysis.source.newline))
 
 
 def _check_keras_variable_suffices(owner: KerasClass, attribute: str) -> None:

@@ -6,8 +6,8 @@ import ast
 import builtins
 from dataclasses import dataclass, field
 
-from codemods._variables import (TF_VARIABLE, VARIABLE_CLASSES, WeightRewrite, keras_namespace, layer_classes,
-                                 layer_weight_rewrite, may_be_keras_2, self_attribute, span_node,
+from codemods._variables import (TF_VARIABLE, VARIABLE_CLASSES, WeightRewrite, is_docstring, keras_namespace,
+                                 layer_classes, layer_weight_rewrite, may_be_keras_2, self_attribute, span_node,
                                  state_creating_methods)
 from gradfix.analysis import KerasClass, KerasKind
 from gradfix.analysis.tensors import is_self, is_super_call
@@ -177,7 +177,7 @@ def _returned(analysis, keras_class: KerasClass, name: str, definitions) -> _Ret
     returned = _Returned()
     getter = definitions[0]
     returned.is_property = any(isinstance(d, ast.Name) and d.id == "property" for d in getter.decorator_list)
-    if all(s is getter or _is_docstring(s) for s in keras_class.node.body):
+    if all(s is getter or is_docstring(s) for s in keras_class.node.body):
         returned.problem = "it is the only member of the class"
         return returned
     if len(definitions) > 1 or any(_is_accessor_decorator(d) for d in getter.decorator_list):
@@ -190,7 +190,7 @@ def _returned(analysis, keras_class: KerasClass, name: str, definitions) -> _Ret
            for node in ast.walk(getter)):
         returned.problem = None
         return returned
-    body = getter.body[1:] if _is_docstring(getter.body[0]) else getter.body
+    body = getter.body[1:] if is_docstring(getter.body[0]) else getter.body
     if len(body) > 1 and _is_untrainable_guard(body[0]):
         body = body[1:]  # `if not self.trainable: return []` is what Keras does too
     if len(body) == 2 and _is_trainable_condition(body[0]) and _returns_empty(body[1]):
@@ -478,11 +478,6 @@ def _keyword_is_false(call: ast.Call, name: str) -> bool:
 
 def _is_accessor_decorator(decorator: ast.AST) -> bool:
     return isinstance(decorator, ast.Attribute) and decorator.attr in ("setter", "deleter", "getter")
-
-
-def _is_docstring(statement: ast.stmt) -> bool:
-    return isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant) \
-        and isinstance(statement.value.value, str)
 
 
 def _first_line(definition: ast.FunctionDef) -> int:

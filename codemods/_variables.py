@@ -204,11 +204,13 @@ class _Refused(Exception):
 
 
 def add_weight_rewrite(analysis: FileAnalysis, statement: ast.Assign, function: ast.FunctionDef,
-                       owner: KerasClass | None, keras: str) -> WeightRewrite:
+                       owner: KerasClass | None, keras: str, switched_on_later: bool = False) -> WeightRewrite:
     """`self.x = tf.Variable(V, ...)` → `self.x = self.add_weight(shape=..., initializer=..., ...)`.
 
     `owner` is the class the statement belongs to (for `self.<initializer>` attributes), `keras` the
-    namespace to write Keras initializers with."""
+    namespace to write Keras initializers with. `switched_on_later`: the code sets `.trainable = True` on the
+    frozen variable later, so the weight is created trainable and frozen by a second statement — a Keras 3
+    weight created with trainable=False wraps a tf.Variable the tape never watches, even once switched on."""
     call = statement.value
     try:
         keywords = _variable_keywords(call)
@@ -226,12 +228,15 @@ def add_weight_rewrite(analysis: FileAnalysis, statement: ast.Assign, function: 
     except _Refused as refusal:
         return WeightRewrite(reason=str(refusal))
     arguments = dict(initial.arguments)
-    arguments.update({key: analysis.segment(keywords[key]) for key in _CARRIED if key in keywords})
+    carried = [key for key in _CARRIED if key in keywords and not (switched_on_later and key == "trainable")]
+    arguments.update({key: analysis.segment(keywords[key]) for key in carried})
     indent = re.match(r"[ \t]*", analysis.source.line(statement.lineno)).group()
     lines = [f"{indent}{comment}" for comment in _comments_outside(analysis, call, [value, dtype, *keywords.values()])]
     if initial.setup:
         lines.append(indent + initial.setup)
     lines.append(indent + _call_text(f"{target} = self.add_weight", arguments, indent, analysis.source.newline))
+    if switched_on_later:
+        lines.append(f"{indent}{target}.trainable = False")
     note = ""
     if arguments.get("dtype") == '"float64"':
         note = "the weight stays float64 like the NumPy value it came from; add dtype=\"float32\" if the layer computes in float32"
@@ -241,7 +246,7 @@ def add_weight_rewrite(analysis: FileAnalysis, statement: ast.Assign, function: 
 
 
 def layer_weight_rewrite(analysis: FileAnalysis, keras_class: KerasClass, statement: ast.Assign, method_name: str,
-                         creators: set[str], keras: str) -> WeightRewrite:
+                         creators: set[str], keras: str, switched_on_later: bool = False) -> WeightRewrite:
     """`add_weight_rewrite` for a statement of a Keras class, refused where Keras does not allow `add_weight`
     (`creators`: the class's `state_creating_methods`)."""
     method = keras_class.methods[method_name]
@@ -261,7 +266,7 @@ def layer_weight_rewrite(analysis: FileAnalysis, keras_class: KerasClass, statem
             return WeightRewrite(reason="`add_weight` needs `super().__init__()` to have run first")
     if is_initializer_result(analysis, statement.value, method, keras_class):
         return _initializer_weight_rewrite(analysis, statement, method, keras_class, keras)
-    return add_weight_rewrite(analysis, statement, method, keras_class, keras)
+    return add_weight_rewrite(analysis, statement, method, keras_class, keras, switched_on_later)
 
 
 def is_initializer_result(analysis: FileAnalysis, value: ast.AST, function: ast.FunctionDef,

@@ -39,8 +39,10 @@ initial value into an initializer:
 - anything else → the value is computed once with `tf.convert_to_tensor` (what `tf.Variable` does)
   and the weight takes its shape, dtype and values.
 A `tf.Variable(..., trainable=False)` that the code later switches on (`layer.v.trainable = True`) is
-rewritten too: `trainable` is read-only on a `tf.Variable` (AttributeError), while a Keras 3 weight made
-with `self.add_weight(..., trainable=False)` can be switched. `add_weight` works in `__init__` when the
+rewritten too: `trainable` is read-only on a `tf.Variable` (AttributeError). It becomes a trainable
+`self.add_weight(...)` followed by `self.v.trainable = False`: a Keras 3 weight's flag can be switched,
+but one *created* with `trainable=False` wraps a tf.Variable that `GradientTape` never watches, so it
+would get a None gradient even after `.trainable = True` (measured, Keras 3.15). `add_weight` works in `__init__` when the
 shape is known there. Variables created in other methods are
 reported only: Keras 3 locks a layer's state once it is built.
 
@@ -91,12 +93,14 @@ correct in both versions.
         message = (f"`{attribute}` is a bare tf.Variable ({place}): Keras 3 does not track it, so it is not in "
                    "`trainable_variables`, `fit` never trains it and `save` drops it; use `self.add_weight(...)`")
         switch = _switched_on(analysis, statement.targets[0].attr)
-        if switch is not None and not could_be_trained(analysis, statement.value):
+        switched_on_later = switch is not None and not could_be_trained(analysis, statement.value)
+        if switched_on_later:
             message = (f"`{attribute}` is a tf.Variable made with trainable=False ({place}) and switched on later "
                        f"(line {switch.lineno}), but a tf.Variable's `trainable` is read-only (AttributeError) and "
-                       "Keras 3 does not track it; `self.add_weight(..., trainable=False)` makes a weight whose "
-                       "`trainable` can be set")
-        rewrite = layer_weight_rewrite(analysis, keras_class, statement, method_name, creators, keras)
+                       "Keras 3 does not track it; create it with `self.add_weight(...)` and then set "
+                       f"`{attribute}.trainable = False`: a Keras weight's `trainable` can be switched")
+        rewrite = layer_weight_rewrite(analysis, keras_class, statement, method_name, creators, keras,
+                                       switched_on_later)
         if rewrite.text is None:
             return self.finding(statement, f"{message}; not rewritten: {rewrite.reason}")
         note = f" (note: {rewrite.note})" if rewrite.note else ""

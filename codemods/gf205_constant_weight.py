@@ -108,7 +108,14 @@ def _stored_attribute(statement: ast.AST) -> str | None:
 
 
 def _weights_read(keras_class, value: ast.AST) -> set[str]:
-    return {node.attr for node in ast.walk(value) if self_attribute(node) in keras_class.weight_attrs}
+    """The trainable weights the value reads (a snapshot of frozen state, `trainable=False`, is a constant anyway)."""
+    return {node.attr for node in ast.walk(value) if self_attribute(node) in keras_class.weight_attrs
+            and not _frozen(keras_class.weight_attrs[node.attr])}
+
+
+def _frozen(creation: ast.Call) -> bool:
+    trainable = next((k.value for k in creation.keywords if k.arg == "trainable"), None)
+    return isinstance(trainable, ast.Constant) and trainable.value is False
 
 
 def _derived_from_weights(keras_class, value: ast.AST) -> bool:

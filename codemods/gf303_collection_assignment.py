@@ -47,7 +47,7 @@ def build(self, input_shape):
 def build(self, input_shape):
     self.W = self.add_weight(
         shape=(input_shape[-1], self.units),
-        initializer=tf.keras.initializers.RandomNormal(mean=0.0, stddev=1.0),
+        initializer=tf.keras.initializers.RandomNormal(stddev=1.0),
     )
 ```
 

@@ -256,3 +256,99 @@ def test_keras_taken_from_the_project_is_left_alone(tmp_path):
     report = run(list(sources), RunOptions(jobs=1, fix=True), Config(), sources=sources)
     assert not report.errors and not any(r.fixed for r in report.results)
     assert [d.code for d in report.diagnostics] == []
+
+
+# --- issue 13: GF303, GF205, switched-on frozen variables --------------------------------------------
+
+def test_gf303_leaves_pass_when_the_assignment_was_alone_in_its_block():
+    text = textwrap.dedent("""\
+        import tensorflow as tf
+
+        class L(tf.keras.layers.Layer):
+            def build(self, input_shape):
+                self.w = self.add_weight(shape=(input_shape[-1],))
+                if self.trainable:
+                    self.trainable_weights = [self.w]
+
+            def call(self, x):
+                return x * self.w
+        """)
+    after = fixed_text(text)
+    assert "        if self.trainable:\n            pass\n" in after and "trainable_weights" not in after
+
+
+def test_gf303_reports_an_augmented_assignment_without_fixing_it():
+    text = """\
+        import tensorflow as tf
+
+        class L(tf.keras.layers.Layer):
+            def build(self, input_shape):
+                self.w = self.add_weight(shape=(input_shape[-1],))
+                self.trainable_weights += [self.w]
+
+            def call(self, x):
+                return x * self.w
+        """
+    assert _diagnostics(text) == [("GF303", 6)]
+    assert fixed_text(textwrap.dedent(text)) == textwrap.dedent(text)
+
+
+@pytest.mark.parametrize("derivation, reason", [
+    ("self.kernel = self.mu + self.sigma * tf.random.normal(\n            (3,))", "one-line"),
+    ("self.kernel = self.mu * scale", "local to `build`"),
+])
+def test_gf205_reports_derivations_it_cannot_move(derivation, reason):
+    text = textwrap.dedent("""\
+        import tensorflow as tf
+
+        class L(tf.keras.layers.Layer):
+            def build(self, input_shape):
+                scale = 2.0
+                self.mu = self.add_weight(shape=(3,))
+                self.sigma = self.add_weight(shape=(3,))
+                DERIVATION
+
+            def call(self, x):
+                return x * self.kernel
+        """).replace("DERIVATION", derivation)
+    report = run_on_text(text)
+    assert [d.code for d in report.diagnostics] == ["GF205"] and reason in report.diagnostics[0].message
+    assert report.results[0].fixed is None
+
+
+def test_gf205_does_not_move_a_derivation_other_methods_read():
+    text = textwrap.dedent("""\
+        import tensorflow as tf
+
+        class L(tf.keras.layers.Layer):
+            def build(self, input_shape):
+                self.mu = self.add_weight(shape=(3,))
+                self.kernel = tf.exp(self.mu)
+
+            def call(self, x):
+                return x * self.kernel
+
+            def get_kernel(self):
+                return self.kernel
+        """)
+    assert fixed_text(text) == text and "outside `call`" in run_on_text(text).diagnostics[0].message
+
+
+def test_a_frozen_variable_switched_on_in_a_tf_keras_file_is_left_alone():
+    """tf_keras tracks it, and a tf_keras weight is a tf.Variable whose flag cannot be switched either."""
+    text = """\
+        import tensorflow as tf
+        import tf_keras
+
+        class L(tf_keras.layers.Layer):
+            def __init__(self):
+                super().__init__()
+                self.t = tf.Variable(1.0, trainable=False)
+
+            def call(self, x):
+                return x / self.t
+
+        layer = L()
+        layer.t.trainable = True
+        """
+    assert _diagnostics(text) == []

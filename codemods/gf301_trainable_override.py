@@ -53,6 +53,7 @@ class _Returned:
     lists: set[str] = field(default_factory=set)  # self.<x>, a list of the class's own
     layers_by_api: set[str] = field(default_factory=set)  # sub-layers read through API only Keras layers have
     is_property: bool = False
+    deletable: bool = True  # False: deleting the getter alone would break the class (a setter, an empty body)
     problem: str | None = ""  # why gradfix cannot follow it; None: Keras-level bookkeeping, not compared
 
 
@@ -136,7 +137,8 @@ loops obey whichever they read. tf_keras: both overrides restrict `fit` and cust
         if returned.problem is None:
             return  # Keras's own tracking, re-implemented: nothing to compare with
         extras = _untracked_extras(analysis, keras_class, returned)
-        verdict = returned.problem and _Verdict(returned.problem, FixSafety.UNSAFE)
+        verdict = returned.problem and _Verdict(returned.problem,
+                                                FixSafety.UNSAFE if returned.deletable else FixSafety.NONE)
         verdict = verdict or _verdict(analysis, keras_class, name, returned, extras)
         if verdict is None:
             return  # it returns what Keras tracks: correct, if redundant
@@ -178,10 +180,10 @@ def _returned(analysis, keras_class: KerasClass, name: str, definitions) -> _Ret
     getter = definitions[0]
     returned.is_property = any(isinstance(d, ast.Name) and d.id == "property" for d in getter.decorator_list)
     if all(s is getter or is_docstring(s) for s in keras_class.node.body):
-        returned.problem = "it is the only member of the class"
+        returned.problem, returned.deletable = "it is the only member of the class", False
         return returned
     if len(definitions) > 1 or any(_is_accessor_decorator(d) for d in getter.decorator_list):
-        returned.problem = "it has a setter or is defined more than once"
+        returned.problem, returned.deletable = "it has a setter or is defined more than once", False
         return returned
     if any(not (isinstance(d, ast.Name) and d.id == "property") for d in getter.decorator_list):
         returned.problem = "it has decorators other than @property"

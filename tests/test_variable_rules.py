@@ -352,3 +352,14 @@ def test_a_frozen_variable_switched_on_in_a_tf_keras_file_is_left_alone():
         layer.t.trainable = True
         """
     assert _diagnostics(text) == []
+
+
+@pytest.mark.parametrize("members", [
+    "@property\n    def trainable_weights(self):\n        return []",
+    "@property\n    def trainable_weights(self):\n        return self._w\n\n"
+    "    @trainable_weights.setter\n    def trainable_weights(self, value):\n        self._w = value",
+])
+def test_gf301_offers_no_deletion_that_would_break_the_class(members):
+    text = "import tensorflow as tf\n\n\nclass L(tf.keras.layers.Layer):\n    " + members + "\n"
+    report = run_on_text(text, unsafe_fixes=True)
+    assert [d.code for d in report.diagnostics] == ["GF301"] and report.results[0].fixed is None

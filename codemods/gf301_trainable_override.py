@@ -204,7 +204,13 @@ def _returned(analysis, keras_class: KerasClass, name: str, definitions) -> _Ret
     elif len(body) == 1 and isinstance(body[0], ast.Return) and body[0].value is not None:
         _collect(body[0].value, COLLECTIONS[name], returned)
     elif _only_gathers(getter, COLLECTIONS[name]):
-        returned.problem = None  # it gathers the same collection of its parts, with logic around: delegation
+        gathered = [n for statement in body for n in ast.walk(statement)
+                    if isinstance(n, ast.Attribute) and n.attr in COLLECTIONS]
+        if all(self_attribute(n.value) for n in gathered):  # named sub-layers only: compare them with `call`
+            returned.sublayers |= {n.value.attr for n in gathered}
+            returned.layers_by_api |= {n.value.attr for n in gathered if n.attr in _LAYER_ONLY_COLLECTIONS}
+        else:
+            returned.problem = None  # it gathers the same collection of its parts (a loop, super()): delegation
     else:
         returned.problem = "it does more than return a list, which gradfix cannot follow"
     return returned

@@ -363,3 +363,24 @@ def test_gf301_offers_no_deletion_that_would_break_the_class(members):
     text = "import tensorflow as tf\n\n\nclass L(tf.keras.layers.Layer):\n    " + members + "\n"
     report = run_on_text(text, unsafe_fixes=True)
     assert [d.code for d in report.diagnostics] == ["GF301"] and report.results[0].fixed is None
+
+
+def test_gf301_compares_named_sublayers_gathered_with_logic_around_them():
+    text = textwrap.dedent("""\
+        import tensorflow as tf
+
+        class Net(tf.keras.Model):
+            def __init__(self):
+                super().__init__()
+                self.encoder = tf.keras.layers.Dense(4)
+                self.head = tf.keras.layers.Dense(2)
+
+            def call(self, x):
+                return self.head(self.encoder(x))
+
+            @property
+            def trainable_variables(self):
+                variables = self.head.trainable_variables
+                return variables
+        """)
+    assert "def trainable_variables" not in fixed_text(text)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import ast
 
-from codemods._variables import (is_initializer_result, is_variable_call, keras_namespace, layer_classes,
-                                 layer_weight_rewrite, self_attribute, starts_its_line, state_creating_methods,
-                                 walk_function)
+from codemods._variables import (WeightRewrite, is_initializer_result, is_variable_call, keras_namespace,
+                                 layer_classes, layer_weight_rewrite, self_attribute, starts_its_line,
+                                 state_creating_methods, walk_function)
 from gradfix.rules import FixSafety, Rule
 from gradfix.source import Edit
 
@@ -76,8 +76,9 @@ matters most for Keras 3, which does not track bare `tf.Variable`s; `add_weight`
         if reason:
             yield self.finding(statement, f"{message}; not rewritten: {reason}")
             return
-        edits = [_deletion(analysis, keras_class.methods[method_name], statement)] + [analysis.replace(s, text) for s, text in conversions]
-        fix = self.fix(*edits)
+        edits = [_deletion(analysis, keras_class.methods[method_name], statement)]
+        edits += [analysis.replace(s, rewrite.text) for s, rewrite in conversions]
+        fix = self.fix(*edits, needs_tensorflow_import=any(r.needs_tensorflow_import for _, r in conversions))
         converted = ", ".join(f"`{analysis.segment(s.targets[0])}`" for s, _ in conversions)
         advice = f"create {converted} with `self.add_weight(...)` and delete the assignment" if conversions \
             else "delete the assignment"
@@ -92,8 +93,9 @@ def _targets(statement):
     return statement.targets if isinstance(statement, ast.Assign) else [statement.target]
 
 
-def _conversions(analysis, keras_class, statement, creators, keras) -> tuple[list[tuple[ast.Assign, str]], str]:
-    """(the weight statements to rewrite as add_weight and their new text, why the fix is refused or '')."""
+def _conversions(analysis, keras_class, statement, creators, keras
+                 ) -> tuple[list[tuple[ast.Assign, WeightRewrite]], str]:
+    """(the weight statements to rewrite as add_weight with their rewrites, why the fix is refused or '')."""
     if not isinstance(statement, ast.Assign) or len(statement.targets) != 1:
         return [], "it is not a plain assignment"
     if not starts_its_line(analysis, statement) or _shares_last_line(analysis, statement):
@@ -117,9 +119,9 @@ def _conversions(analysis, keras_class, statement, creators, keras) -> tuple[lis
                 analysis, weight_statement.value, keras_class.methods[method_name], keras_class)):
             return [], f"`self.{attribute}` is not made by `add_weight`, `tf.Variable` or an initializer"
         rewrite = layer_weight_rewrite(analysis, keras_class, weight_statement, method_name, creators, keras)
-        if rewrite.text is None or rewrite.needs_tensorflow_import:
-            return [], f"`self.{attribute}` cannot become an `add_weight` weight: {rewrite.reason or 'no TF import'}"
-        conversions.append((weight_statement, rewrite.text))
+        if rewrite.text is None:
+            return [], f"`self.{attribute}` cannot become an `add_weight` weight: {rewrite.reason}"
+        conversions.append((weight_statement, rewrite))
     return conversions, ""
 
 

@@ -1,4 +1,4 @@
-"""Shared by the variable-tracking rules (GF201, GF202, GF203, GF301): recognising `tf.Variable(...)` and
+"""Shared by the variable-tracking rules (GF201, GF202, GF203, GF205, GF301, GF303): recognising `tf.Variable(...)` and
 rewriting `self.x = tf.Variable(...)` as `self.x = self.add_weight(...)` with the same shape, initial
 value, dtype, trainable flag, name and constraint.
 
@@ -115,6 +115,11 @@ def stores_on_self(statement: ast.stmt) -> bool:
     return any(self_attribute(node) is not None for target in targets for node in ast.walk(target))
 
 
+def is_docstring(statement: ast.stmt) -> bool:
+    return isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant) \
+        and isinstance(statement.value.value, str)
+
+
 def span_node(first: ast.AST, last: ast.AST, first_line: int | None = None) -> ast.AST:
     """A node from `first` (or the start of `first_line`'s code) to the end of `last`: where a finding whose
     fix edits several statements is reported, and the lines the engine lets that fix change."""
@@ -191,11 +196,13 @@ class _Refused(Exception):
 
 
 def add_weight_rewrite(analysis: FileAnalysis, statement: ast.Assign, function: ast.FunctionDef,
-                       owner: KerasClass | None, keras: str) -> WeightRewrite:
+                       owner: KerasClass | None, keras: str, switched_on_later: bool = False) -> WeightRewrite:
     """`self.x = tf.Variable(V, ...)` → `self.x = self.add_weight(shape=..., initializer=..., ...)`.
 
     `owner` is the class the statement belongs to (for `self.<initializer>` attributes), `keras` the
-    namespace to write Keras initializers with."""
+    namespace to write Keras initializers with. `switched_on_later`: the code sets `.trainable = True` on the
+    frozen variable later, so the weight is created trainable and frozen by a second statement — a Keras 3
+    weight created with trainable=False wraps a tf.Variable the tape never watches, even once switched on."""
     call = statement.value
     try:
         keywords = _variable_keywords(call)
@@ -213,12 +220,15 @@ def add_weight_rewrite(analysis: FileAnalysis, statement: ast.Assign, function: 
     except _Refused as refusal:
         return WeightRewrite(reason=str(refusal))
     arguments = dict(initial.arguments)
-    arguments.update({key: analysis.segment(keywords[key]) for key in _CARRIED if key in keywords})
+    carried = [key for key in _CARRIED if key in keywords and not (switched_on_later and key == "trainable")]
+    arguments.update({key: analysis.segment(keywords[key]) for key in carried})
     indent = re.match(r"[ \t]*", analysis.source.line(statement.lineno)).group()
     lines = [f"{indent}{comment}" for comment in _comments_outside(analysis, call, [value, dtype, *keywords.values()])]
     if initial.setup:
         lines.append(indent + initial.setup)
     lines.append(indent + _call_text(f"{target} = self.add_weight", arguments, indent, analysis.source.newline))
+    if switched_on_later:
+        lines.append(f"{indent}{target}.trainable = False")
     note = ""
     if arguments.get("dtype") == '"float64"':
         note = "the weight stays float64 like the NumPy value it came from; add dtype=\"float32\" if the layer computes in float32"
@@ -228,7 +238,7 @@ def add_weight_rewrite(analysis: FileAnalysis, statement: ast.Assign, function: 
 
 
 def layer_weight_rewrite(analysis: FileAnalysis, keras_class: KerasClass, statement: ast.Assign, method_name: str,
-                         creators: set[str], keras: str) -> WeightRewrite:
+                         creators: set[str], keras: str, switched_on_later: bool = False) -> WeightRewrite:
     """`add_weight_rewrite` for a statement of a Keras class, refused where Keras does not allow `add_weight`
     (`creators`: the class's `state_creating_methods`)."""
     method = keras_class.methods[method_name]
@@ -246,7 +256,30 @@ def layer_weight_rewrite(analysis: FileAnalysis, keras_class: KerasClass, statem
         super_line = super_init_line(method)
         if super_line is None or super_line > statement.lineno:
             return WeightRewrite(reason="`add_weight` needs `super().__init__()` to have run first")
-    return add_weight_rewrite(analysis, statement, method, keras_class, keras)
+    if is_initializer_result(analysis, statement.value, method, keras_class):
+        return _initializer_weight_rewrite(analysis, statement, method, keras_class, keras)
+    return add_weight_rewrite(analysis, statement, method, keras_class, keras, switched_on_later)
+
+
+def is_initializer_result(analysis: FileAnalysis, value: ast.AST, function: ast.FunctionDef,
+                          owner: KerasClass | None) -> bool:
+    """`init(shape)` with `init` an initializer object: a constant tensor, not a variable."""
+    return isinstance(value, ast.Call) and _is_initializer(analysis, value.func, function, owner)
+
+
+def _initializer_weight_rewrite(analysis: FileAnalysis, statement: ast.Assign, function: ast.FunctionDef,
+                                owner: KerasClass, keras: str) -> WeightRewrite:
+    """`self.w = init(shape, name=...)` → `self.w = self.add_weight(shape=shape, initializer=init, name=...)`."""
+    initial = _initializer_call(analysis, statement.value, function, owner, keras)
+    if initial is None:
+        return WeightRewrite(reason="the initializer is called with arguments `add_weight` does not take")
+    arguments = dict(initial.arguments)
+    name = next((k.value for k in statement.value.keywords if k.arg == "name"), None)
+    if name is not None:
+        arguments["name"] = analysis.segment(name)
+    indent = re.match(r"[ \t]*", analysis.source.line(statement.lineno)).group()
+    target = analysis.segment(statement.targets[0])
+    return WeightRewrite(text=_call_text(f"{target} = self.add_weight", arguments, indent, analysis.source.newline))
 
 
 def _check_keras_variable_suffices(owner: KerasClass, attribute: str) -> None:

@@ -38,7 +38,12 @@ initial value into an initializer:
   arrays are float64, and so was the variable;
 - anything else → the value is computed once with `tf.convert_to_tensor` (what `tf.Variable` does)
   and the weight takes its shape, dtype and values.
-`add_weight` works in `__init__` when the shape is known there. Variables created in other methods are
+A `tf.Variable(..., trainable=False)` that the code later switches on (`layer.v.trainable = True`) is
+rewritten too: `trainable` is read-only on a `tf.Variable` (AttributeError). It becomes a trainable
+`self.add_weight(...)` followed by `self.v.trainable = False`: a Keras 3 weight's flag can be switched,
+but one *created* with `trainable=False` wraps a tf.Variable that `GradientTape` never watches, so it
+would get a None gradient even after `.trainable = True` (measured, Keras 3.15). `add_weight` works in `__init__` when the
+shape is known there. Variables created in other methods are
 reported only: Keras 3 locks a layer's state once it is built.
 
 ## Example
@@ -87,7 +92,15 @@ correct in both versions.
         attribute = analysis.segment(statement.targets[0])
         message = (f"`{attribute}` is a bare tf.Variable ({place}): Keras 3 does not track it, so it is not in "
                    "`trainable_variables`, `fit` never trains it and `save` drops it; use `self.add_weight(...)`")
-        rewrite = layer_weight_rewrite(analysis, keras_class, statement, method_name, creators, keras)
+        switch = _switched_on(analysis, statement.targets[0].attr)
+        switched_on_later = switch is not None and not could_be_trained(analysis, statement.value)
+        if switched_on_later:
+            message = (f"`{attribute}` is a tf.Variable made with trainable=False ({place}) and switched on later "
+                       f"(line {switch.lineno}), but a tf.Variable's `trainable` is read-only (AttributeError) and "
+                       "Keras 3 does not track it; create it with `self.add_weight(...)` and then set "
+                       f"`{attribute}.trainable = False`: a Keras weight's `trainable` can be switched")
+        rewrite = layer_weight_rewrite(analysis, keras_class, statement, method_name, creators, keras,
+                                       switched_on_later)
         if rewrite.text is None:
             return self.finding(statement, f"{message}; not rewritten: {rewrite.reason}")
         note = f" (note: {rewrite.note})" if rewrite.note else ""
@@ -108,5 +121,18 @@ correct in both versions.
 def _is_attribute_assignment(analysis, statement) -> bool:
     return isinstance(statement, ast.Assign) and len(statement.targets) == 1 \
         and self_attribute(statement.targets[0]) is not None and is_variable_call(analysis, statement.value) \
-        and could_be_trained(analysis, statement.value)
+        and (could_be_trained(analysis, statement.value) or _switched_on(analysis, statement.targets[0].attr))
+
+
+def _switched_on(analysis, attribute: str) -> ast.Assign | None:
+    """`<anything>.<attribute>.trainable = <not False>` in the file: a frozen variable meant to train later."""
+    if ".trainable" not in analysis.source.text:
+        return None
+    for node in ast.walk(analysis.tree):
+        if isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Attribute) and t.attr == "trainable" and isinstance(t.value, ast.Attribute)
+                and t.value.attr == attribute for t in node.targets) \
+                and not (isinstance(node.value, ast.Constant) and node.value.value is False):
+            return node
+    return None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import re
 
-from codemods._variables import (add_weight_rewrite, is_variable_call, keras_namespace, layer_classes,
+from codemods._variables import (add_weight_rewrite, is_docstring, is_variable_call, keras_namespace, layer_classes,
                                  may_be_keras_2, starts_its_line, stores_on_self, super_init_line, walk_function)
 from gradfix.analysis import KerasClass, KerasKind
 from gradfix.analysis.statements import walk_statements
@@ -189,7 +189,7 @@ def _super_init_edit(analysis, init: ast.FunctionDef, variables: list[ast.stmt])
         if any(s.lineno < line for s in variables):
             return None, "it creates variables before calling `super().__init__()`"
         return None, ""
-    body = init.body[1:] if _is_docstring(init.body[0]) else init.body
+    body = init.body[1:] if is_docstring(init.body[0]) else init.body
     if not body or not starts_its_line(analysis, body[0]):
         return None, "there is no statement to put `super().__init__()` before"
     first = body[0]
@@ -202,8 +202,3 @@ def _rename_edit(analysis, method: ast.FunctionDef, new_name: str) -> Edit:
     start = analysis.source.offset(method.lineno, method.col_offset)
     match = re.compile(rf"(?:async\s+)?def\s+({method.name})\b").match(analysis.source.text, start)
     return Edit(match.start(1), match.end(1), new_name)
-
-
-def _is_docstring(statement: ast.stmt) -> bool:
-    return isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant) \
-        and isinstance(statement.value.value, str)

@@ -28,11 +28,17 @@ tensor, but runs the model with `training=False` (dropout off, batch normalisati
 `(x, y)` tuples.
 
 ## What the fix does
-Calls the model directly: `model.predict(x, verbose=0)` → `model(x, training=True)`. The input is kept
+Calls the model directly: `model.predict(x, verbose=0)` → `model(x, training=True)` in a training step. The input is kept
 (given positionally or as `x=`); `batch_size` and `verbose` are dropped. It only rewrites a prediction whose
 result reaches the gradient's target and whose model is the one differentiated; a teacher model's
 `predict` inside a student's tape is left alone. Calls with other arguments (`steps`, `callbacks`) or a
 `predict_step` of a packed `(x, y)` batch are reported, not rewritten.
+
+A tape that differentiates with respect to an input — a saliency map, an adversarial example, a
+gradient penalty: `tape.watch(image)` and `tape.gradient(loss, image)` — gets `model(x, training=False)`:
+the model is only a function of the input there, and `training=True` would turn dropout on and update
+batch-normalisation statistics. `training=True` is kept for tapes whose gradient goes to the model's own
+variables (an optimizer step).
 
 ## Example
 ```python
@@ -68,13 +74,21 @@ Both return NumPy arrays from `predict`; in Keras 3 every gradient is None. In t
         model = call.func.value
         if not tape.reaches_target(call):
             return None
-        if tape.owners is not None and not tape.is_owned(dotted(model)):
+        trains_model = tape.owners is None or tape.is_owned(dotted(model))
+        if not trains_model and not _differentiates_its_input(tape, call):
             return None  # another model's prediction (a teacher, a target network): a constant on purpose
-        message = (f"`{analysis.segment(call.func)}()` inside the GradientTape block "
-                   f"{_why(method)}: the gradient of `{analysis.segment(tape.requests[0].target)}` stops here")
-        replacement = _model_call(analysis, tape, call) if tape.owners is not None else None
+        training = "True" if trains_model else "False"
+        target = analysis.segment(tape.requests[0].target)
+        if trains_model:
+            message = f"{_why(method)}: the gradient of `{target}` stops here"
+        else:
+            message = (f"{_why(method)}: the gradient of `{target}` with respect to the input stops here "
+                       "(a saliency map, an adversarial example or a gradient penalty comes out None)")
+        message = f"`{analysis.segment(call.func)}()` inside the GradientTape block {message}"
+        replacement = _model_call(analysis, tape, call, training) if tape.owners is not None else None
         if replacement is None:
-            return self.finding(call, f"{message}; call the model instead: `{analysis.segment(model)}(x, training=True)`")
+            return self.finding(call, f"{message}; call the model instead: "
+                                      f"`{analysis.segment(model)}(x, training={training})`")
         return self.finding(call, f"{message}; use `{replacement}`", self.fix(analysis.replace(call, replacement)))
 
 
@@ -88,8 +102,15 @@ def _why(method: str) -> str:
     return "returns a NumPy array the tape never sees"
 
 
-def _model_call(analysis, tape, call: ast.Call) -> str | None:
-    """`model(x, training=True)` for the prediction call, or None when its arguments do more than batch."""
+def _differentiates_its_input(tape, call: ast.Call) -> bool:
+    """The gradient is taken with respect to a tensor (`tape.gradient(loss, image)`, `image` watched) that the
+    prediction's input depends on: the model is only a function of it here, not what is trained."""
+    inputs = call.args[:1] + [k.value for k in call.keywords if k.arg in ("x", "data")]
+    return bool(tape.source_values) and len(inputs) == 1 and tape.depends_on_sources(inputs[0])
+
+
+def _model_call(analysis, tape, call: ast.Call, training: str) -> str | None:
+    """`model(x, training=...)` for the prediction call, or None when its arguments do more than batch."""
     method = call.func.attr
     # predict(x, batch_size, verbose, ...): positional arguments after the input are batching ones.
     positional_extras = 2 if method == "predict" else 0
@@ -100,7 +121,7 @@ def _model_call(analysis, tape, call: ast.Call) -> str | None:
         return None
     if method == "predict_step" and not _unpacked_input(tape, inputs[0]):
         return None
-    return f"{analysis.segment(call.func.value)}({analysis.segment(inputs[0])}, training=True)"
+    return f"{analysis.segment(call.func.value)}({analysis.segment(inputs[0])}, training={training})"
 
 
 def _unpacked_input(tape, expr: ast.AST) -> bool:

@@ -333,3 +333,23 @@ def test_checking_the_training_loop_fixtures_never_imports_tensorflow():
               "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'TensorFlow was imported'")
     completed = subprocess.run([sys.executable, "-c", script, *folders], capture_output=True, text=True, cwd=ROOT)
     assert completed.returncode == 0, completed.stderr[-2000:]
+
+
+def test_gf401_keeps_training_true_for_a_tape_that_also_trains_the_model():
+    """A gradient penalty inside a critic's training step: the outer tape trains the critic, so the critic runs
+    in training mode, as the optimizer step needs."""
+    code = """\
+        import tensorflow as tf
+
+        def train_step(critic, optimizer, real, fake):
+            with tf.GradientTape() as outer:
+                with tf.GradientTape() as inner:
+                    inner.watch(fake)
+                    score = critic.predict(fake, verbose=0)
+                penalty = tf.reduce_mean((tf.norm(inner.gradient(score, fake), axis=1) - 1.0) ** 2)
+                loss = tf.reduce_mean(critic(real)) + penalty
+            grads = outer.gradient(loss, critic.trainable_variables)
+            optimizer.apply_gradients(zip(grads, critic.trainable_variables))
+        """
+    after = fixed_text(textwrap.dedent(code), select=["GF401"])
+    assert "critic(fake, training=True)" in after

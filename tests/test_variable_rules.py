@@ -29,15 +29,10 @@ def test_seed_example_3_gets_only_the_info_finding_at_the_freezing_line():
     assert "will train them" in message and "compile()" in message
 
 
-def test_seed_example_2_loses_only_its_override():
-    before = (FIXTURES / "GF301" / "seed_example_2.py").read_text()
-    report = run_on_text(before)
-    assert [d.code for d in report.diagnostics] == ["GF301"]
-    after = report.results[0].fixed.text
-    removed = [line for line in before.splitlines() if line not in after.splitlines()]
-    assert [line.strip() for line in removed] == [
-        "@property", "def trainable_variables(self):",
-        "return self.dense1.trainable_variables + self.dense2.trainable_variables"]
+def test_seed_example_2_is_left_alone_it_returns_every_trainable_parameter():
+    text = (FIXTURES / "GF301" / "must_not_change" / "seed_example_2.py").read_text()
+    report = run_on_text(text)
+    assert report.diagnostics == [] and report.results[0].fixed is None
 
 
 # --- GF201: initial value → add_weight arguments --------------------------------------------------
@@ -162,13 +157,14 @@ def test_override_adding_a_bare_variable_is_fixed_whole_when_only_gf301_is_selec
     assert report.results[0].fixed.text == expected
 
 
-@pytest.mark.parametrize("override", [
-    "return super().trainable_weights + [self.frozen]",  # adds a non-trainable weight
-    "return self.dense.variables",  # a different collection than its name says
-    "return [w for w in super().trainable_weights if 'bias' not in w.name]",
-    "return self.dense.trainable_weights",  # deletable: self.frozen is not trainable, so Keras leaves it out too
+@pytest.mark.parametrize("override, reported, safe, unsafe", [
+    ("return super().trainable_weights + [self.frozen]", True, False, True),  # adds a non-trainable weight
+    ("return self.dense.variables", True, False, True),  # a different collection than its name says
+    ("return [w for w in super().trainable_weights if 'bias' not in w.name]", True, False, True),
+    ("return self.dense.trainable_weights", False, False, False),  # self.frozen is not trainable: equal
+    ("return []", True, True, True),  # leaves out the dense layer `call` uses
 ])
-def test_an_override_is_deleted_only_when_it_returns_what_keras_trains(override):
+def test_an_override_is_reported_only_when_it_differs_from_what_keras_trains(override, reported, safe, unsafe):
     text = f"""\
         import tensorflow as tf
 
@@ -186,9 +182,53 @@ def test_an_override_is_deleted_only_when_it_returns_what_keras_trains(override)
                 {override}
         """
     source = textwrap.dedent(text)
-    deletable = override == "return self.dense.trainable_weights"
-    assert (fixed_text(source) != source) is deletable
-    assert [code for code, _ in _diagnostics(text)] == ["GF301"]
+    assert (fixed_text(source) != source) is safe
+    assert (fixed_text(source, unsafe_fixes=True) != source) is unsafe
+    assert [code for code, _ in _diagnostics(text)] == (["GF301"] if reported else [])
+
+
+def test_an_override_leaving_out_a_sublayer_call_does_not_use_is_deleted_only_as_an_unsafe_fix():
+    text = textwrap.dedent("""\
+        import tensorflow as tf
+
+        class Net(tf.keras.Model):
+            def __init__(self):
+                super().__init__()
+                self.head = tf.keras.layers.Dense(2)
+                self.auxiliary = tf.keras.layers.Dense(2)
+
+            def call(self, x):
+                return self.head(x)
+
+            @property
+            def trainable_variables(self):
+                return self.head.trainable_variables
+        """)
+    assert fixed_text(text) == text
+    assert "def trainable_variables" not in fixed_text(text, unsafe_fixes=True)
+
+
+def test_a_list_attribute_filled_elsewhere_is_not_called_never_filled():
+    text = textwrap.dedent("""\
+        import tensorflow as tf
+
+        class L(tf.keras.layers.Layer):
+            def __init__(self):
+                super().__init__()
+                self._params = []
+
+            def build(self, input_shape):
+                self._params.append(self.add_weight(shape=(input_shape[-1],)))
+
+            def call(self, x):
+                return x * self._params[0]
+
+            @property
+            def trainable_weights(self):
+                return self._params
+        """)
+    assert fixed_text(text) == text
+    assert "cannot follow" in run_on_text(text).diagnostics[0].message
 
 
 # --- which Keras ------------------------------------------------------------------------------------
@@ -216,3 +256,131 @@ def test_keras_taken_from_the_project_is_left_alone(tmp_path):
     report = run(list(sources), RunOptions(jobs=1, fix=True), Config(), sources=sources)
     assert not report.errors and not any(r.fixed for r in report.results)
     assert [d.code for d in report.diagnostics] == []
+
+
+# --- issue 13: GF303, GF205, switched-on frozen variables --------------------------------------------
+
+def test_gf303_leaves_pass_when_the_assignment_was_alone_in_its_block():
+    text = textwrap.dedent("""\
+        import tensorflow as tf
+
+        class L(tf.keras.layers.Layer):
+            def build(self, input_shape):
+                self.w = self.add_weight(shape=(input_shape[-1],))
+                if self.trainable:
+                    self.trainable_weights = [self.w]
+
+            def call(self, x):
+                return x * self.w
+        """)
+    after = fixed_text(text)
+    assert "        if self.trainable:\n            pass\n" in after and "trainable_weights" not in after
+
+
+def test_gf303_reports_an_augmented_assignment_without_fixing_it():
+    text = """\
+        import tensorflow as tf
+
+        class L(tf.keras.layers.Layer):
+            def build(self, input_shape):
+                self.w = self.add_weight(shape=(input_shape[-1],))
+                self.trainable_weights += [self.w]
+
+            def call(self, x):
+                return x * self.w
+        """
+    assert _diagnostics(text) == [("GF303", 6)]
+    assert fixed_text(textwrap.dedent(text)) == textwrap.dedent(text)
+
+
+@pytest.mark.parametrize("derivation, reason", [
+    ("self.kernel = self.mu + self.sigma * tf.random.normal(\n            (3,))", "one-line"),
+    ("self.kernel = self.mu * scale", "local to `build`"),
+])
+def test_gf205_reports_derivations_it_cannot_move(derivation, reason):
+    text = textwrap.dedent("""\
+        import tensorflow as tf
+
+        class L(tf.keras.layers.Layer):
+            def build(self, input_shape):
+                scale = 2.0
+                self.mu = self.add_weight(shape=(3,))
+                self.sigma = self.add_weight(shape=(3,))
+                DERIVATION
+
+            def call(self, x):
+                return x * self.kernel
+        """).replace("DERIVATION", derivation)
+    report = run_on_text(text)
+    assert [d.code for d in report.diagnostics] == ["GF205"] and reason in report.diagnostics[0].message
+    assert report.results[0].fixed is None
+
+
+def test_gf205_does_not_move_a_derivation_other_methods_read():
+    text = textwrap.dedent("""\
+        import tensorflow as tf
+
+        class L(tf.keras.layers.Layer):
+            def build(self, input_shape):
+                self.mu = self.add_weight(shape=(3,))
+                self.kernel = tf.exp(self.mu)
+
+            def call(self, x):
+                return x * self.kernel
+
+            def get_kernel(self):
+                return self.kernel
+        """)
+    assert fixed_text(text) == text and "outside `call`" in run_on_text(text).diagnostics[0].message
+
+
+def test_a_frozen_variable_switched_on_in_a_tf_keras_file_is_left_alone():
+    """tf_keras tracks it, and a tf_keras weight is a tf.Variable whose flag cannot be switched either."""
+    text = """\
+        import tensorflow as tf
+        import tf_keras
+
+        class L(tf_keras.layers.Layer):
+            def __init__(self):
+                super().__init__()
+                self.t = tf.Variable(1.0, trainable=False)
+
+            def call(self, x):
+                return x / self.t
+
+        layer = L()
+        layer.t.trainable = True
+        """
+    assert _diagnostics(text) == []
+
+
+@pytest.mark.parametrize("members", [
+    "@property\n    def trainable_weights(self):\n        return []",
+    "@property\n    def trainable_weights(self):\n        return self._w\n\n"
+    "    @trainable_weights.setter\n    def trainable_weights(self, value):\n        self._w = value",
+])
+def test_gf301_offers_no_deletion_that_would_break_the_class(members):
+    text = "import tensorflow as tf\n\n\nclass L(tf.keras.layers.Layer):\n    " + members + "\n"
+    report = run_on_text(text, unsafe_fixes=True)
+    assert [d.code for d in report.diagnostics] == ["GF301"] and report.results[0].fixed is None
+
+
+def test_gf301_compares_named_sublayers_gathered_with_logic_around_them():
+    text = textwrap.dedent("""\
+        import tensorflow as tf
+
+        class Net(tf.keras.Model):
+            def __init__(self):
+                super().__init__()
+                self.encoder = tf.keras.layers.Dense(4)
+                self.head = tf.keras.layers.Dense(2)
+
+            def call(self, x):
+                return self.head(self.encoder(x))
+
+            @property
+            def trainable_variables(self):
+                variables = self.head.trainable_variables
+                return variables
+        """)
+    assert "def trainable_variables" not in fixed_text(text)

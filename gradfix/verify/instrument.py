@@ -72,13 +72,27 @@ class Recorder:
             return
         tf = sys.modules["tensorflow"]
         flat_sources = tf.nest.flatten(sources)
-        none = tuple(variable_name(source) for source, gradient in zip(flat_sources, tf.nest.flatten(gradients))
-                     if gradient is None and getattr(source, "trainable", False))
+        none = tuple(_source_name(source) for source, gradient in zip(flat_sources, tf.nest.flatten(gradients))
+                     if gradient is None and _meant_to_get_gradient(tf, source))
         key = (caller_location(sys._getframe()) or "?", not tf.executing_eagerly(), none)
         if key in self._tape_calls:
             self._tape_calls[key].calls += 1
         else:
             self._tape_calls[key] = TapeCall(key[0], key[1], len(flat_sources), list(none))
+
+
+def _meant_to_get_gradient(tf: ModuleType, source: Any) -> bool:
+    """A trainable variable, or a float tensor asked for by name (`tape.gradient(score, image)`: a saliency map,
+    an adversarial step, a gradient penalty), whose None gradient is a bug too."""
+    if hasattr(source, "trainable"):
+        return bool(source.trainable)
+    return tf.is_tensor(source) and getattr(source, "dtype", None) is not None and source.dtype.is_floating
+
+
+def _source_name(source: Any) -> str:
+    if hasattr(source, "trainable"):
+        return variable_name(source)
+    return f"input tensor of shape {tuple(source.shape)}"
 
 
 RECORDER = Recorder()

@@ -83,7 +83,9 @@ def _verdict_line(outcome: VerifyOutcome) -> RenderableType:
         lines.append(Text(f"✓ gradients flow: {trained}/{meant} variables meant to train get gradients",
                           style="bold green"))
     elif outcome.exit_code == 1:
-        lines.append(Text(f"✗ gradients do not flow: {trained}/{meant} variables meant to train get gradients",
+        # every variable trains, yet the target's own tape got None: a gradient w.r.t. an input tensor
+        but = ", but the target's tape.gradient returned None (above)" if trained == meant else ""
+        lines.append(Text(f"✗ gradients do not flow: {trained}/{meant} variables meant to train get gradients{but}",
                           style="bold red"))
     if outcome.error:
         prefix = "the target stopped" if outcome.exit_code == 1 else "✗ cannot verify"

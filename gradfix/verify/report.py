@@ -142,7 +142,7 @@ class TapeCall:
     location: str
     in_function: bool
     sources: int
-    none_variables: list[str]  # trainable variables asked for whose gradient was None
+    none_variables: list[str]  # trainable variables (and float tensors) asked for whose gradient was None
     calls: int = 1
 
     @property

@@ -1,0 +1,41 @@
+"""One realistic script per pattern of issue 13 (tests/scripts13/): `gradfix verify` fails on it, naming the
+cause, and passes on what `gradfix apply` makes of it — in the Keras it was written for. The original and
+the fixed copy are verified side by side (`compare`: one child process each, in parallel)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import fixed_text
+from gradfix.verify.runner import compare
+
+pytestmark = pytest.mark.tf
+
+SCRIPTS = Path(__file__).resolve().parent / "scripts13"
+
+# script -> (Keras, the rule whose fix repairs it, a piece of what verify says is broken before the fix)
+CASES = {
+    "keras1_attention_pooling.py": ("3", "GF303", "AttributeError"),
+    "temperature_warm_up.py": ("3", "GF201", "trainable"),
+    "bayes_by_backprop.py": ("3", "GF205", "bayesian_dense/mu"),
+    "fine_tune_head_override.py": ("3", "GF301", "encoder"),
+    "saliency_map.py": ("3", "GF401", "input tensor of shape (2, 8, 8, 1)"),
+}
+
+
+@pytest.mark.parametrize("script", sorted(CASES))
+def test_script_fails_verify_before_apply_and_passes_after(script):
+    keras, code, cause = CASES[script]
+    original = SCRIPTS / script
+    text = original.read_text(encoding="utf-8")
+    fixed = fixed_text(text, select=[code])
+    assert fixed != text, f"{code} did not fix {script}"
+
+    comparison = compare(original, fixed, keras=keras, timeout=240)
+    before, after = comparison.before, comparison.after
+    assert before.exit_code != 0, f"the broken script passed verify: {before.to_dict()}"
+    said = " ".join(before.failures + [before.error or ""])
+    assert cause in said, said
+    assert after.exit_code == 0, f"the fixed script fails verify: {after.failures} {after.error} {after.output}"

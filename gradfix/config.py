@@ -21,7 +21,8 @@ class Config:
     unsafe_fixes: bool = False
     target_keras: str = "auto"
     max_file_size: int = 2_000_000
-    verify_factories: dict[str, str] = field(default_factory=dict)
+    verify_factories: dict[str, str] = field(default_factory=dict)  # [tool.gradfix.verify] "models/net.py" = "make"
+    verify_python: str | None = None  # [tool.gradfix.verify] python: the project's interpreter, for verify
     root: Path | None = None  # folder of the pyproject.toml the settings came from
 
     def ignored_codes_for(self, path: Path) -> list[str]:
@@ -76,6 +77,8 @@ def load_config(start: Path) -> Config:
     unknown = set(table) - known
     if unknown:
         raise ConfigError(f"{pyproject}: unknown [tool.gradfix] key(s): {', '.join(sorted(unknown))}")
+    verify = dict(table.get("verify", {}))
+    python = verify.pop("python", None)  # every other key of the table is a file with its factory
     target = str(table.get("target-keras", "auto"))
     if target not in ("auto", "2", "3"):
         raise ConfigError(f"{pyproject}: target-keras must be auto, 2 or 3")
@@ -87,6 +90,7 @@ def load_config(start: Path) -> Config:
         unsafe_fixes=bool(table.get("unsafe-fixes", False)),
         target_keras=target,
         max_file_size=int(table.get("max-file-size", 2_000_000)),
-        verify_factories=dict(table.get("verify", {})),
+        verify_factories=verify,
+        verify_python=None if python is None else str(python),
         root=pyproject.parent,
     )

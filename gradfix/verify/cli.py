@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
+
+if TYPE_CHECKING:
+    from gradfix.config import Config
 
 EXIT_CANNOT_RUN = 2
 
@@ -23,13 +26,26 @@ class VerifyFormat(str, Enum):
     json = "json"
 
 
-def configured_keras(target: str) -> str:
-    """`target-keras` from the pyproject.toml above the target's file (or the cwd for a module target)."""
+def _config(target: str) -> Config:
+    """The settings in the pyproject.toml above the target's file (or the cwd for a module target)."""
     from gradfix.config import load_config
 
     file_part = target.split("::")[0]
     start = Path(file_part) if file_part.endswith(".py") else Path.cwd()
-    return load_config(start if start.exists() else Path.cwd()).target_keras
+    return load_config(start if start.exists() else Path.cwd())
+
+
+def configured_keras(target: str) -> str:
+    return _config(target).target_keras
+
+
+def interpreter(option: str | None, config: Config) -> str | None:
+    """The Python to run targets with: `--python`, else `[tool.gradfix.verify] python`, else None (gradfix's)."""
+    from gradfix.verify.runner import find_python
+
+    if option:
+        return find_python(option, Path.cwd())
+    return find_python(config.verify_python, config.root) if config.verify_python else None
 
 
 def register(app: typer.Typer) -> None:
@@ -45,6 +61,10 @@ def verify(
     timeout: float = typer.Option(300.0, "--timeout", help="Seconds before the target is killed."),
     output_format: VerifyFormat = typer.Option(VerifyFormat.text, "--output-format"),
     seed: int = typer.Option(0, "--seed", help="Seed for Python, numpy and TensorFlow random numbers."),
+    python: Optional[str] = typer.Option(None, "--python",
+                                         help="The interpreter to run the target with: the project's own, with "
+                                              "TensorFlow (gradfix need not be installed there); default: "
+                                              "[tool.gradfix.verify] python, else gradfix's own."),
 ) -> None:
     """Run the model and show, variable by variable, whether gradients reach it.
 
@@ -55,8 +75,9 @@ def verify(
     try:
         from gradfix.verify.runner import run_verify
 
-        outcome = run_verify(target, keras=keras.value if keras else configured_keras(target), timeout=timeout,
-                             seed=seed)
+        config = _config(target)
+        outcome = run_verify(target, keras=keras.value if keras else config.target_keras, timeout=timeout,
+                             seed=seed, python=interpreter(python, config))
     except Exception as exc:  # a clean line, never a traceback
         typer.echo(f"gradfix verify: error: {exc}", err=True)
         raise typer.Exit(EXIT_CANNOT_RUN)

@@ -17,8 +17,8 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import tensorflow as tf
 
-from gradfix.verify.frames import describe_exception, is_user_file
-from gradfix.verify.report import (GRADIENT_NONE, GRADIENT_OK, GRADIENT_UNKNOWN, GRADIENT_ZERO, MAX_DIGEST_VALUES,
+from .frames import describe_exception, is_user_file
+from .report import (GRADIENT_NONE, GRADIENT_OK, GRADIENT_UNKNOWN, GRADIENT_ZERO, MAX_DIGEST_VALUES,
                                    GradientReport, OutputDigest, VariableStatus, variable_name)
 
 _MAX_OBJECTS = 200_000  # bounds the object-graph walk on models that hold large data structures

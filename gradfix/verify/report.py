@@ -115,12 +115,12 @@ class GradientReport:
         return not self.failures
 
     def __str__(self) -> str:
-        from gradfix.verify.render import report_renderable, to_text
+        from .render import report_renderable, to_text
 
         return to_text(report_renderable(self))
 
     def __rich__(self):
-        from gradfix.verify.render import report_renderable
+        from .render import report_renderable
 
         return report_renderable(self)
 

@@ -7,6 +7,7 @@ import ast
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,13 +17,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-from gradfix.verify.report import GradientReport, OutputDigest, TapeCall, VariableStatus
-from gradfix.verify.targets import TargetError, check_target
+from .report import GradientReport, OutputDigest, TapeCall, VariableStatus
+from .bundle import write_child
+from .targets import TargetError, check_target
 
 KERAS_CHOICES = ("auto", "3", "2")
 DEFAULT_TIMEOUT = 300.0
 DEFAULT_TOLERANCE = 1e-4  # forward outputs may differ by this much, relative to their largest value (min 1)
-_GRADFIX_ROOT = str(Path(__file__).resolve().parents[2])
 _OUTPUT_TAIL_LINES = 40
 
 
@@ -88,15 +89,16 @@ class VerifyOutcome:
                    timings=data["timings"], output=output)
 
     def __rich__(self):
-        from gradfix.verify.render import outcome_renderable
+        from .render import outcome_renderable
 
         return outcome_renderable(self)
 
 
 def run_verify(target: str, *, keras: str = "auto", timeout: float = DEFAULT_TIMEOUT, cwd: Path | None = None,
-               seed: int = 0) -> VerifyOutcome:
-    """Run the target in `python -m gradfix.verify.child`, in its own process group (a timeout kills all of it);
-    the result comes back through a file because the target owns stdout and stderr."""
+               seed: int = 0, python: str | None = None, patched: Mapping[Path, str] | None = None) -> VerifyOutcome:
+    """Run the target in the verify child (see `bundle`) with `python` (default: this interpreter), in its own
+    process group (a timeout kills all of it); the result comes back through a file because the target owns
+    stdout and stderr. `patched` maps files to the source they are run with instead (see `overlay`)."""
     if keras not in KERAS_CHOICES:
         raise ValueError(f"keras must be one of {', '.join(KERAS_CHOICES)}, not {keras!r}")
     cwd = Path(cwd or os.getcwd())
@@ -107,8 +109,13 @@ def run_verify(target: str, *, keras: str = "auto", timeout: float = DEFAULT_TIM
     with tempfile.TemporaryDirectory(prefix="gradfix-verify-") as scratch:
         result, log = Path(scratch, "result.json"), Path(scratch, "output.log")
         timed_out = False
-        command = [sys.executable, "-m", "gradfix.verify.child", target, "--result", str(result), "--seed",
-                   str(seed)]
+        command = [python or sys.executable, str(write_child(Path(scratch))), target, "--result", str(result),
+                   "--seed", str(seed)]
+        if patched:
+            overlay = Path(scratch, "overlay.json")
+            overlay.write_text(json.dumps({str(Path(path).resolve()): text for path, text in patched.items()}),
+                               encoding="utf-8")
+            command += ["--overlay", str(overlay)]
         with log.open("wb") as log_file:
             child = subprocess.Popen(command, cwd=cwd, env=_child_env(keras), stdin=subprocess.DEVNULL,
                                      stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
@@ -130,12 +137,19 @@ def run_verify(target: str, *, keras: str = "auto", timeout: float = DEFAULT_TIM
         return VerifyOutcome.from_dict(target, json.loads(result.read_text(encoding="utf-8")), output)
 
 
+def find_python(text: str, base: Path | None) -> str:
+    """The interpreter `--python` or `[tool.gradfix.verify] python` names: a path (relative ones from `base`: the
+    cwd, or the pyproject.toml's folder) or a command on PATH. Symlinks are kept: a venv's python is one."""
+    found = str(Path(base or ".") / Path(text).expanduser()) if "/" in text or os.sep in text else shutil.which(text)
+    if not found or not os.path.isfile(found) or not os.access(found, os.X_OK):
+        raise ValueError(f"no Python interpreter at {text}")
+    return found
+
+
 def _child_env(keras: str) -> dict[str, str]:
     env = dict(os.environ)
     if keras != "auto":  # tf.keras is tf_keras when this is set before TensorFlow is imported
         env["TF_USE_LEGACY_KERAS"] = "1" if keras == "2" else "0"
-    # gradfix must import in the child even when it is not installed; after the user's own paths
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (env.get("PYTHONPATH"), _GRADFIX_ROOT) if p)
     return env
 
 

@@ -16,7 +16,7 @@ from gradfix.interactive import review, terminal_progress
 from gradfix.notebook import file_diff, readable_diff, source_from_bytes
 from gradfix.output import FORMATS, MACHINE_FORMATS, render
 from gradfix.patch import AppliedFile, UndoError, atomic_write, save_undo_record, sha256, undo_last_apply
-from gradfix.rules import all_rules
+from gradfix.rules import FixSafety, all_rules
 from gradfix.runner import RunOptions, RunReport, run
 from gradfix.source import SourceError
 from gradfix.verify.cli import register as register_verify
@@ -120,8 +120,9 @@ def apply(paths: List[Path] = PATHS,
           interactive: bool = typer.Option(False, "--interactive", "-i",
                                            help="Show each hunk and apply only those you accept."),
           verify: bool = typer.Option(False, "--verify",
-                                      help="Run each changed script (or its [tool.gradfix.verify] factory) before "
-                                           "and after the fix; keep the fix only if it runs and computes the same."),
+                                      help="Run each change (its scripts or factories) before and after the fix; "
+                                           "write it only if it gets better, runs and computes the same. Also "
+                                           "tries unsafe fixes, kept only when proven better."),
           no_cache: bool = NO_CACHE) -> None:
     """Rewrite files in place with the fixes (stdout: the diff with --dry-run, the fixed source with `-`)."""
     _check_format(output_format)
@@ -135,7 +136,11 @@ def apply(paths: List[Path] = PATHS,
     if interactive:
         changed = review(changed)
     if verify and not dry_run and not from_stdin:
-        changed = _keep_verified(changed, config)
+        unsafe_report = None
+        if unsafe_fixes is None and not config.unsafe_fixes and not interactive and any(
+                d.fix_safety is FixSafety.UNSAFE for d in report.diagnostics):  # tried, kept only when proven
+            unsafe_report = run(paths, replace(options, unsafe_fixes=True, progress=None), config)
+        changed = _keep_verified(report, changed, config, unsafe_report)
     written = True
     if from_stdin:
         result = report.results[0]
@@ -159,27 +164,62 @@ def apply(paths: List[Path] = PATHS,
     raise typer.Exit(EXIT_ERROR if report.errors or not written else EXIT_CLEAN)
 
 
-def _keep_verified(changed, config: Config):
-    """The changed files whose fix survives `verify` before/after (see gradfix.verify.runner.judge); files
-    that cannot be run as a script or factory are kept unverified, and said so."""
-    from gradfix.verify.runner import compare, factory_for, is_runnable_script
+def _keep_verified(report: RunReport, changed, config: Config, unsafe_report: RunReport | None):
+    """The changed files whose change survives `verify` before/after (gradfix.verify.change), with the result of
+    the unsafe fixes where verify proved them (their results then replace the safe ones in `report`). Changes
+    that cannot be run are kept unverified, and said so."""
+    from gradfix.verify.change import group_changes, verify_change, verify_target
+    from gradfix.verify.cli import interpreter
+    from gradfix.verify.runner import VerifyOutcome, run_verify
 
-    kept = []
-    for result in changed:
-        path = Path(result.path)
-        factory = factory_for(path, config.verify_factories, config.root)
-        if path.suffix != ".py" or not (factory or is_runnable_script(result.original.text)):
-            typer.echo(f"{result.path}: not verified: not a runnable script and no factory in "
-                       "[tool.gradfix.verify]", err=True)
-            kept.append(result)
-            continue
-        comparison = compare(path, result.fixed.text, factory=factory, keras=config.target_keras)
-        typer.echo(comparison.summary(), err=True)
-        if comparison.keep_patch:
-            kept.append(result)
+    def verify_run(target: str, patched: dict[Path, str]) -> VerifyOutcome:
+        return run_verify(target, keras=config.target_keras, python=python, patched=patched)
+
+    def target_of(path: Path, source: str) -> str | None:
+        return verify_target(path, source, config.verify_factories, config.root)
+
+    python = interpreter(None, config)
+    safe = {Path(r.path): r for r in changed}
+    tried = {Path(r.path): r for r in unsafe_report.results if r.changed} if unsafe_report else {}
+    results = {**tried, **safe}
+    kept = [r for path, r in safe.items() if path.suffix != ".py"]
+    for path in (p for p in results if p.suffix != ".py"):
+        typer.echo(f"{path}: not verified: only Python files are run", err=True)
+    for files in group_changes({p: r.original.text for p, r in results.items() if p.suffix == ".py"}):
+        patched = {p: safe[p].fixed.text for p in files if p in safe}
+        unsafe = {**patched, **{p: tried[p].fixed.text for p in files if p in tried}}
+        originals = {p: results[p].original.text for p in files}
+        safe_change, unsafe_change = verify_change(files, originals, patched, target_of, verify_run,
+                                                   unsafe if unsafe != patched else None)
+        for line in safe_change.lines() if safe_change and patched else []:
+            typer.echo(line, err=True)
+        if unsafe != patched:
+            codes = sorted({d.code for p in files if p in tried for d in tried[p].diagnostics
+                            if d.applied and d.fix_safety is FixSafety.UNSAFE})
+            _say_unsafe(codes, unsafe_change or safe_change)
+        if unsafe_change is not None and unsafe_change.proven:
+            chosen = [tried.get(p) or safe[p] for p in files]
+            report.results = [r for r in report.results if Path(r.path) not in files] + chosen
+            kept += chosen
+        elif safe_change is not None and safe_change.keep:
+            kept += [safe[p] for p in files if p in safe]
         else:
-            result.diagnostics = [replace(d, applied=False) for d in result.diagnostics]
+            for p in (p for p in files if p in safe):
+                safe[p].diagnostics = [replace(d, applied=False) for d in safe[p].diagnostics]
     return kept
+
+
+def _say_unsafe(codes: list[str], change) -> None:
+    """Why unsafe fixes (tried because of --verify) are kept or left out."""
+    heading = f"unsafe fixes ({', '.join(codes)}) in {' + '.join(p.name for p in change.files)}"
+    if change.proven:
+        typer.echo(f"{heading}: kept, verified", err=True)
+    elif not change.comparisons:
+        typer.echo(f"{heading}: left out: cannot be verified: {change.reason}", err=True)
+    else:
+        typer.echo(f"{heading}: left out: {change.reason}", err=True)
+    for comparison in change.comparisons:
+        typer.echo(f"  {comparison.summary()}; {comparison.reason}", err=True)
 
 
 def _write(changed) -> bool:

@@ -31,6 +31,9 @@ class VariableStatus:
     frozen: bool  # owned by a layer set `trainable = False`: deliberately not trained
     in_trainable_variables: bool
     gradient: str
+    mean_abs: float | None = None  # mean |gradient| over the variable's elements; None without a gradient
+    max_abs: float | None = None
+    read_order: int | None = None  # among the trainable variables the forward pass read, by creation; None: unread
 
     @property
     def label(self) -> str:

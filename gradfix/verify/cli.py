@@ -65,6 +65,9 @@ def verify(
                                          help="The interpreter to run the target with: the project's own, with "
                                               "TensorFlow (gradfix need not be installed there); default: "
                                               "[tool.gradfix.verify] python, else gradfix's own."),
+    plot: Optional[Path] = typer.Option(None, "--plot",
+                                        help="Also draw the gradient flow per weight into this .png or .svg file "
+                                             "(needs matplotlib: pip install 'gradfix[plot]')."),
 ) -> None:
     """Run the model and show, variable by variable, whether gradients reach it.
 
@@ -76,6 +79,10 @@ def verify(
         from gradfix.verify.runner import run_verify
 
         config = _config(target)
+        if plot is not None:
+            from gradfix.verify.plot import check_plot_path
+
+            check_plot_path(plot)
         outcome = run_verify(target, keras=keras.value if keras else config.target_keras, timeout=timeout,
                              seed=seed, python=interpreter(python, config))
     except Exception as exc:  # a clean line, never a traceback
@@ -92,4 +99,17 @@ def verify(
         if not console.is_terminal:  # logs and pipes: as wide as the plain-text rendering
             console.width = PLAIN_WIDTH
         console.print(outcome)
+    if plot is not None:
+        _write_plot(outcome, plot)
     raise typer.Exit(outcome.exit_code)
+
+
+def _write_plot(outcome, path: Path) -> None:
+    from gradfix.verify.plot import write_plot
+
+    try:
+        write_plot(outcome, path)
+    except Exception as exc:  # the report is printed already; the plot alone failed
+        typer.echo(f"gradfix verify: error: cannot write the plot {path}: {exc}", err=True)
+        raise typer.Exit(EXIT_CANNOT_RUN)
+    typer.echo(f"gradient flow plot: {path}", err=True)

@@ -2,9 +2,9 @@
 verifies all the files of one change together, each module under its own file name.
 
 The patched text is what the target runs (a script, a factory's file, any module it imports, found by whichever
-finder finds it: editable installs included) and what `linecache` answers for the file, so tracebacks,
-`inspect.getsource` and autograph (which recompiles a function from its source for `tf.function`) see the
-patched code, not the file on disk."""
+finder finds it: editable installs included) and what `linecache` answers for the file, even when asked to
+reload it, so tracebacks, `inspect.getsource` and autograph (which recompiles a function from its source for
+`tf.function`, reloading linecache first) see the patched code, not the file on disk."""
 
 from __future__ import annotations
 
@@ -30,8 +30,16 @@ class Overlay:
 
     def install(self) -> None:
         """Before `instrument.install`, whose finder then comes first and reaches this one for user modules."""
-        if self._patched:
-            sys.meta_path.insert(0, self)
+        if not self._patched:
+            return
+        sys.meta_path.insert(0, self)
+        reload = linecache.updatecache
+
+        def updatecache(filename: str, module_globals: Any = None) -> list[str]:
+            patched = self.patched_source(filename)
+            return reload(filename, module_globals) if patched is None else _cache_lines(filename, patched)
+
+        linecache.updatecache = updatecache
 
     def patched_source(self, path: str) -> str | None:
         return self._patched.get(os.path.realpath(path))
@@ -42,8 +50,7 @@ class Overlay:
         patched = self.patched_source(path)
         if patched is None:
             return compile(Path(path).read_bytes(), path, "exec", dont_inherit=True)
-        # mtime None: linecache never reloads the entry from the file on disk
-        linecache.cache[path] = (len(patched), None, patched.splitlines(keepends=True), path)
+        _cache_lines(path, patched)
         return compile(patched, path, "exec", dont_inherit=True)
 
     def loader(self, name: str, path: str) -> importlib.machinery.SourceFileLoader | None:
@@ -62,6 +69,12 @@ class Overlay:
                     spec.loader = loader
                 return spec
         return None
+
+
+def _cache_lines(path: str, source: str) -> list[str]:
+    lines = source.splitlines(keepends=True)
+    linecache.cache[path] = (len(source), None, lines, path)  # mtime None: `checkcache` keeps it
+    return lines
 
 
 class _PatchedSourceLoader(importlib.machinery.SourceFileLoader):

@@ -43,3 +43,27 @@ def test_a_patch_that_breaks_the_factory_is_left_out_naming_the_original_file(ve
     assert change.reason == f"the patched version fails to run: {error}"
     assert change.lines()[0].startswith("factories.py::make_untracked: 2/3 → 0/0 (did not finish) variables get "
                                         "gradients; forward not compared; left unpatched: the patched version fails")
+
+
+def test_tf_function_traces_the_patched_source_not_the_file(tmp_path):
+    """Autograph recompiles a tf.function from its source: the overlay must answer with the patched text (through
+    linecache), or what the fix removed would come back in the graph."""
+    script = tmp_path / "step.py"
+    script.write_text(SCALE_STEP, encoding="utf-8")
+    outcome = RUN(str(script), patched={script: SCALE_STEP.replace("x * 2.0", "x * 3.0")})
+    assert "scaled: 3.0" in outcome.output
+    assert script.read_text(encoding="utf-8") == SCALE_STEP
+
+
+SCALE_STEP = """import tensorflow as tf
+
+
+@tf.function
+def scale(x):
+    if x > 0:  # a tensor condition: autograph converts the function from its source
+        return x * 2.0
+    return x
+
+
+print("scaled:", float(scale(tf.constant(1.0))))
+"""

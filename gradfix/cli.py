@@ -182,9 +182,9 @@ def _keep_verified(report: RunReport, changed, config: Config, unsafe_report: Ru
     safe = {Path(r.path): r for r in changed}
     tried = {Path(r.path): r for r in unsafe_report.results if r.changed} if unsafe_report else {}
     results = {**tried, **safe}
-    kept = [r for path, r in safe.items() if path.suffix != ".py"]
-    for path in (p for p in results if p.suffix != ".py"):
-        typer.echo(f"{path}: not verified: only Python files are run", err=True)
+    kept = [r for path, r in safe.items() if path.suffix != ".py"]  # notebooks: verify runs Python files only
+    for result in kept:
+        typer.echo(f"{result.path}: not verified: only Python files are run", err=True)
     for files in group_changes({p: r.original.text for p, r in results.items() if p.suffix == ".py"}):
         patched = {p: safe[p].fixed.text for p in files if p in safe}
         unsafe = {**patched, **{p: tried[p].fixed.text for p in files if p in tried}}

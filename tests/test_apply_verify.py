@@ -3,13 +3,15 @@ same; unsafe fixes are tried and kept only on strictly better evidence."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
-from conftest import FIXTURES
 from typer.testing import CliRunner
 
 from gradfix.cli import app
 
 pytestmark = pytest.mark.tf
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"  # not from conftest: tests/verify has one too
 
 SCRIPT = """import numpy as np
 import tensorflow as tf

@@ -81,12 +81,28 @@ def _run(target: Target, seed: int, overlay: Overlay) -> list[tuple[CalledModel,
         run_script(target.script, overlay)
         return None
     factory = getattr(_import(target, overlay), target.factory)
-    made = factory()
+    made, where = factory(), f"{target.factory}()"
+    input_specs = _input_specs(made)
+    if input_specs is not None:  # `build_model()` returning just a model: probed on random inputs of its shapes
+        return [(CalledModel(made, input_specs, {}, where, eager=False), None)]
     if not (isinstance(made, tuple) and len(made) in (2, 3)):
-        raise TypeError(f"{target.factory}() must return (model, inputs) or (model, inputs, loss_fn), "
-                        f"not {type(made).__name__}")
+        raise TypeError(f"{where} must return (model, inputs) or (model, inputs, loss_fn), or a model whose inputs "
+                        f"are declared (keras.Input), not {type(made).__name__}")
     model, inputs, *loss = made
-    return [(CalledModel(model, (inputs,), {}, f"{target.factory}()"), loss[0] if loss else None)]
+    return [(CalledModel(model, (inputs,), {}, where), loss[0] if loss else None)]
+
+
+def _input_specs(model: Any) -> tuple | None:
+    """(TensorSpecs of a Keras model's declared inputs,) — one spec, or a list for several — else None."""
+    tf = sys.modules.get("tensorflow")
+    try:
+        declared = model.inputs if tf is not None and hasattr(model, "layers") else None
+    except AttributeError:  # a subclassed model that has never been called
+        return None
+    if not declared:
+        return None
+    specs = [tf.TensorSpec(x.shape, x.dtype) for x in declared]
+    return (specs[0] if len(specs) == 1 else specs,)
 
 
 def _import(target: Target, overlay: Overlay) -> Any:

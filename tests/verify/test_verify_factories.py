@@ -32,7 +32,16 @@ def test_module_factory_with_a_loss_exits_0(gradfix_verify, verify_models, monke
     assert "net/scale/w" in stdout
 
 
+def test_a_factory_returning_only_a_model_is_probed_on_inputs_shaped_like_its_input_layers(gradfix_verify,
+                                                                                           verify_models):
+    code, _, outcome = gradfix_verify(f"{verify_models / 'factories.py'}::build_model", "--keras", "3",
+                                      "--output-format", "json")
+    assert (code, outcome["failing_variables"]) == (1, ["model.layers[0].w"])
+    assert outcome["models"][0]["inputs_synthesized"] and outcome["models"][0]["output"]["shapes"] == [[2, 1]]
+
+
 def test_a_factory_returning_something_else_exits_2(gradfix_verify, verify_models):
     code, _, outcome = gradfix_verify(f"{verify_models / 'factories.py'}::make_nothing", "--output-format", "json")
     assert code == 2
-    assert "make_nothing() must return (model, inputs) or (model, inputs, loss_fn), not str" in outcome["error"]
+    assert ("make_nothing() must return (model, inputs) or (model, inputs, loss_fn), or a model whose inputs are "
+            "declared (keras.Input), not str") in outcome["error"]

@@ -54,7 +54,8 @@ def register(app: typer.Typer) -> None:
 
 def verify(
     target: str = typer.Argument(..., help="script.py, file.py::factory or package.module:factory; a factory "
-                                           "returns (model, inputs) or (model, inputs, loss_fn)."),
+                                           "returns (model, inputs), (model, inputs, loss_fn) or a model with "
+                                           "keras.Input inputs."),
     keras: Optional[KerasChoice] = typer.Option(None, "--keras",
                                                 help="3, 2 (tf_keras: sets TF_USE_LEGACY_KERAS=1) or auto (as the "
                                                      "environment says); default: [tool.gradfix] target-keras."),

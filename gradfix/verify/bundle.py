@@ -1,8 +1,8 @@
 """The verify child as files to run by path, in any interpreter that has TensorFlow — gradfix need not be installed.
 
-The child is this package, copied under a private name (`_gradfix_verify`) next to a one-line launcher. That works
-because every module here except `cli.py` imports its siblings relatively and nothing else of gradfix
-(tests/verify/test_verify_bundle.py holds that); the copy also keeps gradfix off the user's `sys.path`."""
+The child is the modules it needs, copied under a private package name (`_gradfix_verify`) next to a one-line
+launcher. That works because they import one another relatively and nothing else of gradfix
+(tests/verify/test_verify_python.py holds that); the copy also keeps gradfix off the user's `sys.path`."""
 
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ from pathlib import Path
 
 PACKAGE = "_gradfix_verify"
 LAUNCHER = "gradfix_verify_child.py"
-NOT_BUNDLED = ("cli.py",)  # the command line: gradfix's own interpreter only
+# what runs in the child; the rest of the package (cli, runner, change, render, plot) runs in gradfix's process
+CHILD_MODULES = ("__init__", "child", "frames", "instrument", "overlay", "probe", "report", "targets")
 _HERE = Path(__file__).resolve().parent
 
 
 def bundled_modules() -> list[Path]:
-    return sorted(path for path in _HERE.glob("*.py") if path.name not in NOT_BUNDLED)
+    return [_HERE / f"{name}.py" for name in CHILD_MODULES]
 
 
 def write_child(folder: Path) -> Path:

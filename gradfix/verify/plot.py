@@ -14,16 +14,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .report import GRADIENT_NONE, VariableStatus
+from .report import GRADIENT_NONE, GRADIENT_UNKNOWN, VariableStatus
 
 if TYPE_CHECKING:
     from .runner import VerifyOutcome
 
 FORMATS = (".png", ".svg")
 TRAINS = "trains"
-# every verdict a weight can have, and its colour (matplotlib's tab10 names); "trains" is the unmarked one
+# every verdict a weight can have (the names of the report's per-variable verdicts) and its colour (matplotlib's
+# tab10); "trains" is the unmarked one
 COLOURS = {TRAINS: "tab:blue", "cut": "tab:red", "unused": "tab:orange", "untracked": "tab:purple",
-           "frozen": "tab:gray", "not differentiable": "tab:brown"}
+           "excluded": "tab:pink", "frozen": "tab:gray", "not-differentiable": "tab:brown", "unknown": "tab:olive"}
 _FALLBACK_FLOOR = 1e-12  # the log axis' bottom when no weight has a gradient
 
 
@@ -84,17 +85,22 @@ def weights_of(outcome: VerifyOutcome) -> list[WeightFlow]:
         shown = [v for v in report.variables if v.meant_to_train or v.frozen or not v.tracked]
         for v in sorted(shown, key=lambda v: (v.read_order is None, v.read_order or 0)):  # sorted() is stable
             name = f"{report.model}: {v.label}" if several else v.label
-            weights.append(WeightFlow(name, verdict_of(v, failing), v.mean_abs, v.max_abs, len(weights)))
+            weights.append(WeightFlow(name, verdict_of(v, failing), v.grad_mean, v.grad_max, len(weights)))
     return weights
 
 
 def verdict_of(variable: VariableStatus, failing: set[str]) -> str:
-    """The verdict from the report's rows: untracked, frozen; cut when the forward pass read it and no gradient
-    reached it (in the probe or in the target's own tape calls), unused when it was never read."""
+    """The verdict from the report's rows: untracked, frozen, excluded (not in trainable_variables), unknown (the
+    forward pass failed); cut when the forward pass read it and no gradient reached it (in the probe or in the
+    target's own tape calls), unused when it was never read."""
     if not variable.tracked and variable.trainable:
         return "untracked"
     if variable.frozen:
         return "frozen"
+    if not variable.in_trainable_variables:
+        return "excluded"
+    if variable.gradient == GRADIENT_UNKNOWN:
+        return "unknown"
     if variable.gradient == GRADIENT_NONE or variable.label in failing:
         return "unused" if variable.read_order is None and variable.gradient == GRADIENT_NONE else "cut"
     return TRAINS

@@ -167,7 +167,7 @@ def _fill_gradients(model: Any, args: tuple, kwargs: dict, loss_fn: Callable | N
         status.read_order = read_order.get(id(source))
         if gradient is not None:
             magnitudes = tf.abs(tf.cast(tf.convert_to_tensor(gradient), tf.float64))
-            status.mean_abs, status.max_abs = float(tf.reduce_mean(magnitudes)), float(tf.reduce_max(magnitudes))
+            status.grad_mean, status.grad_max = float(tf.reduce_mean(magnitudes)), float(tf.reduce_max(magnitudes))
 
 
 def _projection_loss(outputs: Any) -> tf.Tensor:

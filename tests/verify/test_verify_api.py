@@ -79,9 +79,9 @@ def test_gradient_magnitudes_and_the_order_in_which_the_forward_pass_reads_the_w
     by_path = {v.path: v for v in report.variables}
     read = sorted((v for v in report.variables if v.read_order is not None), key=lambda v: v.read_order)
     assert [v.name for v in read] == ["net/hidden/kernel", "net/hidden/bias", "net/head/kernel", "net/head/bias"]
-    assert by_path["model.spare._kernel"].read_order is None and by_path["model.spare._kernel"].max_abs is None
+    assert by_path["model.spare._kernel"].read_order is None and by_path["model.spare._kernel"].grad_max is None
     kernel = by_path["model.head._kernel"]
-    assert 0 < kernel.mean_abs <= kernel.max_abs
+    assert 0 < kernel.grad_mean <= kernel.grad_max
 
 
 def test_an_untracked_variable_fails_with_its_path(net):

@@ -14,7 +14,7 @@ def test_file_factory_untracked_weight_exits_1_naming_it(gradfix_verify, verify_
     (model,) = outcome["models"]
     assert model["inputs"] == "inputs from make_untracked()"
     (untracked,) = [v for v in model["variables"] if not v["tracked"]]
-    magnitudes = untracked.pop("mean_abs"), untracked.pop("max_abs")
+    magnitudes = untracked.pop("grad_mean"), untracked.pop("grad_max")
     assert untracked == {"path": "model.layers[0].w", "name": "net/scale/w", "shape": [4], "tracked": False,
                          "trainable": True, "frozen": False, "in_trainable_variables": False, "gradient": "ok",
                          "read_order": 0}

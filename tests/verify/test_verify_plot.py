@@ -13,8 +13,8 @@ from gradfix.verify.runner import VerifyOutcome
 def _row(name, read_order, gradient="ok", magnitude=0.5, **flags) -> VariableStatus:
     status = dict(path=f"model.{name}", name=f"net/{name}", shape=[2], tracked=True, trainable=True, frozen=False,
                   in_trainable_variables=True, gradient=gradient, read_order=read_order,
-                  mean_abs=magnitude if gradient != "none" else None,
-                  max_abs=2 * magnitude if gradient != "none" else None)
+                  grad_mean=magnitude if gradient != "none" else None,
+                  grad_max=2 * magnitude if gradient != "none" else None)
     return VariableStatus(**{**status, **flags})
 
 

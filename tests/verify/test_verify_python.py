@@ -1,5 +1,5 @@
 """`--python` / `[tool.gradfix.verify] python`: the target runs in the project's own interpreter, which has
-TensorFlow but not gradfix; the child is a copy of gradfix/verify that imports nothing else of gradfix."""
+TensorFlow but not gradfix; the child is a copy of its modules, which import nothing else of gradfix."""
 
 from __future__ import annotations
 

@@ -58,17 +58,17 @@ def verify(
                                            "keras.Input inputs."),
     keras: Optional[KerasChoice] = typer.Option(None, "--keras",
                                                 help="3, 2 (tf_keras: sets TF_USE_LEGACY_KERAS=1) or auto (as the "
-                                                     "environment says); default: [tool.gradfix] target-keras."),
+                                                     "environment says); default: \\[tool.gradfix] target-keras."),
     timeout: float = typer.Option(300.0, "--timeout", help="Seconds before the target is killed."),
     output_format: VerifyFormat = typer.Option(VerifyFormat.text, "--output-format"),
     seed: int = typer.Option(0, "--seed", help="Seed for Python, numpy and TensorFlow random numbers."),
     python: Optional[str] = typer.Option(None, "--python",
                                          help="The interpreter to run the target with: the project's own, with "
                                               "TensorFlow (gradfix need not be installed there); default: "
-                                              "[tool.gradfix.verify] python, else gradfix's own."),
+                                              "\\[tool.gradfix.verify] python, else gradfix's own."),
     plot: Optional[Path] = typer.Option(None, "--plot",
                                         help="Also draw the gradient flow per weight into this .png or .svg file "
-                                             "(needs matplotlib: pip install 'gradfix[plot]')."),
+                                             "(needs matplotlib: pip install 'gradfix\\[plot]')."),
 ) -> None:
     """Run the model and show, variable by variable, whether gradients reach it.
 

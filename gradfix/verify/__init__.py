@@ -14,6 +14,6 @@ def check_gradients(model: Any, inputs: Any, loss_fn: Callable | None = None) ->
     """Probe `model` in this process: loss = loss_fn(model(inputs)) or a fixed random projection of the outputs;
     `report.ok` is False when a variable meant to train is untracked, missing from trainable_variables or gets
     no gradient, or when the forward pass fails inside tf.function. `str(report)` is a readable table."""
-    from .probe import probe
+    from gradfix.verify.probe import probe
 
     return probe(model, (inputs,), {}, loss_fn)

@@ -17,7 +17,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Callable, Mapping
 
-from .runner import VerifyOutcome, run_verify
+from gradfix.verify.runner import VerifyOutcome, run_verify
 
 CONVENTIONAL_FACTORIES = ("make", "build_model", "get_model", "create_model")
 DEFAULT_TOLERANCE = 1e-4  # forward outputs may differ by this much, relative to their largest value (min 1)

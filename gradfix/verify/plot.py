@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .report import GRADIENT_NONE, GRADIENT_UNKNOWN, VariableStatus
+from gradfix.verify.report import GRADIENT_NONE, GRADIENT_UNKNOWN, VariableStatus
 
 if TYPE_CHECKING:
-    from .runner import VerifyOutcome
+    from gradfix.verify.runner import VerifyOutcome
 
 FORMATS = (".png", ".svg")
 TRAINS = "trains"

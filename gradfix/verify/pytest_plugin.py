@@ -15,7 +15,7 @@ def assert_gradients_flow() -> Callable:
 
     def check(model: Any, inputs: Any, loss_fn: Callable | None = None):
         __tracebackhide__ = True
-        from . import check_gradients
+        from gradfix.verify import check_gradients
 
         report = check_gradients(model, inputs, loss_fn)
         if not report.ok:

@@ -10,10 +10,10 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from .report import GRADIENT_NONE, GRADIENT_OK, GRADIENT_ZERO, GradientReport, VariableStatus
+from gradfix.verify.report import GRADIENT_NONE, GRADIENT_OK, GRADIENT_ZERO, GradientReport, VariableStatus
 
 if TYPE_CHECKING:
-    from .runner import VerifyOutcome
+    from gradfix.verify.runner import VerifyOutcome
 
 _GRADIENT_STYLES = {GRADIENT_OK: "green", GRADIENT_ZERO: "yellow", GRADIENT_NONE: "bold red"}
 PLAIN_WIDTH = 130  # wide enough that the variable table does not fold

@@ -118,12 +118,12 @@ class GradientReport:
         return not self.failures
 
     def __str__(self) -> str:
-        from .render import report_renderable, to_text
+        from gradfix.verify.render import report_renderable, to_text
 
         return to_text(report_renderable(self))
 
     def __rich__(self):
-        from .render import report_renderable
+        from gradfix.verify.render import report_renderable
 
         return report_renderable(self)
 

@@ -13,9 +13,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-from .bundle import write_child
-from .report import GradientReport, OutputDigest, TapeCall, VariableStatus
-from .targets import TargetError, check_target
+from gradfix.verify.bundle import write_child
+from gradfix.verify.report import GradientReport, OutputDigest, TapeCall, VariableStatus
+from gradfix.verify.targets import TargetError, check_target
 
 KERAS_CHOICES = ("auto", "3", "2")
 DEFAULT_TIMEOUT = 300.0
@@ -84,7 +84,7 @@ class VerifyOutcome:
                    timings=data["timings"], output=output)
 
     def __rich__(self):
-        from .render import outcome_renderable
+        from gradfix.verify.render import outcome_renderable
 
         return outcome_renderable(self)
 

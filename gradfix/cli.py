@@ -156,13 +156,18 @@ def apply(paths: List[Path] = PATHS,
           interactive: bool = typer.Option(False, "--interactive", "-i",
                                            help="Ask about each finding's fix and apply only those you accept."),
           verify: bool = typer.Option(False, "--verify",
-                                      help="Run each changed script (or its \\[tool.gradfix.verify] factory) before "
-                                           "and after the fix; keep the fix only if it runs and computes the same."),
+                                      help="Run each change (its scripts or factories) before and after the fix; "
+                                           "write it only if it gets better, runs and computes the same. Also "
+                                           "tries unsafe fixes, kept only when proven better."),
           no_cache: bool = NO_CACHE, target_keras: Optional[KerasChoice] = TARGET_KERAS) -> None:
     """Rewrite files in place with the fixes (stdout: the diff with --dry-run, the fixed source with `-`)."""
+    from dataclasses import replace
+
     from gradfix.interactive import review
     from gradfix.notebook import readable_diff
     from gradfix.output import MACHINE_FORMATS, render
+    from gradfix.rules import FixSafety
+    from gradfix.runner import run
 
     _check_format(output_format)
     options = _options(select=select, ignore=ignore, unsafe_fixes=unsafe_fixes, fix=True, jobs=jobs,
@@ -175,7 +180,12 @@ def apply(paths: List[Path] = PATHS,
     if interactive:
         changed = review(changed)
     if verify and not dry_run and not from_stdin:
-        changed = _keep_verified(changed, configs)
+        unsafe_report = None
+        if unsafe_fixes is None and not interactive and any(  # tried, kept only when proven
+                d.fix_safety is FixSafety.UNSAFE and not configs.for_path(Path(d.path)).unsafe_fixes
+                for d in report.diagnostics):
+            unsafe_report = run(paths, replace(options, unsafe_fixes=True, progress=None), configs)
+        changed = _keep_verified(report, changed, configs, unsafe_report)
     written = True
     if from_stdin:
         result = report.results[0]
@@ -199,30 +209,67 @@ def apply(paths: List[Path] = PATHS,
     raise typer.Exit(EXIT_ERROR if report.errors or not written else EXIT_CLEAN)
 
 
-def _keep_verified(changed, configs: Config | ConfigFinder):
-    """The changed files whose fix survives `verify` before/after (see gradfix.verify.runner.judge); files
-    that cannot be run as a script or factory are kept unverified, and said so."""
+def _keep_verified(report: RunReport, changed, configs: Config | ConfigFinder,
+                   unsafe_report: RunReport | None):
+    """The changed files whose change survives `verify` before/after (gradfix.verify.change), with the result of
+    the unsafe fixes where verify proved them (their results then replace the safe ones in `report`). Changes
+    that cannot be run are kept unverified, and said so."""
     from dataclasses import replace
 
-    from gradfix.verify.runner import compare, factory_for, is_runnable_script
+    from gradfix.rules import FixSafety
+    from gradfix.verify.change import group_changes, verify_change, verify_target
+    from gradfix.verify.cli import interpreter
+    from gradfix.verify.runner import VerifyOutcome, run_verify
 
-    kept = []
-    for result in changed:
-        path = Path(result.path)
+    def verify_run(target: str, patched: dict[Path, str]) -> VerifyOutcome:
+        config = configs.for_path(Path(target.split("::")[0]))  # file.py::factory or script.py
+        return run_verify(target, keras=config.target_keras, python=interpreter(None, config), patched=patched)
+
+    def target_of(path: Path, source: str) -> str | None:
         config = configs.for_path(path)
-        factory = factory_for(path, config.verify_factories, config.root)
-        if path.suffix != ".py" or not (factory or is_runnable_script(result.original.text)):
-            typer.echo(f"{result.path}: not verified: not a runnable script and no factory in "
-                       "[tool.gradfix.verify]", err=True)
-            kept.append(result)
-            continue
-        comparison = compare(path, result.fixed.text, factory=factory, keras=config.target_keras)
-        typer.echo(comparison.summary(), err=True)
-        if comparison.keep_patch:
-            kept.append(result)
+        return verify_target(path, source, config.verify_factories, config.root)
+
+    safe = {Path(r.path): r for r in changed}
+    tried = {Path(r.path): r for r in unsafe_report.results if r.changed} if unsafe_report else {}
+    results = {**tried, **safe}
+    kept = [r for path, r in safe.items() if path.suffix != ".py"]  # notebooks: verify runs Python files only
+    for result in kept:
+        typer.echo(f"{result.path}: not verified: only Python files are run", err=True)
+    for files in group_changes({p: r.original.text for p, r in results.items() if p.suffix == ".py"}):
+        patched = {p: safe[p].fixed.text for p in files if p in safe}
+        unsafe = {**patched, **{p: tried[p].fixed.text for p in files if p in tried}}
+        originals = {p: results[p].original.text for p in files}
+        safe_change, unsafe_change = verify_change(files, originals, patched, target_of, verify_run,
+                                                   unsafe if unsafe != patched else None)
+        for line in safe_change.lines() if safe_change and patched else []:
+            typer.echo(line, err=True)
+        if unsafe != patched:
+            codes = sorted({d.code for p in files if p in tried for d in tried[p].diagnostics
+                            if d.applied and d.fix_safety is FixSafety.UNSAFE})
+            _say_unsafe(codes, unsafe_change or safe_change)
+        if unsafe_change is not None and unsafe_change.proven:
+            chosen = [tried.get(p) or safe[p] for p in files]
+            report.results = [r for r in report.results if Path(r.path) not in files] + chosen
+            kept += chosen
+        elif safe_change is not None and safe_change.keep:
+            kept += [safe[p] for p in files if p in safe]
         else:
-            result.diagnostics = [replace(d, applied=False) for d in result.diagnostics]
+            for p in (p for p in files if p in safe):
+                safe[p].diagnostics = [replace(d, applied=False) for d in safe[p].diagnostics]
     return kept
+
+
+def _say_unsafe(codes: list[str], change) -> None:
+    """Why unsafe fixes (tried because of --verify) are kept or left out."""
+    heading = f"unsafe fixes ({', '.join(codes)}) in {' + '.join(p.name for p in change.files)}"
+    if change.proven:
+        typer.echo(f"{heading}: kept, verified", err=True)
+    elif not change.comparisons:
+        typer.echo(f"{heading}: left out: cannot be verified: {change.reason}", err=True)
+    else:
+        typer.echo(f"{heading}: left out: {change.reason}", err=True)
+    for comparison in change.comparisons:
+        typer.echo(f"  {comparison.summary()}; {comparison.reason}", err=True)
 
 
 def _write(changed) -> bool:

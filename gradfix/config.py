@@ -21,7 +21,8 @@ class Config:
     unsafe_fixes: bool = False
     target_keras: str = "auto"
     max_file_size: int = 2_000_000
-    verify_factories: dict[str, str] = field(default_factory=dict)
+    verify_factories: dict[str, str] = field(default_factory=dict)  # [tool.gradfix.verify] "models/net.py" = "make"
+    verify_python: str | None = None  # [tool.gradfix.verify] python: the project's interpreter, for verify
     root: Path | None = None  # folder of the pyproject.toml the settings came from
 
     def for_path(self, path: Path) -> "Config":
@@ -90,7 +91,7 @@ _KEYS = {
     "unsafe-fixes": ("true or false", lambda v: isinstance(v, bool)),
     "target-keras": ("\"auto\", \"2\" or \"3\"", lambda v: str(v) in TARGET_KERAS and not isinstance(v, bool)),
     "max-file-size": ("a number of bytes", lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0),
-    "verify": ("a table of file pattern = \"factory\"",
+    "verify": ("a table of file pattern = \"factory\" (and python = \"path of the project's interpreter\")",
                lambda v: isinstance(v, dict) and all(isinstance(f, str) for f in v.values())),
 }
 TARGET_KERAS = ("auto", "2", "3")
@@ -107,6 +108,8 @@ def config_from_table(table, pyproject: Path) -> Config:
         expected, valid = _KEYS[key]
         if not valid(value):
             raise ConfigError(f"{pyproject}: [tool.gradfix] {key} must be {expected}, not {value!r}")
+    verify = dict(table.get("verify", {}))
+    python = verify.pop("python", None)  # every other key of the table is a file with its factory
     return Config(
         select=table.get("select", []),
         ignore=table.get("ignore", []),
@@ -115,7 +118,8 @@ def config_from_table(table, pyproject: Path) -> Config:
         unsafe_fixes=table.get("unsafe-fixes", False),
         target_keras=str(table.get("target-keras", "auto")),
         max_file_size=table.get("max-file-size", 2_000_000),
-        verify_factories=table.get("verify", {}),
+        verify_factories=verify,
+        verify_python=python,
         root=pyproject.parent,
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from gradfix.verify.report import GradientReport, VariableStatus
+from .report import GradientReport, VariableStatus
 
 __all__ = ["GradientReport", "VariableStatus", "check_gradients"]
 

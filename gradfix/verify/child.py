@@ -1,8 +1,10 @@
-"""The verify subprocess: `python -m gradfix.verify.child TARGET --result FILE [--seed N]`.
+"""The verify subprocess: `python LAUNCHER TARGET --result FILE [--seed N] [--overlay FILE]`, run from the copy
+`bundle.write_child` makes, in gradfix's interpreter or the project's own (`--python`), which need not have gradfix.
 
 Runs the user's target as Python would (a script as `python script.py`, a factory by importing its module), with
 the instrumentation attached, probes every model the target called, and writes the result as JSON to FILE:
-stdout and stderr belong to the user's code."""
+stdout and stderr belong to the user's code. With `--overlay`, the target runs with some files patched (see
+`overlay`)."""
 
 from __future__ import annotations
 
@@ -12,29 +14,30 @@ import importlib
 import importlib.util
 import json
 import os
-import runpy
 import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable
 
-from gradfix.verify import instrument
-from gradfix.verify.frames import describe_exception
-from gradfix.verify.instrument import RECORDER, CalledModel
-from gradfix.verify.targets import Target, parse_target
+from . import instrument
+from .frames import describe_exception
+from .instrument import RECORDER, CalledModel
+from .overlay import Overlay, run_script
+from .targets import Target, parse_target
 
 NOTHING_TO_VERIFY = ("nothing to verify: the target called no Keras model that has weights "
                      "and never called GradientTape.gradient")
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m gradfix.verify.child")
+    parser = argparse.ArgumentParser(prog="gradfix verify child")
     parser.add_argument("target")
     parser.add_argument("--result", required=True, help="where to write the JSON result")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--overlay", help="JSON {original path: patched source}: run as if those files were patched")
     options = parser.parse_args(argv)
-    result = verify(options.target, options.seed)
+    result = verify(options.target, options.seed, Overlay.read(options.overlay))
     Path(options.result).write_text(json.dumps(result), encoding="utf-8")
     atexit._run_exitfuncs()  # the script's exit handlers run as they would; then skip the seconds it takes to
     sys.stdout.flush()  # tear TensorFlow down object by object
@@ -42,11 +45,11 @@ def main(argv: list[str] | None = None) -> None:
     os._exit(0)
 
 
-def verify(target_text: str, seed: int) -> dict:
+def verify(target_text: str, seed: int, overlay: Overlay) -> dict:
     started = time.perf_counter()
     error, made = None, None
     try:
-        made = _run(parse_target(target_text), seed)
+        made = _run(parse_target(target_text), seed, overlay)
     except SystemExit as exc:  # the script's own sys.exit()
         if exc.code not in (0, None):
             error = f"the script exited with status {exc.code}" if isinstance(exc.code, int) \
@@ -66,30 +69,47 @@ def verify(target_text: str, seed: int) -> dict:
             "timings": {"target": ran - started, "probe": time.perf_counter() - ran}}
 
 
-def _run(target: Target, seed: int) -> list[tuple[CalledModel, Callable | None]] | None:
+def _run(target: Target, seed: int, overlay: Overlay) -> list[tuple[CalledModel, Callable | None]] | None:
     """Run the target. A factory's model is returned with its loss function (None: project the outputs);
     for a script, None: the recorder holds what it called."""
-    if target.path:  # as `python script.py` would: its folder first on sys.path
-        sys.path[0] = os.path.dirname(os.path.abspath(target.path))
+    # as `python script.py` would: its folder first on sys.path (`module:factory`: the cwd, as `python -m`)
+    sys.path[0] = os.path.dirname(os.path.abspath(target.path)) if target.path else os.getcwd()
+    overlay.install()
     instrument.install(seed)
     if target.script:
         sys.argv = [target.script]
-        runpy.run_path(target.script, run_name="__main__")
+        run_script(target.script, overlay)
         return None
-    factory = getattr(_import(target), target.factory)
-    made = factory()
+    factory = getattr(_import(target, overlay), target.factory)
+    made, where = factory(), f"{target.factory}()"
+    input_specs = _input_specs(made)
+    if input_specs is not None:  # `build_model()` returning just a model: probed on random inputs of its shapes
+        return [(CalledModel(made, input_specs, {}, where, eager=False), None)]
     if not (isinstance(made, tuple) and len(made) in (2, 3)):
-        raise TypeError(f"{target.factory}() must return (model, inputs) or (model, inputs, loss_fn), "
-                        f"not {type(made).__name__}")
+        raise TypeError(f"{where} must return (model, inputs) or (model, inputs, loss_fn), or a model whose inputs "
+                        f"are declared (keras.Input), not {type(made).__name__}")
     model, inputs, *loss = made
-    return [(CalledModel(model, (inputs,), {}, f"{target.factory}()"), loss[0] if loss else None)]
+    return [(CalledModel(model, (inputs,), {}, where), loss[0] if loss else None)]
 
 
-def _import(target: Target) -> Any:
+def _input_specs(model: Any) -> tuple | None:
+    """(TensorSpecs of a Keras model's declared inputs,) — one spec, or a list for several — else None."""
+    tf = sys.modules.get("tensorflow")
+    try:
+        declared = model.inputs if tf is not None and hasattr(model, "layers") else None
+    except AttributeError:  # a subclassed model that has never been called
+        return None
+    if not declared:
+        return None
+    specs = [tf.TensorSpec(x.shape, x.dtype) for x in declared]
+    return (specs[0] if len(specs) == 1 else specs,)
+
+
+def _import(target: Target, overlay: Overlay) -> Any:
     if target.module:
         return importlib.import_module(target.module)
     name = Path(target.file).stem
-    spec = importlib.util.spec_from_file_location(name, target.file)
+    spec = importlib.util.spec_from_file_location(name, target.file, loader=overlay.loader(name, target.file))
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
@@ -97,7 +117,7 @@ def _import(target: Target) -> Any:
 
 
 def _probe_all(to_probe: list[tuple[CalledModel, Callable | None]]) -> list:
-    from gradfix.verify import probe  # TensorFlow is loaded: the target imported it to build its models
+    from . import probe  # TensorFlow is loaded: the target imported it to build its models
 
     inner = {id(layer) for called, _ in to_probe for layer in probe.discover(called.model).layers
              if layer is not called.model}

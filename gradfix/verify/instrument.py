@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, Callable
 
-from gradfix.verify.frames import caller_location
-from gradfix.verify.report import TapeCall, variable_name
+from .frames import caller_location
+from .report import TapeCall, variable_name
 
 
 @dataclass

@@ -17,8 +17,8 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import tensorflow as tf
 
-from gradfix.verify.frames import describe_exception, is_user_file
-from gradfix.verify.report import (GRADIENT_NONE, GRADIENT_OK, GRADIENT_UNKNOWN, GRADIENT_ZERO, MAX_DIGEST_VALUES,
+from .frames import describe_exception, is_user_file
+from .report import (GRADIENT_NONE, GRADIENT_OK, GRADIENT_UNKNOWN, GRADIENT_ZERO, MAX_DIGEST_VALUES,
                                    GradientReport, OutputDigest, VariableStatus, variable_name)
 
 _MAX_OBJECTS = 200_000  # bounds the object-graph walk on models that hold large data structures
@@ -156,12 +156,18 @@ def _inventory(model: Any, found: Discovery) -> list[tuple[VariableStatus, Any]]
 def _fill_gradients(model: Any, args: tuple, kwargs: dict, loss_fn: Callable | None,
                     rows: list[tuple[VariableStatus, Any]]) -> None:
     sources = [source for _, source in rows]
-    with tf.GradientTape() as tape:
+    with tf.GradientTape() as tape, tf.GradientTape() as reads:  # `reads` watches only what the pass reads
         tape.watch(sources)  # also the non-trainable and frozen ones, to show what they would get
         outputs = model(*args, **kwargs)
         loss = tf.convert_to_tensor(loss_fn(outputs) if loss_fn else _projection_loss(outputs))
-    for (status, _), gradient in zip(rows, tape.gradient(loss, sources)):
+    # in creation order, which is the forward order where layers build when first called (Keras' own way)
+    read_order = {id(variable): order for order, variable in enumerate(reads.watched_variables())}
+    for (status, source), gradient in zip(rows, tape.gradient(loss, sources)):
         status.gradient = _gradient_status(gradient)
+        status.read_order = read_order.get(id(source))
+        if gradient is not None:
+            magnitudes = tf.abs(tf.cast(tf.convert_to_tensor(gradient), tf.float64))
+            status.grad_mean, status.grad_max = float(tf.reduce_mean(magnitudes)), float(tf.reduce_max(magnitudes))
 
 
 def _projection_loss(outputs: Any) -> tf.Tensor:

@@ -31,6 +31,9 @@ class VariableStatus:
     frozen: bool  # owned by a layer set `trainable = False`: deliberately not trained
     in_trainable_variables: bool
     gradient: str
+    grad_mean: float | None = None  # mean |gradient| in the probe; None without a gradient
+    grad_max: float | None = None  # max |gradient| in the probe
+    read_order: int | None = None  # among the trainable variables the forward pass read, by creation; None: unread
 
     @property
     def label(self) -> str:

@@ -60,6 +60,30 @@ def test_a_healthy_model_is_ok_and_reads_as_a_table(net):
     assert "in trainable_variables" in text and "net/head/kernel" in text and "✓ trains" in text
 
 
+def test_gradient_magnitudes_and_the_order_in_which_the_forward_pass_reads_the_weights(tf):
+    keras = tf.keras
+
+    class HeadFirst(keras.Model):  # attributes in another order than the forward pass reads them
+        def __init__(self):
+            super().__init__(name="net")
+            self.head = keras.layers.Dense(1, name="head")
+            self.hidden = keras.layers.Dense(3, name="hidden")
+            self.spare = keras.layers.Dense(3, name="spare")
+
+        def call(self, inputs):
+            return self.head(self.hidden(inputs))
+
+    model = HeadFirst()
+    model.spare.build((None, 4))
+    report = check_gradients(model, X)
+    by_path = {v.path: v for v in report.variables}
+    read = sorted((v for v in report.variables if v.read_order is not None), key=lambda v: v.read_order)
+    assert [v.name for v in read] == ["net/hidden/kernel", "net/hidden/bias", "net/head/kernel", "net/head/bias"]
+    assert by_path["model.spare._kernel"].read_order is None and by_path["model.spare._kernel"].grad_max is None
+    kernel = by_path["model.head._kernel"]
+    assert 0 < kernel.grad_mean <= kernel.grad_max
+
+
 def test_an_untracked_variable_fails_with_its_path(net):
     report = check_gradients(net("bare"), X)
     assert not report.ok

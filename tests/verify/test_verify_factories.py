@@ -14,8 +14,11 @@ def test_file_factory_untracked_weight_exits_1_naming_it(gradfix_verify, verify_
     (model,) = outcome["models"]
     assert model["inputs"] == "inputs from make_untracked()"
     (untracked,) = [v for v in model["variables"] if not v["tracked"]]
+    magnitudes = untracked.pop("grad_mean"), untracked.pop("grad_max")
     assert untracked == {"path": "model.layers[0].w", "name": "net/scale/w", "shape": [4], "tracked": False,
-                         "trainable": True, "frozen": False, "in_trainable_variables": False, "gradient": "ok"}
+                         "trainable": True, "frozen": False, "in_trainable_variables": False, "gradient": "ok",
+                         "read_order": 0}
+    assert 0 < magnitudes[0] <= magnitudes[1]
     assert outcome["failures"] == ["Sequential 'net': model.layers[0].w: not tracked by Keras"]
     assert model["output"]["shapes"] == [[16, 1]] and len(model["output"]["values"]) == 16
     assert set(outcome["timings"]) == {"target", "probe"}
@@ -29,7 +32,16 @@ def test_module_factory_with_a_loss_exits_0(gradfix_verify, verify_models, monke
     assert "net/scale/w" in stdout
 
 
+def test_a_factory_returning_only_a_model_is_probed_on_inputs_shaped_like_its_input_layers(gradfix_verify,
+                                                                                           verify_models):
+    code, _, outcome = gradfix_verify(f"{verify_models / 'factories.py'}::build_model", "--keras", "3",
+                                      "--output-format", "json")
+    assert (code, outcome["failing_variables"]) == (1, ["model.layers[0].w"])
+    assert outcome["models"][0]["inputs_synthesized"] and outcome["models"][0]["output"]["shapes"] == [[2, 1]]
+
+
 def test_a_factory_returning_something_else_exits_2(gradfix_verify, verify_models):
     code, _, outcome = gradfix_verify(f"{verify_models / 'factories.py'}::make_nothing", "--output-format", "json")
     assert code == 2
-    assert "make_nothing() must return (model, inputs) or (model, inputs, loss_fn), not str" in outcome["error"]
+    assert ("make_nothing() must return (model, inputs) or (model, inputs, loss_fn), or a model whose inputs are "
+            "declared (keras.Input), not str") in outcome["error"]

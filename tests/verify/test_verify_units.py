@@ -10,7 +10,9 @@ import pytest
 
 from gradfix.verify.frames import describe_exception
 from gradfix.verify.report import GradientReport, OutputDigest, TapeCall, VariableStatus
-from gradfix.verify.runner import VerifyOutcome, factory_for, is_runnable_script, judge
+from gradfix.verify.change import (Verdict, configured_factory, conventional_factory, decide,
+                                   group_changes, is_runnable_script, judge, judge_unsafe)
+from gradfix.verify.runner import VerifyOutcome
 from gradfix.verify.targets import Target, TargetError, parse_target
 
 
@@ -84,9 +86,29 @@ def test_digest_differences():
 def test_judge_keeps_a_patch_that_helps():
     before = _outcome(_variable(gradient="none"), output=OutputDigest([[1]], [2.0]))
     after = _outcome(_variable(), output=OutputDigest([[1]], [2.0 + 1e-5]))
-    comparison = judge(Path("model.py"), before, after)
-    assert comparison.keep_patch
+    comparison = judge("model.py", before, after)
+    assert comparison.verdict is Verdict.IMPROVES
     assert comparison.summary() == "model.py: 0/1 → 1/1 variables get gradients; forward max |Δ| 1e-05"
+
+
+@pytest.mark.parametrize("before, after", [
+    (_outcome(_variable(gradient="none"), error="ValueError: No gradients"), _outcome(_variable(gradient="none"))),
+    (_outcome(_variable(), tape_calls=[TapeCall("t.py:9", False, 1, ["net/dense/kernel"])]), _outcome(_variable())),
+])
+def test_judge_counts_a_crash_or_a_none_gone_as_better(before, after):
+    assert judge("train.py", before, after).verdict is Verdict.IMPROVES
+
+
+def test_a_patch_that_makes_nothing_better_is_ineffective():
+    before = _outcome(_variable(), _variable("net/b", gradient="none"), output=OutputDigest([[1]], [2.0]))
+    after = _outcome(_variable(), _variable("net/b", gradient="none"), output=OutputDigest([[1]], [2.0]))
+    comparison = judge("model.py", before, after)
+    assert (comparison.verdict, comparison.reason) == (Verdict.INEFFECTIVE, "ineffective: nothing gets better "
+                                                                            "(1/2 → 1/2)")
+    change = decide([Path("model.py")], [comparison])
+    assert not change.keep
+    assert change.lines() == ["model.py: 1/2 → 1/2 variables get gradients; forward max |Δ| 0.0; left unpatched: "
+                              "ineffective: nothing gets better (1/2 → 1/2)"]
 
 
 @pytest.mark.parametrize("after, reason", [
@@ -97,14 +119,47 @@ def test_judge_keeps_a_patch_that_helps():
 ])
 def test_judge_leaves_out_a_patch_that_hurts(after, reason):
     before = _outcome(_variable(), output=OutputDigest([[1]], [2.0]))
-    comparison = judge(Path("model.py"), before, after)
-    assert (comparison.keep_patch, comparison.reason) == (False, reason)
-    assert comparison.summary().endswith(f"; left unpatched: {reason}")
+    comparison = judge("model.py", before, after)
+    assert (comparison.verdict, comparison.reason) == (Verdict.HARMS, reason)
+    assert decide([Path("model.py")], [comparison]).lines()[0].endswith(f"; left unpatched: {reason}")
 
 
-def test_judge_keeps_a_patch_when_the_original_did_not_run_either():
-    comparison = judge(Path("model.py"), _outcome(error="timed out after 300 s"), _outcome(error="timed out"))
-    assert comparison.keep_patch and comparison.max_abs_diff is None
+def test_a_patch_is_kept_unverified_when_the_original_did_not_run_either():
+    comparison = judge("model.py", _outcome(error="timed out after 300 s"), _outcome(error="timed out"))
+    assert comparison.verdict is Verdict.NOT_VERIFIED and comparison.max_abs_diff is None
+    change = decide([Path("model.py")], [comparison])
+    assert change.keep and not change.proven
+    assert change.lines() == ["model.py: not verified: the original does not run either: timed out after 300 s"]
+
+
+def test_one_change_of_two_files_is_left_out_as_a_whole_naming_the_target_it_harms():
+    helps = judge("model.py::make", _outcome(_variable(gradient="none")), _outcome(_variable()))
+    harms = judge("train.py", _outcome(_variable()), _outcome(error="train.py:3: NameError: x"))
+    change = decide([Path("model.py"), Path("train.py")], [helps, harms])
+    assert change.lines() == [
+        "model.py + train.py, verified as one change:",
+        "  model.py::make: 0/1 → 1/1 variables get gradients; forward not compared",
+        "  train.py: 1/1 → 0/0 (did not finish) variables get gradients; forward not compared",
+        "  left unpatched: train.py: the patched version fails to run: train.py:3: NameError: x"]
+    assert decide([Path("model.py"), Path("train.py")], [helps]).proven
+
+
+def _weights(*gradients: str, output: float = 2.0) -> VerifyOutcome:
+    variables = [_variable(f"net/w{index}", path=f"model.w{index}", gradient=gradient)
+                 for index, gradient in enumerate(gradients)]
+    return _outcome(*variables, output=OutputDigest([[1]], [output]))
+
+
+@pytest.mark.parametrize("after, verdict, reason", [
+    (_weights("ok", "ok"), Verdict.IMPROVES, "more weights get gradients: Net 'net' model.w1"),
+    (_weights("ok", "none"), Verdict.INEFFECTIVE, "no more weights get gradients"),
+    (_weights("none", "ok"), Verdict.HARMS, "fewer weights get gradients: Net 'net' model.w0"),
+    (_weights("ok", "ok", output=3.0), Verdict.HARMS, "the forward output changed (max |Δ| 1 > 0.0002)"),
+    (_outcome(_variable(), _variable()), Verdict.HARMS, "the forward output is not shown to be the same"),
+])
+def test_unsafe_fixes_need_strictly_more_weights_none_fewer_and_the_same_output(after, verdict, reason):
+    comparison = judge_unsafe("net.py::make", _weights("ok", "none"), after)
+    assert (comparison.verdict, comparison.reason) == (verdict, reason)
 
 
 @pytest.mark.parametrize("text, target", [
@@ -122,10 +177,34 @@ def test_parse_target_rejects(text):
         parse_target(text)
 
 
-def test_factory_for_resolves_paths_relative_to_the_config(tmp_path):
+def test_configured_factory_resolves_paths_relative_to_the_config(tmp_path):
     factories = {"models/net.py": "make_model"}
-    assert factory_for(tmp_path / "models" / "net.py", factories, tmp_path) == "make_model"
-    assert factory_for(tmp_path / "models" / "other.py", factories, tmp_path) is None
+    assert configured_factory(tmp_path / "models" / "net.py", factories, tmp_path) == "make_model"
+    assert configured_factory(tmp_path / "models" / "other.py", factories, tmp_path) is None
+
+
+@pytest.mark.parametrize("source, factory", [
+    ("def make():\n    pass\n", "make"),
+    ("def build_model(units=4, *, seed=0):\n    pass\ndef make(x):\n    pass\n", "build_model"),
+    ("def get_model():\n    pass\ndef create_model():\n    pass\n", "get_model"),
+    ("def create_model(*, seed):\n    pass\n", None),  # needs an argument
+    ("class Net:\n    def make(self):\n        pass\n", None),  # not at the top level
+    ("def make_model():\n    pass\n", None),  # configured, not conventional
+])
+def test_conventional_factories(source, factory):
+    assert conventional_factory(source) == factory
+
+
+def test_files_that_import_one_another_are_one_change(tmp_path):
+    files = {tmp_path / "model.py": "import numpy as np\n",
+             tmp_path / "train.py": "from model import make\n",
+             tmp_path / "pkg" / "layers.py": "import tensorflow as tf\n",
+             tmp_path / "pkg" / "net.py": "from .layers import Dense\n",
+             tmp_path / "app.py": "import pkg.net\n",
+             tmp_path / "alone.py": "import modelling\n"}
+    assert group_changes(files) == [[tmp_path / "model.py", tmp_path / "train.py"],
+                                    [tmp_path / "pkg" / "layers.py", tmp_path / "pkg" / "net.py", tmp_path / "app.py"],
+                                    [tmp_path / "alone.py"]]
 
 
 @pytest.mark.parametrize("source, runnable", [

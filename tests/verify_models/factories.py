@@ -1,5 +1,5 @@
 """Model factories for `gradfix verify file.py::factory` and `module:factory`: each returns
-(model, inputs) or (model, inputs, loss_fn)."""
+(model, inputs) or (model, inputs, loss_fn), or a model with declared inputs."""
 import tensorflow as tf
 from toy_data import x, y
 
@@ -34,6 +34,11 @@ def make_untracked():
 
 def make_with_loss():
     return _model(bare=False), x, lambda prediction: tf.reduce_mean(tf.square(prediction - y))
+
+
+def build_model():
+    """Just the model, as `build_model` functions usually return it: verify builds inputs from its keras.Input."""
+    return _model(bare=True)
 
 
 def make_nothing():

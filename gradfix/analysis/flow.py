@@ -363,6 +363,9 @@ class FunctionFlow:
         if parent is not None:
             self.parents[id(node)] = parent
         value = self._eval(node, env)
+        derived = value.origins | self._derived(node)
+        if not derived <= value.derived:
+            value = replace(value, derived=value.derived | derived)
         previous = self.values.get(id(node))
         self.values[id(node)] = value if previous is None else previous.join(value)
         return value
@@ -462,6 +465,27 @@ class FunctionFlow:
             return PYTHON
         return UNKNOWN
 
+    def _derived(self, node: ast.AST) -> frozenset[str]:
+        """What the value is computed from through anything: its operands' origins, except for results that
+        depend only on shapes or types (`x.shape`, `len(x)`, `tf.zeros_like(x)`)."""
+        if isinstance(node, (ast.Name, ast.Constant, ast.Lambda)):
+            return frozenset()
+        if isinstance(node, ast.Attribute) and node.attr in SHAPE_ATTRS:
+            return frozenset()
+        if isinstance(node, ast.Call) and _value_free_call(node, self.program.imports):
+            return frozenset()
+        found = frozenset()
+        for child in ast.iter_child_nodes(node):
+            value = self.values.get(id(child))
+            if value is not None and (value.derived or value.origins):
+                found |= value.derived | value.origins
+        if isinstance(node, ast.Call):
+            for keyword in node.keywords:
+                value = self.values.get(id(keyword.value))
+                if value is not None:
+                    found |= value.derived | value.origins
+        return found
+
     def _name(self, node: ast.Name, env: Env) -> Value:
         if node.id in env:
             value, defs = env[node.id]
@@ -543,7 +567,7 @@ class FunctionFlow:
                 return Value(Kind.GRADIENT if base.origins else Kind.TENSOR, origins=base.origins)
             return replace(UNKNOWN, origins=base.origins)
         if base.kind is Kind.NUMPY:
-            return base if attr in ("T", "real", "imag") else Value(Kind.PYTHON, origins=base.origins)
+            return base if attr in ("T", "real", "imag") else PYTHON
         if base.kind in TENSOR_KINDS:
             return base
         if base.kind is Kind.PYTHON:
@@ -586,8 +610,7 @@ class FunctionFlow:
     def _carried(self, node: ast.Call) -> frozenset[str]:
         """Origins of the arguments through which gradient flows into the call's result."""
         return frozenset().union(*(self.value(a).origins for a in gradient_arguments(node, self.program.imports)
-                                   if self.value(a).kind is not Kind.NUMPY)) if node.args or node.keywords \
-            else frozenset()
+                                   if self.value(a).kind not in (Kind.NUMPY, Kind.PYTHON)))
 
     def _library_call(self, node: ast.Call, qualname: str, args: list[Value], keywords: dict[str, Value]) -> Value:
         if qualname.startswith("numpy."):
@@ -609,7 +632,7 @@ class FunctionFlow:
         if qualname in PYTHON_RESULT_FUNCTIONS:
             return Value(Kind.PYTHON, "int", 0 if "dimension" in op or op in ("rank", "ndim") else None)
         if qualname in NUMPY_RESULT_FUNCTIONS:
-            return replace(first, kind=Kind.NUMPY)
+            return replace(first, kind=Kind.NUMPY, origins=frozenset())
         if op[:1].isupper():
             if qualname in TENSOR_CLASSES:
                 return self._variable(node, args, keywords)
@@ -716,7 +739,7 @@ class FunctionFlow:
             return Value(Kind.LAYER)
         first = args[0] if args else UNKNOWN
         if name in ("float", "int", "bool", "len", "round", "complex"):
-            return Value(Kind.PYTHON, {"len": "int", "round": "int"}.get(name, name), 0, origins=first.origins)
+            return Value(Kind.PYTHON, {"len": "int", "round": "int"}.get(name, name), 0)
         if name in ("str", "repr", "format"):
             return Value(Kind.PYTHON, "str", 0)
         if name in ("print", "isinstance", "hasattr", "callable", "issubclass", "setattr", "type", "id", "hash"):
@@ -764,7 +787,7 @@ class FunctionFlow:
             return replace(UNKNOWN, origins=receiver.origins | self._carried(node))
         if receiver.kind in TENSOR_KINDS:
             if method == "numpy":
-                return replace(receiver, kind=Kind.NUMPY)
+                return replace(receiver, kind=Kind.NUMPY, origins=frozenset())
             if method in ("get_shape", "as_list"):
                 return Value(Kind.PYTHON, "int", 1, length=receiver.rank)
             if method in ("assign", "assign_add", "assign_sub"):
@@ -781,7 +804,7 @@ class FunctionFlow:
                 return receiver
             return PYTHON
         if method == "numpy":
-            return replace(receiver, kind=Kind.NUMPY)
+            return replace(receiver, kind=Kind.NUMPY, origins=frozenset())
         return replace(UNKNOWN, origins=receiver.origins | self._carried(node))
 
     def _self_method_call(self, node: ast.Call, method: str, args: list[Value], keywords: dict[str, Value],
@@ -1177,9 +1200,8 @@ def numpy_result(function: str, node: ast.Call, args: list[Value], keywords: dic
         converted = dtype or (function if function[0] in "fi" and function[-1].isdigit() else _numpy_dtype(first.dtype))
         if len(node.args) > 1 and dtype is None:
             converted = dtype_of_name(_literal_or_qualname(node.args[1], imports))
-        return Value(Kind.NUMPY, converted, first.rank, first.origins)
+        return Value(Kind.NUMPY, converted, first.rank)
     arrays = [a for a in args if a.kind is not Kind.PYTHON or a.rank]
-    origins = frozenset().union(*(a.origins for a in args)) if args else frozenset()
     operands = list(args)
     dtype = dtype or promote([_numpy_dtype(a.dtype) if a.kind is Kind.PYTHON and a.rank else a.dtype
                               for a in operands], [Kind.NUMPY]) if operands else None
@@ -1207,7 +1229,7 @@ def numpy_result(function: str, node: ast.Call, args: list[Value], keywords: dic
         rank = None if element.rank is None else element.rank + 1
     elif function == "concatenate":
         rank = first.element().rank if first.container else None
-    return Value(Kind.NUMPY, dtype, rank, origins)
+    return Value(Kind.NUMPY, dtype, rank)
 
 
 def _numpy_dtype(dtype: str | None) -> str | None:
@@ -1228,7 +1250,7 @@ def ndarray_method(method: str, array: Value, node: ast.Call, args: list[Value],
     """The value of `array.<method>(...)` on a NumPy array."""
     if method in ("tolist", "item"):
         return Value(Kind.PYTHON, {"float64": "float", "float32": "float"}.get(array.dtype, None),
-                     0 if method == "item" else array.rank, array.origins)
+                     0 if method == "item" else array.rank)
     if method == "astype":
         target = args[0] if args else UNKNOWN
         del target
@@ -1289,6 +1311,23 @@ def _use(operand: ast.AST, parent: ast.AST, imports) -> Use:
     if isinstance(parent, (ast.FormattedValue, ast.JoinedStr)):
         return Use(parent, operand, "format", None, True)
     return Use(parent, operand, type(parent).__name__.lower(), None, False)
+
+
+_VALUE_FREE_BUILTINS = frozenset({"len", "str", "repr", "print", "range", "isinstance", "type", "id", "hash",
+                                  "format", "callable", "hasattr", "getattr", "enumerate", "zip"})
+
+
+def _value_free_call(call: ast.Call, imports) -> bool:
+    """Does the call's result depend only on shapes/types of its arguments, not their values?"""
+    func = call.func
+    if isinstance(func, ast.Name):
+        return func.id in _VALUE_FREE_BUILTINS
+    qualname = imports.qualname(func)
+    if qualname is not None:
+        op = last_name(qualname)
+        return qualname in PYTHON_RESULT_FUNCTIONS or op in VALUE_FREE_OPS or (op[:1].isupper()
+                                                                             and qualname not in TENSOR_CLASSES)
+    return isinstance(func, ast.Attribute) and func.attr in ("get_shape", "get_config", "as_list", "count_params")
 
 
 def _leaves_path(call: ast.Call, operand: ast.AST, imports) -> bool:

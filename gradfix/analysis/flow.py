@@ -44,6 +44,8 @@ OFF_PATH_CALLS = frozenset({"print", "len", "str", "repr", "format", "isinstance
                             "assign_add", "assign_sub", "update_state", "set_weights", "save"})
 PYTHON_CONVERSIONS = frozenset({"float", "int", "bool", "len", "str", "range", "print", "isinstance", "list",
                                 "tuple", "sorted", "iter", "next", "enumerate", "zip"})
+MODEL_LOADERS = frozenset({"load_model", "clone_model", "model_from_json", "model_from_config"})
+LAYER_COLLECTIONS = frozenset({"layers", "submodules", "_layers"})
 _MAX_LOOP_PASSES = 4
 _MAX_CALL_DEPTH = 6
 _SCOPE_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
@@ -561,11 +563,13 @@ class FunctionFlow:
             if attr in WEIGHT_ATTRS_OF_LAYERS:
                 return Value(Kind.GRADIENT, "float32", origins=base.origins,
                              container=attr.endswith(("weights", "variables")))
-            if attr in ("layers", "submodules", "_layers"):
+            if attr in LAYER_COLLECTIONS:
                 return replace(base, container=True)
             if attr in ("output", "input", "outputs", "inputs"):
                 return Value(Kind.GRADIENT if base.origins else Kind.TENSOR, origins=base.origins)
             return replace(UNKNOWN, origins=base.origins)
+        if attr in LAYER_COLLECTIONS and base.kind is Kind.UNKNOWN:
+            return Value(Kind.LAYER, container=True)
         if base.kind is Kind.NUMPY:
             return base if attr in ("T", "real", "imag") else PYTHON
         if base.kind in TENSOR_KINDS:
@@ -665,6 +669,8 @@ class FunctionFlow:
                          else first.dtype, rank)
         if op in VALUE_FREE_OPS or qualname.startswith(("tensorflow.random.", "keras.random.")):
             return self._value_free(node, op, args, keywords)
+        if op in MODEL_LOADERS:
+            return Value(Kind.LAYER)
         origins = self._carried(node)
         tensors = [v for v in (*args, *keywords.values()) if v.kind is not Kind.PYTHON or v.rank]
         result = combine(tensors or args)
@@ -805,6 +811,8 @@ class FunctionFlow:
             return PYTHON
         if method == "numpy":
             return replace(receiver, kind=Kind.NUMPY, origins=frozenset())
+        if method == "get_layer":
+            return Value(Kind.LAYER)
         return replace(UNKNOWN, origins=receiver.origins | self._carried(node))
 
     def _self_method_call(self, node: ast.Call, method: str, args: list[Value], keywords: dict[str, Value],

@@ -46,6 +46,7 @@ PYTHON_CONVERSIONS = frozenset({"float", "int", "bool", "len", "str", "range", "
                                 "tuple", "sorted", "iter", "next", "enumerate", "zip"})
 MODEL_LOADERS = frozenset({"load_model", "clone_model", "model_from_json", "model_from_config"})
 LAYER_COLLECTIONS = frozenset({"layers", "submodules", "_layers"})
+EAGER_SAFE_BUILTINS = frozenset({"print", "isinstance", "str", "float", "int", "bool", "len"})
 _MAX_LOOP_PASSES = 4
 _MAX_CALL_DEPTH = 6
 _SCOPE_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
@@ -800,7 +801,7 @@ class FunctionFlow:
                 return receiver.off_path()
             return receiver
         if receiver.kind is Kind.NUMPY:
-            return ndarray_method(method, receiver, node, args, keywords)
+            return ndarray_method(method, receiver, node, args, keywords, self.program.imports)
         if receiver.kind is Kind.PYTHON:
             if method == "as_list":
                 return Value(Kind.PYTHON, "int", 1, length=receiver.length)
@@ -1254,15 +1255,15 @@ def _literal_or_qualname(node: ast.AST | None, imports) -> str | None:
     return imports.qualname(node) or dotted(node)
 
 
-def ndarray_method(method: str, array: Value, node: ast.Call, args: list[Value], keywords: dict[str, Value]) -> Value:
+def ndarray_method(method: str, array: Value, node: ast.Call, args: list[Value], keywords: dict[str, Value],
+                   imports) -> Value:
     """The value of `array.<method>(...)` on a NumPy array."""
     if method in ("tolist", "item"):
         return Value(Kind.PYTHON, {"float64": "float", "float32": "float"}.get(array.dtype, None),
                      0 if method == "item" else array.rank)
     if method == "astype":
-        target = args[0] if args else UNKNOWN
-        del target
-        return replace(array, dtype=None)
+        dtype = node.args[0] if node.args else keyword_argument(node, "dtype")
+        return replace(array, dtype=dtype_of_name(_literal_or_qualname(dtype, imports)))
     if method in REDUCTIONS:
         return replace(array, rank=reduced_rank(array.rank, node, keywords))
     if method == "reshape":
@@ -1288,8 +1289,9 @@ def _use(operand: ast.AST, parent: ast.AST, imports) -> Use:
             return Use(parent, operand, "argument", qualname, False)
         if qualname and qualname.startswith(("tensorflow.", "keras.")):
             return Use(parent, operand, "argument", qualname, True)
-        if isinstance(parent.func, ast.Name) and parent.func.id in PYTHON_CONVERSIONS | {"float", "int"}:
-            return Use(parent, operand, "argument", parent.func.id, parent.func.id in ("print", "isinstance", "str"))
+        if isinstance(parent.func, ast.Name) and parent.func.id in PYTHON_CONVERSIONS:
+            # numpy on a tensor only ever ran eagerly, where these take an eager tensor as they take an array
+            return Use(parent, operand, "argument", parent.func.id, parent.func.id in EAGER_SAFE_BUILTINS)
         return Use(parent, operand, "argument", callee, True)
     if isinstance(parent, ast.Attribute) and parent.value is operand:
         return Use(parent, operand, "attribute", parent.attr,

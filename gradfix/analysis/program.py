@@ -59,8 +59,9 @@ class ValueAnalysis:
     """The value-flow analysis of one file (see gradfix/analysis/flow.py)."""
 
     def __init__(self, tree: ast.Module, imports: "ImportMap", index: "ProjectIndex | None",
-                 keras_classes: Callable[[], list["KerasClass"]] | None = None):
+                 keras_classes: Callable[[], list["KerasClass"]] | None = None, text: str | None = None):
         self.tree = tree
+        self.text = text  # the source, to skip searches for calls it does not contain
         self.imports = imports
         self.index = index
         self._keras_classes = keras_classes or (lambda: [])
@@ -86,6 +87,10 @@ class ValueAnalysis:
         if function is not None:
             return Value(Kind.PYTHON, function=function)
         return UNKNOWN
+
+    def keras_class_of(self, function: ast.AST) -> "KerasClass | None":
+        """The Keras class the function is a method of, if any."""
+        return next((c for c in self._keras_classes() if function in c.node.body), None)
 
     def method_of(self, keras_class: "KerasClass | None", name: str) -> ast.AST | None:
         """A method of the class, or of a base class defined in this file (mixins and plain helper classes)."""
@@ -122,7 +127,8 @@ class ValueAnalysis:
                        key=lambda n: (n != "__init__", n != "build", keras_class.methods[n].lineno))
         for name in order:
             method = keras_class.methods[name]
-            params = {"self": SELF} if not _is_static(method) else {}
+            params = {p: v for p, v in entry_parameters(method).items() if v.kind is Kind.PYTHON}
+            params.update({"self": SELF} if not _is_static(method) else {})
             if name == "build":
                 shape_param = [a.arg for a in method.args.args[1:2]]
                 params.update({p: Value(Kind.PYTHON, "int", 1) for p in shape_param})
@@ -217,24 +223,34 @@ class ValueAnalysis:
 
     def keras_functions(self) -> list[tuple[ast.AST, str]]:
         """Functions handed to Keras: `compile(loss=f, metrics=[g])`, `Lambda(f)`, `add_loss(f)`, with where."""
-        found: list[tuple[ast.AST, str]] = []
+        return [(function, where) for function, _, where in self.keras_function_roles()]
+
+    @cached_property
+    def _keras_function_roles(self) -> list[tuple[ast.AST, str, str]]:
+        found: list[tuple[ast.AST, str, str]] = []
+        if self.text is not None and not any(word in self.text for word in ("compile", "Lambda", "add_loss")):
+            return found
         for call in (n for n in ast.walk(self.tree) if isinstance(n, ast.Call)):
             func = call.func
             qualname = self.imports.qualname(func) or ""
             given: list[ast.AST] = []
-            if isinstance(func, ast.Attribute) and func.attr == "compile" and not self.imports.qualname(func):
-                given = [k.value for k in call.keywords if k.arg in LOSS_ARGUMENTS] + call.args[1:2]
-                where = "in loss/metric function `{}`"
-            elif qualname in ("keras.layers.Lambda",):
-                given = call.args[:1] + [k.value for k in call.keywords if k.arg == "function"]
-                where = "in the function of `Lambda` layer `{}`"
+            if isinstance(func, ast.Attribute) and func.attr == "compile" and not qualname:
+                given, role, where = [k.value for k in call.keywords if k.arg in LOSS_ARGUMENTS] + call.args[1:2], \
+                    "loss", "in loss/metric function `{}`"
+            elif qualname == "keras.layers.Lambda":
+                given, role, where = call.args[:1] + [k.value for k in call.keywords if k.arg == "function"], \
+                    "lambda", "in the function of a `Lambda` layer, `{}`"
             elif isinstance(func, ast.Attribute) and func.attr == "add_loss":
-                given = call.args[:1]
-                where = "in loss `{}` given to add_loss"
+                given, role, where = call.args[:1], "add_loss", "in `{}`, given to add_loss"
             for value in given:
                 for function in self.functions_given(value):
-                    found.append((function, where.format(getattr(function, "name", "<lambda>"))))
+                    found.append((function, role, where.format(getattr(function, "name", "<lambda>"))))
         return found
+
+    def keras_function_roles(self) -> list[tuple[ast.AST, str, str]]:
+        """(function, role, where) for every function handed to Keras; role is "loss" (compile's loss/metrics),
+        "lambda" (`Lambda(fn)`) or "add_loss"."""
+        return self._keras_function_roles
 
     def functions_given(self, value: ast.AST) -> list[ast.AST]:
         """The functions an argument stands for: a name, a lambda, lists/dicts of those, and the function a
@@ -264,14 +280,18 @@ class ValueAnalysis:
                 found.setdefault(node.name, []).append(node)
         return found
 
-    def loss_flow(self, function: ast.AST) -> list[FlowView]:
+    def loss_flow(self, function: ast.AST, keras_class: "KerasClass | None" = None) -> list[FlowView]:
         """A loss/metric/Lambda function as Keras calls it: `y_true` is a label (off the path), `y_pred` and
         every other tensor parameter are on it."""
         params = entry_parameters(function)
         names = [a.arg for a in function.args.posonlyargs + function.args.args]
+        if keras_class is not None and not _is_static(function):
+            names = names[1:]
         if len(names) >= 2 and names[0] in ("y_true", "labels", "y", "target", "targets", "true"):
-            params[names[0]] = Value(Kind.TENSOR)
-        return _views(_with_callees(self.entry(function, params=params)), None)
+            params[names[0]] = Value(Kind.TENSOR, "float32")
+        if len(names) >= 2:  # Keras casts y_true to the dtype of y_pred, a model's float output
+            params[names[1]] = replace(params.get(names[1], Value(Kind.GRADIENT)), dtype="float32")
+        return _views(_with_callees(self.entry(function, keras_class, params=params)), keras_class)
 
 
 def entry_parameters(function: ast.AST) -> dict[str, Value]:

@@ -223,7 +223,7 @@ class Tape:
         if isinstance(node, ast.Call):
             name = dotted(node.func)
             if self.is_owned(name) and not (isinstance(node.func, ast.Attribute) and node.func.attr in NON_FORWARD_METHODS):
-                return Value(Kind.GRADIENT, origins=frozenset({name}))
+                return Value(Kind.GRADIENT, "float32", origins=frozenset({name}))
             return None
         if isinstance(node, (ast.Name, ast.Attribute)) and isinstance(node.ctx, ast.Load):
             name = dotted(node)

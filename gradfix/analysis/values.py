@@ -163,7 +163,11 @@ def combine(values: list[Value]) -> Value:
         origins = frozenset()
     ranks = [v.rank for v in values]
     rank = max(ranks) if ranks and None not in ranks else None
-    return Value(kind, promote([v.dtype for v in values], [v.kind for v in values]), rank, origins, derived=derived)
+    dtype = promote([v.dtype for v in values], [v.kind for v in values])
+    tensor_dtypes = {v.dtype for v in values if v.kind in TENSOR_KINDS}
+    if kind in TENSOR_KINDS and len(tensor_dtypes) == 1 and None not in tensor_dtypes:
+        dtype = tensor_dtypes.pop()  # TF converts the other operands to the tensor's dtype, or fails
+    return Value(kind, dtype, rank, origins, derived=derived)
 
 
 _FLOAT_ORDER = ("float16", "bfloat16", "float32", "float64")

@@ -336,11 +336,11 @@ class FunctionFlow:
         if isinstance(target, ast.Subscript):
             container = self.eval(target.value, env, statement)
             self.eval(target.slice, env, target)
-            if isinstance(target.value, ast.Name) and target.value.id in env:
+            if isinstance(target.value, ast.Name) and target.value.id in env and container.kind is Kind.PYTHON \
+                    and not container.container:
                 old, defs = env[target.value.id]
                 env = dict(env)
-                env[target.value.id] = (old.join(replace(value, container=True)) if not old.container else old, defs)
-            del container
+                env[target.value.id] = (old.join(replace(value, container=True)), defs)
             return env
         return env
 
@@ -380,7 +380,8 @@ class FunctionFlow:
             if seeded is not None:
                 if isinstance(node, ast.Call):
                     if isinstance(node.func, ast.Attribute):
-                        self.eval(node.func.value, env, node)
+                        self.parents[id(node.func)] = node
+                        self.eval(node.func.value, env, node.func)
                     self._eval_arguments(node, env)
                     self._note_call(node)
                 elif isinstance(node, ast.Name):
@@ -600,7 +601,8 @@ class FunctionFlow:
         qualname = self.program.imports.qualname(func)
         receiver = None
         if qualname is None and isinstance(func, ast.Attribute):
-            receiver = self.eval(func.value, env, node)
+            self.parents[id(func)] = node
+            receiver = self.eval(func.value, env, func)
         elif qualname is None and isinstance(func, ast.Name):
             receiver = self.eval(func, env, node)
         args, keywords = self._eval_arguments(node, env)
@@ -912,6 +914,9 @@ class FunctionFlow:
         if isinstance(parent, (ast.Tuple, ast.List, ast.Set, ast.Dict, ast.IfExp, ast.Starred, ast.Await)) \
                 and expr is not getattr(parent, "test", None):
             return [parent]
+        if isinstance(parent, (ast.ListComp, ast.SetComp, ast.GeneratorExp)) and expr is parent.elt \
+                or isinstance(parent, ast.DictComp) and expr is parent.value:
+            return [parent]
         if isinstance(parent, ast.Call) and isinstance(parent.func, ast.Attribute) and \
                 parent.func.attr in CONTAINER_MUTATORS and expr in parent.args and id(parent) in self.definitions:
             return self._use_index.get(id(parent), []) or [_DISCARDED]
@@ -975,7 +980,7 @@ class FunctionFlow:
             if id(root) in done:
                 continue
             done.add(id(root))
-            for node in ast.walk(root):
+            for node in _walk_values(root):
                 nodes.add(id(node))
                 if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
                     names.add(node.id)
@@ -991,6 +996,19 @@ class FunctionFlow:
                             stack.append(definition.value)
                             nodes.add(id(definition.node))
         return nodes, names
+
+
+def _walk_values(root: ast.AST) -> Iterator[ast.AST]:
+    """Every node of the expression except the indices of subscripts (`probs[0, action]`: the sampled action
+    picks an element, no value flows from it)."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, ast.Subscript):
+            stack.append(node.value)
+        else:
+            stack.extend(ast.iter_child_nodes(node))
 
 
 class _Discarded(ast.AST):

@@ -7,6 +7,7 @@ class's `__init__`/`build` (weights with their dtype and rank, sub-layers, confi
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Callable, Iterable
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
 FORWARD_ENTRY_POINTS = ("call", "__call__")
 SELF = Value(Kind.LAYER, "self")  # `self` inside a method of the class a flow is computed for
 LOSS_ARGUMENTS = ("loss", "metrics", "weighted_metrics")
+# Tensor parameters whose name says they hold integers (token ids, counts, positions): taken as int32, so
+# that no rewrite assumes a float dtype for them.
+INTEGER_NAMES = re.compile(r"(?:^|_)(?:ids?|indices|index|tokens?|counts?|labels?|positions?|lengths?|segments?)$")
 
 
 @dataclass(frozen=True)
@@ -308,8 +312,8 @@ def entry_parameters(function: ast.AST) -> dict[str, Value]:
     for arg in positional + args.kwonlyargs + [a for a in (args.vararg, args.kwarg) if a]:
         name = arg.arg
         if name in tensors:
-            params[name] = Value(Kind.GRADIENT, origins=frozenset({name}),
-                                 container=arg is args.vararg)
+            params[name] = Value(Kind.GRADIENT, "int32" if INTEGER_NAMES.search(name) else None,
+                                 origins=frozenset({name}), container=arg is args.vararg)
         elif "mask" in name:
             params[name] = Value(Kind.TENSOR)
         elif isinstance(defaults.get(name), ast.Constant):

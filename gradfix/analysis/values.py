@@ -164,9 +164,9 @@ def combine(values: list[Value]) -> Value:
     ranks = [v.rank for v in values]
     rank = max(ranks) if ranks and None not in ranks else None
     dtype = promote([v.dtype for v in values], [v.kind for v in values])
-    tensor_dtypes = {v.dtype for v in values if v.kind in TENSOR_KINDS}
-    if kind in TENSOR_KINDS and len(tensor_dtypes) == 1 and None not in tensor_dtypes:
-        dtype = tensor_dtypes.pop()  # TF converts the other operands to the tensor's dtype, or fails
+    tensor_dtypes = {v.dtype for v in values if v.kind in TENSOR_KINDS and v.dtype}
+    if kind in TENSOR_KINDS and len(tensor_dtypes) == 1:
+        dtype = tensor_dtypes.pop()  # TF requires one dtype: the others are converted to it, or it fails
     return Value(kind, dtype, rank, origins, derived=derived)
 
 

@@ -80,7 +80,8 @@ class _LayerExpressions:
         self.layer_attributes = layer_attributes
 
     def is_layer(self, expr: ast.AST) -> bool:
-        if self.flow.value(expr).kind is Kind.LAYER:
+        value = self.flow.value(expr)
+        if value.kind is Kind.LAYER and value.dtype != "self":  # `self.trainable = False`: the class's own design
             return True
         if isinstance(expr, ast.Attribute):
             return self_attribute(expr) in self.layer_attributes or (

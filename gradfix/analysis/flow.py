@@ -741,11 +741,11 @@ class FunctionFlow:
             return self.invoke(callee.function, node, args, keywords, env, bound=False)
         if callee.kind is Kind.LAYER:
             return self._layer_output(node, callee, args)
-        if name in env:
-            return replace(UNKNOWN, origins=self._carried(node))
         kind = self.program.index.kind_of_base(name) if self.program.index else None
         if kind is not None and kind.value in ("layer", "model"):
-            return Value(Kind.LAYER)
+            return Value(Kind.LAYER)  # a Keras class of this run, also one defined locally
+        if name in env:
+            return replace(UNKNOWN, origins=self._carried(node))
         first = args[0] if args else UNKNOWN
         if name in ("float", "int", "bool", "len", "round", "complex"):
             return Value(Kind.PYTHON, {"len": "int", "round": "int"}.get(name, name), 0)

@@ -770,6 +770,7 @@ class FunctionFlow:
                      keywords: dict[str, Value], env: Env) -> Value:
         method = func.attr
         if receiver.kind is Kind.LAYER and receiver.dtype == "self":
+            self.values[id(func)] = self.program.self_attribute(self.context.keras_class, method, self)
             return self._self_method_call(node, method, args, keywords, env)
         if isinstance(func.value, ast.Call) and isinstance(func.value.func, ast.Name) and func.value.func.id == "super":
             if method in ("call", "__call__"):

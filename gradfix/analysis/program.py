@@ -154,9 +154,9 @@ class ValueAnalysis:
             return Value(Kind.PYTHON, function=method) if method is not None else UNKNOWN
         label = frozenset({f"self.{attr}"})
         if stored.kind is Kind.GRADIENT or attr in keras_class.weight_attrs and stored.kind is not Kind.TENSOR:
-            return replace(stored, kind=Kind.GRADIENT, origins=label)
+            return replace(stored, kind=Kind.GRADIENT, origins=label, derived=label)
         if stored.kind is Kind.LAYER:
-            return replace(stored, origins=label)
+            return replace(stored, origins=label, derived=label)
         return stored.off_path()
 
     def weight_value(self, call: ast.Call, flow: FunctionFlow) -> Value:

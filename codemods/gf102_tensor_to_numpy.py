@@ -62,8 +62,8 @@ from the layer.
             return self._dropped(analysis, scope, call, func.value,
                                  f"`.numpy()` on a tensor {place} cuts it out of the gradient tape")
         if analysis.qualname(func) in KERAS_EVALUATORS and len(call.args) == 1 and scope.is_tensor(call.args[0]):
-            return self._dropped(analysis, scope, call, call.args[0], f"`{analysis.segment(func)}()` on a tensor "
-                                                                      f"{place} returns a NumPy value: gradients stop here")
+            message = f"`{analysis.segment(func)}()` on a tensor {place} returns a NumPy value: gradients stop here"
+            return self._dropped(analysis, scope, call, call.args[0], message)
         if isinstance(func, ast.Name) and func.id == "float" and len(call.args) == 1 \
                 and scope.is_tensor(call.args[0]) and not analysis.imports.is_bound(func.id) \
                 and scope.is_used_in_arithmetic(call):

@@ -135,7 +135,6 @@ class Context:
     params: dict[str, Value] = field(default_factory=dict)
     seed: Callable[[ast.AST], Value | None] | None = None
     records_attributes: bool = False
-    label: str = ""
 
 
 Env = dict  # name -> (Value, frozenset of definition ids)
@@ -176,7 +175,7 @@ class FunctionFlow:
                 env[arg.arg] = (value, frozenset({id(arg)}))
                 self.definitions[id(arg)] = Definition(arg, arg.arg, None, None)
         if isinstance(function, ast.Lambda):
-            self._return(self.eval(function.body, env), function.body, function)
+            self._return(self.eval(function.body, env), function.body)
             return
         self.exec_block(function.body, env)
 
@@ -202,7 +201,7 @@ class FunctionFlow:
             return self._bind(env, node.name, value, node, None, node)
         if isinstance(node, ast.Return):
             value = self.eval(node.value, env, node) if node.value is not None else NONE
-            self._return(value, node.value, node)
+            self._return(value, node.value)
             return None
         if isinstance(node, ast.Assign):
             value = self.eval(node.value, env, node)
@@ -231,7 +230,7 @@ class FunctionFlow:
         if isinstance(node, ast.If):
             self.eval(node.test, env, node)
             if mentions_dispatch(node.test):
-                self.dispatched.update(id(n) for branch in (node.body, node.orelse) for s in branch for n in ast.walk(s))
+                self.dispatched.update(id(n) for statement in node.body + node.orelse for n in ast.walk(statement))
             return _join_envs(self.exec_block(node.body, dict(env)), self.exec_block(node.orelse, dict(env)))
         if isinstance(node, (ast.With, ast.AsyncWith)):
             for item in node.items:
@@ -295,7 +294,7 @@ class FunctionFlow:
         after = _join_envs(entry, current)
         return self.exec_block(node.orelse, dict(after)) if node.orelse else after
 
-    def _return(self, value: Value, expr: ast.AST | None, node: ast.AST) -> None:
+    def _return(self, value: Value, expr: ast.AST | None) -> None:
         self.returned = value if self.returned is None else self.returned.join(value)
         if expr is not None and expr not in self.return_values:
             self.return_values.append(expr)
@@ -460,7 +459,7 @@ class FunctionFlow:
                 return UNKNOWN
             value = self.eval(node.value, env, node)
             if not isinstance(node, ast.Await):
-                self._return(value, node.value, node)
+                self._return(value, node.value)
             return value
         if isinstance(node, ast.Slice):
             for part in (node.lower, node.upper, node.step):
@@ -508,8 +507,8 @@ class FunctionFlow:
         if values and all(v.kind is Kind.PYTHON and v.rank is not None and not v.container for v in values) \
                 and not starred:
             ranks = {v.rank for v in values}
-            return Value(Kind.PYTHON, promote([v.dtype for v in values]), (ranks.pop() + 1) if len(ranks) == 1 else None,
-                         length=length)
+            rank = (ranks.pop() + 1) if len(ranks) == 1 else None
+            return Value(Kind.PYTHON, promote([v.dtype for v in values]), rank, length=length)
         if not values:
             return Value(Kind.PYTHON, None, 1, length=0, container=True)
         return replace(_container_of(values), length=length)
@@ -654,7 +653,8 @@ class FunctionFlow:
                 return Value(Kind.LAYER)
             return PYTHON if "GradientTape" in op else UNKNOWN
         if qualname in CASTS:
-            dtype = dtype_of_name(self._name_of(node.args[1] if len(node.args) > 1 else keyword_argument(node, "dtype")))
+            dtype_node = node.args[1] if len(node.args) > 1 else keyword_argument(node, "dtype")
+            dtype = dtype_of_name(self._name_of(dtype_node))
             result = replace(combine([first]), dtype=dtype, kind=Kind.GRADIENT if first.origins and
                              first.kind is not Kind.NUMPY else Kind.TENSOR)
             if dtype is None or dtype in ("bool",) or dtype.startswith(("int", "uint")):

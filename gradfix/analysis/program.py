@@ -12,9 +12,9 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from gradfix.analysis.flow import FLAG_PARAMS, Context, FunctionFlow, dotted, keyword_argument, tensor_params
+from gradfix.analysis.flow import FLAG_PARAMS, Context, FunctionFlow, keyword_argument, tensor_params
 from gradfix.analysis.statements import walk_statements
-from gradfix.analysis.values import NONE, UNKNOWN, Kind, Value, dtype_of_name, join_all, python_scalar
+from gradfix.analysis.values import UNKNOWN, Kind, Value, dtype_of_name, join_all, python_scalar
 
 if TYPE_CHECKING:
     from gradfix.analysis.classes import KerasClass
@@ -106,7 +106,7 @@ class ValueAnalysis:
         pending = [b for b in keras_class.node.bases]
         while pending:
             base = pending.pop(0)
-            base_name = base.id if isinstance(base, ast.Name) else base.attr if isinstance(base, ast.Attribute) else None
+            base_name = getattr(base, "id", None) or getattr(base, "attr", None)
             if base_name is None or base_name in seen or base_name not in self.module_classes:
                 continue
             seen.add(base_name)
@@ -136,7 +136,7 @@ class ValueAnalysis:
             if name == "build":
                 shape_param = [a.arg for a in method.args.args[1:2]]
                 params.update({p: Value(Kind.PYTHON, "int", 1) for p in shape_param})
-            context = Context(keras_class, params, records_attributes=True, label=f"{keras_class.name}.{name}")
+            context = Context(keras_class, params, records_attributes=True)
             flow = FunctionFlow(self, method, context)
             for flow_ in _with_callees(flow):
                 for attr, value in flow_.attribute_stores.items():
@@ -187,14 +187,14 @@ class ValueAnalysis:
         if key in self._summaries:
             return self._summaries[key]
         self._summaries[key] = None
-        callee_context = Context(context.keras_class, params, context.seed, context.records_attributes, context.label)
+        callee_context = Context(context.keras_class, params, context.seed, context.records_attributes)
         flow = FunctionFlow(self, function, callee_context, closure=closure, depth=depth)
         self._summaries[key] = flow
         return flow
 
     def entry(self, function: ast.AST, keras_class: "KerasClass | None" = None,
-              params: dict[str, Value] | None = None, seed: Callable[[ast.AST], Value | None] | None = None,
-              label: str = "") -> FunctionFlow:
+              params: dict[str, Value] | None = None,
+              seed: Callable[[ast.AST], Value | None] | None = None) -> FunctionFlow:
         """The flow of a function where Keras (or a tape) calls it: parameters are tensors on the gradient path
         unless `params` says otherwise (flags such as `training` are Python values, masks tensors off it)."""
         if params is None:
@@ -204,7 +204,7 @@ class ValueAnalysis:
             params = {**params, _first_param(function): SELF}
         key = ("entry", id(function), id(keras_class), id(seed), tuple(sorted(params.items(), key=lambda i: i[0])))
         if key not in self._summaries:
-            self._summaries[key] = FunctionFlow(self, function, Context(keras_class, params, seed, label=label))
+            self._summaries[key] = FunctionFlow(self, function, Context(keras_class, params, seed))
         return self._summaries[key]
 
     # --- roles -------------------------------------------------------------------------------------------
@@ -215,7 +215,7 @@ class ValueAnalysis:
         for name in FORWARD_ENTRY_POINTS:
             method = keras_class.methods.get(name)
             if method is not None:
-                flows.extend(_with_callees(self.entry(method, keras_class, label=f"{keras_class.name}.{name}")))
+                flows.extend(_with_callees(self.entry(method, keras_class)))
         # helpers that `call` does not reach with a known binding keep their old role: their tensor parameters
         reached = {id(f.function) for f in flows}
         for name in keras_class.forward_method_names:
@@ -368,4 +368,3 @@ def _returned_functions(factory: ast.AST) -> list[ast.AST]:
     return returned
 
 
-__all__ = ["FlowView", "ValueAnalysis", "entry_parameters", "NONE", "dotted"]

@@ -93,11 +93,9 @@ class Value:
         if self.kind in TENSOR_KINDS or self.kind is Kind.NUMPY:
             return replace(self, rank=None if self.rank is None else max(self.rank - 1, 0))
         if self.kind is Kind.PYTHON:
-            return Value(Kind.PYTHON, self.dtype if self.rank else None, None if self.rank is None else max(self.rank - 1, 0))
+            rank = None if self.rank is None else max(self.rank - 1, 0)
+            return Value(Kind.PYTHON, self.dtype if self.rank else None, rank)
         return replace(self, length=None)
-
-    def with_origins(self, origins: Iterable[str]) -> "Value":
-        return replace(self, origins=frozenset(origins))
 
     def off_path(self) -> "Value":
         """The same value with no gradient: a tensor off the path, a NumPy/Python copy with no origins."""

@@ -644,7 +644,7 @@ class FunctionFlow:
                 return self._variable(node, args, keywords)
             if qualname in ("keras.Input", "keras.layers.Input"):
                 shape = keywords.get("shape", args[0] if args else UNKNOWN)
-                dtype = dtype_of_name(self._name_of(keyword_argument(node, "dtype")))
+                dtype = dtype_of_name(literal_or_qualname(self.program.imports, keyword_argument(node, "dtype")))
                 return Value(Kind.TENSOR, dtype or "float32", None if shape.length is None else shape.length + 1)
             kind = self.program.index.kind_of_base(qualname) if self.program.index else None
             if kind is not None and kind.value in ("layer", "model"):
@@ -654,7 +654,7 @@ class FunctionFlow:
             return PYTHON if "GradientTape" in op else UNKNOWN
         if qualname in CASTS:
             dtype_node = node.args[1] if len(node.args) > 1 else keyword_argument(node, "dtype")
-            dtype = dtype_of_name(self._name_of(dtype_node))
+            dtype = dtype_of_name(literal_or_qualname(self.program.imports, dtype_node))
             result = replace(combine([first]), dtype=dtype, kind=Kind.GRADIENT if first.origins and
                              first.kind is not Kind.NUMPY else Kind.TENSOR)
             if dtype is None or dtype in ("bool",) or dtype.startswith(("int", "uint")):
@@ -686,7 +686,7 @@ class FunctionFlow:
 
     def _variable(self, node: ast.Call, args: list[Value], keywords: dict[str, Value]) -> Value:
         initial = args[0] if args else keywords.get("initial_value", UNKNOWN)
-        dtype = dtype_of_name(self._name_of(keyword_argument(node, "dtype")))
+        dtype = dtype_of_name(literal_or_qualname(self.program.imports, keyword_argument(node, "dtype")))
         if dtype is None:
             dtype = {"float": "float32", "int": "int32"}.get(initial.dtype, initial.dtype)
         trainable = keyword_argument(node, "trainable")
@@ -695,7 +695,7 @@ class FunctionFlow:
 
     def _value_free(self, node: ast.Call, op: str, args: list[Value], keywords: dict[str, Value]) -> Value:
         first = args[0] if args else next(iter(keywords.values()), UNKNOWN)
-        dtype = dtype_of_name(self._name_of(keyword_argument(node, "dtype")))
+        dtype = dtype_of_name(literal_or_qualname(self.program.imports, keyword_argument(node, "dtype")))
         if op in ("shape", "size", "shape_n"):
             return Value(Kind.TENSOR, dtype or "int32", 1 if op == "shape" else 0)
         if op in ("range", "arange"):
@@ -725,15 +725,6 @@ class FunctionFlow:
         if op == "expand_dims":
             return None if first.rank is None else first.rank + 1
         return None
-
-    def _name_of(self, node: ast.AST | None) -> str | None:
-        if node is None:
-            return None
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            return node.value
-        if isinstance(node, ast.Name) and node.id in ("float", "int", "bool", "complex"):
-            return node.id
-        return self.program.imports.qualname(node)
 
     def _name_call(self, node: ast.Call, name: str, callee: Value, args: list[Value], keywords: dict[str, Value],
                    env: Env) -> Value:
@@ -1149,13 +1140,7 @@ def _float_cast(call: ast.Call, imports) -> bool:
     dtype = call.args[1] if len(call.args) > 1 else keyword_argument(call, "dtype")
     if dtype is None:
         return False
-    if isinstance(dtype, ast.Constant) and isinstance(dtype.value, str):
-        name = dtype.value
-    elif isinstance(dtype, ast.Name) and dtype.id in ("float", "int", "bool"):
-        name = dtype.id
-    else:
-        name = imports.qualname(dtype) or dotted(dtype) or ""
-    resolved = dtype_of_name(name)
+    resolved = dtype_of_name(literal_or_qualname(imports, dtype))
     return resolved is None or not (resolved == "bool" or resolved.startswith(("int", "uint")))
 
 
@@ -1202,7 +1187,7 @@ def numpy_result(function: str, node: ast.Call, args: list[Value], keywords: dic
     gradients are lost), a constant for array makers, a Python value for shape queries."""
     first = args[0] if args else next(iter(keywords.values()), UNKNOWN)
     dtype_arg = keyword_argument(node, "dtype")
-    dtype = dtype_of_name(_literal_or_qualname(dtype_arg, imports)) if dtype_arg is not None else None
+    dtype = dtype_of_name(literal_or_qualname(imports, dtype_arg)) if dtype_arg is not None else None
     head = function.split(".")[0]
     if function in NUMPY_PYTHON_RESULTS or head in ("finfo", "iinfo", "dtype"):
         return Value(Kind.PYTHON, "int", 0 if function != "shape" else 1)
@@ -1227,7 +1212,7 @@ def numpy_result(function: str, node: ast.Call, args: list[Value], keywords: dic
     if function in NUMPY_CONVERTERS:
         converted = dtype or (function if function[0] in "fi" and function[-1].isdigit() else _numpy_dtype(first.dtype))
         if len(node.args) > 1 and dtype is None:
-            converted = dtype_of_name(_literal_or_qualname(node.args[1], imports))
+            converted = dtype_of_name(literal_or_qualname(imports, node.args[1]))
         return Value(Kind.NUMPY, converted, first.rank)
     arrays = [a for a in args if a.kind is not Kind.PYTHON or a.rank]
     operands = list(args)
@@ -1264,7 +1249,8 @@ def _numpy_dtype(dtype: str | None) -> str | None:
     return {"float": "float64", "int": "int64", "bool": "bool"}.get(dtype, dtype)
 
 
-def _literal_or_qualname(node: ast.AST | None, imports) -> str | None:
+def literal_or_qualname(imports, node: ast.AST | None) -> str | None:
+    """A dtype argument as a name: `'float32'`, `float`, `numpy.float32`, `tensorflow.int32`."""
     if node is None:
         return None
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
@@ -1282,7 +1268,7 @@ def ndarray_method(method: str, array: Value, node: ast.Call, args: list[Value],
                      0 if method == "item" else array.rank)
     if method == "astype":
         dtype = node.args[0] if node.args else keyword_argument(node, "dtype")
-        return replace(array, dtype=dtype_of_name(_literal_or_qualname(dtype, imports)))
+        return replace(array, dtype=dtype_of_name(literal_or_qualname(imports, dtype)))
     if method in REDUCTIONS:
         return replace(array, rank=reduced_rank(array.rank, node, keywords))
     if method == "reshape":

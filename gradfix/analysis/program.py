@@ -12,7 +12,8 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from gradfix.analysis.flow import FLAG_PARAMS, Context, FunctionFlow, keyword_argument, tensor_params
+from gradfix.analysis.flow import FLAG_PARAMS, Context, FunctionFlow, keyword_argument, literal_or_qualname, \
+    tensor_params
 from gradfix.analysis.statements import walk_statements
 from gradfix.analysis.values import UNKNOWN, Kind, Value, dtype_of_name, join_all, python_scalar
 
@@ -168,7 +169,7 @@ class ValueAnalysis:
         shape = flow.value(shape_node) if shape_node is not None else Value(Kind.PYTHON, length=0)
         rank = shape.length if shape.length is not None else (0 if shape_node is None else None)
         dtype_node = keyword_argument(call, "dtype")
-        dtype = dtype_of_name(flow._name_of(dtype_node)) if dtype_node is not None else "float32"
+        dtype = dtype_of_name(literal_or_qualname(self.imports, dtype_node)) if dtype_node is not None else "float32"
         trainable = keyword_argument(call, "trainable")
         frozen = isinstance(trainable, ast.Constant) and trainable.value is False
         return Value(Kind.TENSOR if frozen else Kind.GRADIENT, dtype, rank,

@@ -128,8 +128,8 @@ class ValueAnalysis:
         stores: dict[str, Value] = {}
         self._attributes[key] = stores  # visible (partly filled) while computing: build reads __init__'s
         forward = set(keras_class.forward_method_names)
-        order = sorted((n for n in keras_class.methods if n not in forward),
-                       key=lambda n: (n != "__init__", n != "build", keras_class.methods[n].lineno))
+        storing = [n for n, method in keras_class.methods.items() if n not in forward and _stores_attributes(method)]
+        order = sorted(storing, key=lambda n: (n != "__init__", n != "build", keras_class.methods[n].lineno))
         for name in order:
             method = keras_class.methods[name]
             params = {p: v for p, v in entry_parameters(method).items() if v.kind is Kind.PYTHON}
@@ -322,6 +322,13 @@ def entry_parameters(function: ast.AST) -> dict[str, Value]:
         elif name in FLAG_PARAMS:
             params[name] = Value(Kind.PYTHON, "bool", 0) if name != "kwargs" else UNKNOWN
     return params
+
+
+def _stores_attributes(method: ast.AST) -> bool:
+    """Does the method assign `self.<attr> = ...` somewhere (the only methods whose flow class_attributes needs)?"""
+    return any(isinstance(s, (ast.Assign, ast.AnnAssign)) and any(
+        isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self"
+        for t in (s.targets if isinstance(s, ast.Assign) else [s.target])) for s in walk_statements(method))
 
 
 def _first_param(function: ast.AST) -> str:

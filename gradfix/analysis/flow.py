@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from gradfix.analysis.values import (
@@ -159,7 +160,7 @@ class FunctionFlow:
         self.return_values: list[ast.AST] = []
         self.call_nodes: list[ast.Call] = []
         self._seen_calls: set[int] = set()
-        self.dispatched: set[int] = set()
+        self.dispatched: list[tuple[int, int]] = []  # line ranges of branches that dispatch on the kind of value
         self.callees: list[FunctionFlow] = []
         self.attribute_stores: dict[str, Value] = {}
         self.loss_values: list[ast.AST] = []  # arguments of `self.add_loss(...)`: outputs too
@@ -230,7 +231,8 @@ class FunctionFlow:
         if isinstance(node, ast.If):
             self.eval(node.test, env, node)
             if mentions_dispatch(node.test):
-                self.dispatched.update(id(n) for statement in node.body + node.orelse for n in ast.walk(statement))
+                branches = node.body + node.orelse
+                self.dispatched.append((branches[0].lineno, max(b.end_lineno for b in branches)))
             return _join_envs(self.exec_block(node.body, dict(env)), self.exec_block(node.orelse, dict(env)))
         if isinstance(node, (ast.With, ast.AsyncWith)):
             for item in node.items:
@@ -365,9 +367,8 @@ class FunctionFlow:
         if parent is not None:
             self.parents[id(node)] = parent
         value = self._eval(node, env)
-        derived = value.origins | self._derived(node)
-        if not derived <= value.derived:
-            value = replace(value, derived=value.derived | derived)
+        if not value.origins <= value.derived:
+            value = replace(value, derived=value.derived | value.origins)
         previous = self.values.get(id(node))
         self.values[id(node)] = value if previous is None else previous.join(value)
         return value
@@ -468,27 +469,6 @@ class FunctionFlow:
             return PYTHON
         return UNKNOWN
 
-    def _derived(self, node: ast.AST) -> frozenset[str]:
-        """What the value is computed from through anything: its operands' origins, except for results that
-        depend only on shapes or types (`x.shape`, `len(x)`, `tf.zeros_like(x)`)."""
-        if isinstance(node, (ast.Name, ast.Constant, ast.Lambda)):
-            return frozenset()
-        if isinstance(node, ast.Attribute) and node.attr in SHAPE_ATTRS:
-            return frozenset()
-        if isinstance(node, ast.Call) and _value_free_call(node, self.program.imports):
-            return frozenset()
-        found = frozenset()
-        for child in ast.iter_child_nodes(node):
-            value = self.values.get(id(child))
-            if value is not None and (value.derived or value.origins):
-                found |= value.derived | value.origins
-        if isinstance(node, ast.Call):
-            for keyword in node.keywords:
-                value = self.values.get(id(keyword.value))
-                if value is not None:
-                    found |= value.derived | value.origins
-        return found
-
     def _name(self, node: ast.Name, env: Env) -> Value:
         if node.id in env:
             value, defs = env[node.id]
@@ -540,7 +520,7 @@ class FunctionFlow:
             if index.is_python_scalar and index.dtype == "int":
                 return base.element()
             return replace(base, rank=None)
-        return replace(UNKNOWN, origins=base.origins)
+        return replace(UNKNOWN, origins=base.origins, derived=base.derived)
 
     # --- attributes ----------------------------------------------------------------------------------------
     def _attribute(self, node: ast.Attribute, env: Env) -> Value:
@@ -577,7 +557,7 @@ class FunctionFlow:
             return base
         if base.kind is Kind.PYTHON:
             return PYTHON
-        return replace(UNKNOWN, origins=base.origins)
+        return replace(UNKNOWN, origins=base.origins, derived=base.derived)
 
     # --- calls -----------------------------------------------------------------------------------------------
     def _note_call(self, node: ast.Call) -> None:
@@ -606,12 +586,18 @@ class FunctionFlow:
             receiver = self.eval(func, env, node)
         args, keywords = self._eval_arguments(node, env)
         if qualname is not None:
-            return self._library_call(node, qualname, args, keywords)
-        if isinstance(func, ast.Name):
-            return self._name_call(node, func.id, receiver, args, keywords, env)
-        if isinstance(func, ast.Attribute):
-            return self._method_call(node, func, receiver, args, keywords, env)
-        return replace(UNKNOWN, origins=self._carried(node))
+            result = self._library_call(node, qualname, args, keywords)
+        elif isinstance(func, ast.Name):
+            result = self._name_call(node, func.id, receiver, args, keywords, env)
+        elif isinstance(func, ast.Attribute):
+            result = self._method_call(node, func, receiver, args, keywords, env)
+        else:
+            result = replace(UNKNOWN, origins=self._carried(node))
+        if _value_free_call(node, self.program.imports):
+            return result
+        inputs = [*args, *keywords.values(), *([receiver] if isinstance(func, ast.Attribute) else [])]
+        derived = frozenset().union(*(v.derived for v in inputs if v is not None))
+        return result if derived <= result.derived else replace(result, derived=result.derived | derived)
 
     def _carried(self, node: ast.Call) -> frozenset[str]:
         """Origins of the arguments through which gradient flows into the call's result."""
@@ -840,7 +826,7 @@ class FunctionFlow:
         params = bind_arguments(function, node, args, keywords, bound)
         if params is None:
             return replace(UNKNOWN, origins=self._carried(node))
-        nested = _is_nested_in(function, self.function)
+        nested = id(function) in self._nested_functions
         flow = self.program.summary(function, self.context, params, self.depth + 1, closure=env if nested else None)
         if flow is None:
             return replace(UNKNOWN, origins=self._carried(node))
@@ -848,10 +834,14 @@ class FunctionFlow:
             self.callees.append(flow)
         return flow.returned if flow.returned is not None else NONE
 
+    @cached_property
+    def _nested_functions(self) -> set[int]:
+        return {id(node) for node in _own_definitions(self.function)}
+
     # --- questions ---------------------------------------------------------------------------------------
     def calls(self) -> list[ast.Call]:
         """Calls of the function in source order, except in branches that dispatch on the kind of value."""
-        return sorted((c for c in self.call_nodes if id(c) not in self.dispatched),
+        return sorted((c for c in self.call_nodes if not any(a <= c.lineno <= b for a, b in self.dispatched)),
                       key=lambda c: (c.lineno, c.col_offset))
 
     def parent(self, node: ast.AST) -> ast.AST | None:
@@ -1030,7 +1020,8 @@ def _container_of(values: list[Value]) -> Value:
     tensors = [v for v in values if v.kind in TENSOR_KINDS or v.kind is Kind.LAYER or v.kind is Kind.NUMPY]
     joined = join_all(tensors) if tensors else join_all(values)
     return replace(joined, container=True, origins=frozenset().union(*(v.origins for v in values)),
-                   function=None, rank=None if tensors else joined.rank)
+                   derived=frozenset().union(*(v.derived for v in values)), function=None,
+                   rank=None if tensors else joined.rank)
 
 
 def _join_envs(first: Env | None, second: Env | None) -> Env | None:
@@ -1047,10 +1038,6 @@ def _join_envs(first: Env | None, second: Env | None) -> Env | None:
             value, defs = first.get(name) or second.get(name)
             joined[name] = (value, defs)
     return joined
-
-
-def _is_nested_in(function: ast.AST, outer: ast.AST) -> bool:
-    return outer is not function and any(node is function for node in _own_definitions(outer))
 
 
 def _own_definitions(scope: ast.AST) -> Iterator[ast.AST]:

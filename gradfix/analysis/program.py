@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 FORWARD_ENTRY_POINTS = ("call", "__call__")
 SELF = Value(Kind.LAYER, "self")  # `self` inside a method of the class a flow is computed for
 LOSS_ARGUMENTS = ("loss", "metrics", "weighted_metrics")
+KERAS_TAKERS = ("compile", "Lambda", "add_loss")  # calls that hand a function to Keras
+_COMPOUND = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.If, ast.For, ast.AsyncFor, ast.While, ast.With,
+             ast.AsyncWith, ast.Try)
 # Tensor parameters whose name says they hold integers (token ids, counts, positions): taken as int32, so
 # that no rewrite assumes a float dtype for them.
 INTEGER_NAMES = re.compile(r"(?:^|_)(?:ids?|indices|index|tokens?|counts?|labels?|positions?|lengths?|segments?)$")
@@ -128,7 +131,7 @@ class ValueAnalysis:
         stores: dict[str, Value] = {}
         self._attributes[key] = stores  # visible (partly filled) while computing: build reads __init__'s
         forward = set(keras_class.forward_method_names)
-        storing = [n for n, method in keras_class.methods.items() if n not in forward and _stores_attributes(method)]
+        storing = [n for n in keras_class.storing_methods if n not in forward]
         order = sorted(storing, key=lambda n: (n != "__init__", n != "build", keras_class.methods[n].lineno))
         for name in order:
             method = keras_class.methods[name]
@@ -233,9 +236,9 @@ class ValueAnalysis:
     @cached_property
     def _keras_function_roles(self) -> list[tuple[ast.AST, str, str]]:
         found: list[tuple[ast.AST, str, str]] = []
-        if self.text is not None and not any(word in self.text for word in ("compile", "Lambda", "add_loss")):
+        if self.text is not None and not any(word in self.text for word in KERAS_TAKERS):
             return found
-        for call in (n for n in ast.walk(self.tree) if isinstance(n, ast.Call)):
+        for call in self._calls_on_lines_with(KERAS_TAKERS):
             func = call.func
             qualname = self.imports.qualname(func) or ""
             given: list[ast.AST] = []
@@ -251,6 +254,17 @@ class ValueAnalysis:
                 for function in self.functions_given(value):
                     found.append((function, role, where.format(getattr(function, "name", "<lambda>"))))
         return found
+
+    def _calls_on_lines_with(self, words: tuple[str, ...]) -> Iterable[ast.Call]:
+        """Calls in the simple statements whose lines contain one of `words` (walking only those)."""
+        lines = re.split(r"\r\n|\r|\n", self.text) if self.text is not None else None
+        for statement in walk_statements(self.tree):
+            if isinstance(statement, _COMPOUND):
+                continue
+            if lines is not None and not any(word in line for line in lines[statement.lineno - 1:statement.end_lineno]
+                                             for word in words):
+                continue
+            yield from (n for n in ast.walk(statement) if isinstance(n, ast.Call))
 
     def keras_function_roles(self) -> list[tuple[ast.AST, str, str]]:
         """(function, role, where) for every function handed to Keras; role is "loss" (compile's loss/metrics),
@@ -280,7 +294,7 @@ class ValueAnalysis:
         """Functions by name, module level or nested (methods are not reachable by a bare name)."""
         methods = {id(s) for c in self.module_classes.values() for s in c.body}
         found: dict[str, list[ast.AST]] = {}
-        for node in ast.walk(self.tree):
+        for node in walk_statements(self.tree):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and id(node) not in methods:
                 found.setdefault(node.name, []).append(node)
         return found
@@ -322,13 +336,6 @@ def entry_parameters(function: ast.AST) -> dict[str, Value]:
         elif name in FLAG_PARAMS:
             params[name] = Value(Kind.PYTHON, "bool", 0) if name != "kwargs" else UNKNOWN
     return params
-
-
-def _stores_attributes(method: ast.AST) -> bool:
-    """Does the method assign `self.<attr> = ...` somewhere (the only methods whose flow class_attributes needs)?"""
-    return any(isinstance(s, (ast.Assign, ast.AnnAssign)) and any(
-        isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self"
-        for t in (s.targets if isinstance(s, ast.Assign) else [s.target])) for s in walk_statements(method))
 
 
 def _first_param(function: ast.AST) -> str:

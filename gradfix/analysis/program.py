@@ -299,6 +299,12 @@ class ValueAnalysis:
                 found.setdefault(node.name, []).append(node)
         return found
 
+    def views(self, function: ast.AST, keras_class: "KerasClass | None" = None,
+              params: dict[str, Value] | None = None) -> list[FlowView]:
+        """Views of a function where Keras calls it (a `Lambda` layer's function: its parameters on the path)
+        and of every function it reaches."""
+        return _views(_with_callees(self.entry(function, keras_class, params=params)), keras_class)
+
     def loss_flow(self, function: ast.AST, keras_class: "KerasClass | None" = None) -> list[FlowView]:
         """A loss/metric/Lambda function as Keras calls it: `y_true` is a label (off the path), `y_pred` and
         every other tensor parameter are on it."""
@@ -310,7 +316,7 @@ class ValueAnalysis:
             params[names[0]] = Value(Kind.TENSOR, "float32")
         if len(names) >= 2:  # Keras casts y_true to the dtype of y_pred, a model's float output
             params[names[1]] = replace(params.get(names[1], Value(Kind.GRADIENT)), dtype="float32")
-        return _views(_with_callees(self.entry(function, keras_class, params=params)), keras_class)
+        return self.views(function, keras_class, params)
 
 
 def entry_parameters(function: ast.AST) -> dict[str, Value]:

@@ -241,3 +241,18 @@ def test_tape_flow_starts_at_the_sources():
     assert values["preds"].on_gradient_path and values["preds"].dtype == "float32"
     assert values["copy"].numpy_copy_of_gradient and not values["copy"].on_gradient_path
     assert tape.target_recorded
+
+
+def test_expressions_too_deep_to_interpret_give_no_knowledge_rather_than_a_crash():
+    terms = " + ".join(["x"] * 800)
+    analysis = analyse(f"""
+        import numpy as np
+        import tensorflow as tf
+
+        class Deep(tf.keras.layers.Layer):
+            def call(self, x):
+                y = {terms}
+                return np.tanh(y)
+        """)
+    (scope,) = analysis.forward_scopes
+    assert scope.calls() == []

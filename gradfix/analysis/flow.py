@@ -165,7 +165,13 @@ class FunctionFlow:
         self.attribute_stores: dict[str, Value] = {}
         self.loss_values: list[ast.AST] = []  # arguments of `self.add_loss(...)`: outputs too
         self._uses: dict[int, list[Use]] | None = None
-        self._run()
+        try:
+            self._run()
+        except RecursionError:  # expressions nested too deeply to interpret: know nothing rather than half
+            self.values.clear()
+            self.call_nodes.clear()
+            self.return_values.clear()
+            self.returned = None
 
     # --- the walk ---------------------------------------------------------------------------------------
     def _run(self) -> None:

@@ -833,12 +833,14 @@ class FunctionFlow:
         if params is None:
             return replace(UNKNOWN, origins=self._carried(node))
         nested = id(function) in self._nested_functions
-        flow = self.program.summary(function, self.context, params, self.depth + 1, closure=env if nested else None)
+        summary_params = {name: _placeholder(name, value) for name, value in params.items()}
+        flow = self.program.summary(function, self.context, summary_params, self.depth + 1,
+                                    closure=env if nested else None)
         if flow is None:
             return replace(UNKNOWN, origins=self._carried(node))
         if flow not in self.callees:
             self.callees.append(flow)
-        return flow.returned if flow.returned is not None else NONE
+        return _instantiate(flow.returned, params) if flow.returned is not None else NONE
 
     @cached_property
     def _nested_functions(self) -> set[int]:
@@ -997,6 +999,30 @@ def _walk_values(root: ast.AST) -> Iterator[ast.AST]:
             stack.append(node.value)
         else:
             stack.extend(ast.iter_child_nodes(node))
+
+
+def _placeholder(name: str, value: Value) -> Value:
+    """The parameter's value with its origins replaced by a mark of the parameter: one summary serves every
+    call site whose arguments differ only in where their gradient comes from."""
+    mark = frozenset({f"@{name}"})
+    return replace(value, origins=mark if value.origins else frozenset(),
+                   derived=mark if value.derived or value.origins else frozenset())
+
+
+def _instantiate(value: Value, params: dict[str, Value]) -> Value:
+    """A summary's value at one call site: parameter marks replaced by the arguments' origins."""
+    def resolve(labels: frozenset[str], derived: bool) -> frozenset[str]:
+        found: set[str] = set()
+        for label in labels:
+            argument = params.get(label[1:]) if label.startswith("@") else None
+            if argument is None:
+                found.add(label)
+            else:
+                found |= argument.derived | argument.origins if derived else argument.origins
+        return frozenset(found)
+    if not any(label.startswith("@") for label in value.origins | value.derived):
+        return value
+    return replace(value, origins=resolve(value.origins, False), derived=resolve(value.derived, True))
 
 
 class _Discarded(ast.AST):

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field, replace
-from functools import cached_property
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from gradfix.analysis.values import (
@@ -832,7 +831,9 @@ class FunctionFlow:
         params = bind_arguments(function, node, args, keywords, bound)
         if params is None:
             return replace(UNKNOWN, origins=self._carried(node))
-        nested = id(function) in self._nested_functions
+        outer = self.function
+        nested = not isinstance(outer, ast.Module) and function is not outer \
+            and outer.lineno <= function.lineno <= outer.end_lineno
         summary_params = {name: _placeholder(name, value) for name, value in params.items()}
         flow = self.program.summary(function, self.context, summary_params, self.depth + 1,
                                     closure=env if nested else None)
@@ -841,10 +842,6 @@ class FunctionFlow:
         if flow not in self.callees:
             self.callees.append(flow)
         return _instantiate(flow.returned, params) if flow.returned is not None else NONE
-
-    @cached_property
-    def _nested_functions(self) -> set[int]:
-        return {id(node) for node in _own_definitions(self.function)}
 
     # --- questions ---------------------------------------------------------------------------------------
     def calls(self) -> list[ast.Call]:
@@ -1070,16 +1067,6 @@ def _join_envs(first: Env | None, second: Env | None) -> Env | None:
             value, defs = first.get(name) or second.get(name)
             joined[name] = (value, defs)
     return joined
-
-
-def _own_definitions(scope: ast.AST) -> Iterator[ast.AST]:
-    stack = list(ast.iter_child_nodes(scope))
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-            yield node
-        elif not isinstance(node, ast.ClassDef):
-            stack.extend(ast.iter_child_nodes(node))
 
 
 def bind_arguments(function: ast.AST, call: ast.Call, args: list[Value], keywords: dict[str, Value],

@@ -7,6 +7,7 @@ class's `__init__`/`build` (weights with their dtype and rank, sub-layers, confi
 from __future__ import annotations
 
 import ast
+import bisect
 import re
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -257,13 +258,17 @@ class ValueAnalysis:
 
     def _calls_on_lines_with(self, words: tuple[str, ...]) -> Iterable[ast.Call]:
         """Calls in the simple statements whose lines contain one of `words` (walking only those)."""
-        lines = re.split(r"\r\n|\r|\n", self.text) if self.text is not None else None
+        hits = None
+        if self.text is not None:
+            lines = re.split(r"\r\n|\r|\n", self.text)
+            hits = [number for number, line in enumerate(lines, 1) if any(word in line for word in words)]
         for statement in walk_statements(self.tree):
             if isinstance(statement, _COMPOUND):
                 continue
-            if lines is not None and not any(word in line for line in lines[statement.lineno - 1:statement.end_lineno]
-                                             for word in words):
-                continue
+            if hits is not None:
+                first = bisect.bisect_left(hits, statement.lineno)
+                if first == len(hits) or hits[first] > statement.end_lineno:
+                    continue
             yield from (n for n in ast.walk(statement) if isinstance(n, ast.Call))
 
     def keras_function_roles(self) -> list[tuple[ast.AST, str, str]]:

@@ -760,11 +760,12 @@ class FunctionFlow:
             return NONE
         if method in CONTAINER_MUTATORS and isinstance(func.value, ast.Name) and func.value.id in env and args:
             old, defs = env[func.value.id]
-            added = args[-1].element() if method in ("extend", "update") else args[-1]
-            filled = old.join(replace(added, container=True)) if old.container or old.kind is not Kind.PYTHON \
-                or old.length == 0 else old
-            if old.length == 0 or (old.kind is Kind.PYTHON and old.container):
-                filled = replace(added, container=True, length=None)
+            added = replace(args[-1].element() if method in ("extend", "update") else args[-1], container=True,
+                            length=None)
+            if old.container and old.length == 0:  # `losses = []`, then filled
+                filled = added
+            else:
+                filled = old.join(added) if old.container else old
             env[func.value.id] = (filled, defs | {id(node)})
             if id(node) not in self.definitions:
                 self.definitions[id(node)] = Definition(node, func.value.id, node.args[-1], node)

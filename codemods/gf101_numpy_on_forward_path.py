@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from codemods._numpy_calls import numpy_call_finding, numpy_calls_on_tensors, where
+from gradfix.analysis import TensorScope
 from gradfix.rules import FixSafety, Rule
 
 
 class NumpyOnForwardPath(Rule):
     code = "GF101"
     name = "numpy-on-forward-path"
-    summary = "numpy function applied to tensors in a Layer/Model's `call` (or a method it reaches)"
+    summary = "numpy function applied to tensors in a Layer/Model's `call` (or what it reaches), or a `Lambda` layer"
     fix_safety = FixSafety.SAFE
     triggers = ("numpy",)
     explanation = """
@@ -24,8 +25,13 @@ Rewrites the call to the TensorFlow op that computes the same values and shape (
 more than 40 functions, each checked against NumPy by a property test). Where no exact equivalent
 exists for the form written — e.g. `np.dot(a, b)` when the rank of `b` is unknown (NumPy contracts
 with b's second-to-last axis when rank(b) > 2, so neither `tf.matmul` nor `tf.tensordot(axes=1)` is
-always equal) — the call is reported and left alone. numpy on plain Python values (shapes,
-`np.sqrt(self.units)`, constants) is never touched.
+always equal) — the call is reported and left alone. A fix is whole or absent: it is only made when
+every use of the result takes a tensor (not `.reshape`, `.T`, `.tolist()`, item assignment or a
+NumPy-only API), the numpy calls it feeds are rewritten too, and no dtype or rank the analysis cannot
+see changes the result (integer inputs, float64 constants, a Python int first operand, the mean of
+values of unknown dtype); otherwise the finding says why. numpy on plain Python values (shapes,
+`np.sqrt(self.units)`, constants) and on values that leave the gradient path (an action sampled with
+`np.random.choice`, logging) is never touched.
 
 ## Example
 ```python
@@ -43,6 +49,11 @@ when added to a tensor, so `b` gets a gradient while `w` silently does not.
 """
 
     def check(self, analysis):
-        for scope in analysis.forward_scopes:
+        scopes = [(scope, where(scope)) for scope in analysis.forward_scopes]
+        for function, role, place in analysis.values.keras_function_roles():
+            if role == "lambda":  # the function of a `Lambda` layer is its forward pass
+                scopes += [(TensorScope(view.function, analysis.imports, view=view), place)
+                           for view in analysis.values.views(function)]
+        for scope, place in scopes:
             for call, function in numpy_calls_on_tensors(analysis, scope):
-                yield numpy_call_finding(self, analysis, scope, call, function, where(scope))
+                yield numpy_call_finding(self, analysis, scope, call, function, place)

@@ -7,8 +7,7 @@ import ast
 from typing import Callable, Iterable, Iterator
 
 from gradfix.analysis import KerasKind
-from gradfix.analysis.tapes import bound_names, dotted, keyword_argument, own_nodes
-from gradfix.analysis.tensors import SHAPE_ATTRS
+from gradfix.analysis.flow import dotted, keyword_argument
 from gradfix.rules import FixSafety, Rule
 
 _ROUNDING = "a straight-through estimator keeps the forward value and passes the gradient: " \
@@ -30,33 +29,6 @@ NON_DIFFERENTIABLE = {
 CASTS = frozenset({"tensorflow.cast", "tensorflow.dtypes.cast", "keras.ops.cast"})
 INTEGER_DTYPES = frozenset({"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "bool"})
 _CAST_ADVICE = "keep a float dtype on the way to the output; if you need integer values, " + _ROUNDING
-
-# How a value flows through a TensorFlow / keras.ops op: through all its tensor arguments, or its first only
-# (`tf.gather(params, indices)`: the indices carry no gradient). Ops in neither set stop the analysis.
-ALL_ARGUMENTS = frozenset({
-    "add", "subtract", "multiply", "divide", "truediv", "true_divide", "maximum", "minimum", "pow", "power",
-    "matmul", "tensordot", "einsum", "concat", "concatenate", "stack", "add_n", "squared_difference",
-    "divide_no_nan", "multiply_no_nan", "dot", "bias_add", "hstack", "vstack"})
-FIRST_ARGUMENT = frozenset({
-    "reduce_sum", "reduce_mean", "reduce_max", "reduce_min", "reduce_prod", "reduce_logsumexp", "reduce_std",
-    "reduce_variance", "sum", "mean", "max", "min", "prod", "logsumexp", "std", "var", "reshape", "transpose",
-    "expand_dims", "squeeze", "tile", "broadcast_to", "identity", "gather", "gather_nd", "take",
-    "take_along_axis", "clip_by_value", "clip", "pad", "cumsum", "cumprod", "slice", "split", "unstack",
-    "boolean_mask", "convert_to_tensor", "abs", "exp", "log", "log1p", "expm1", "sqrt", "square", "rsqrt",
-    "tanh", "sigmoid", "relu", "relu6", "gelu", "softmax", "log_softmax", "elu", "selu", "softplus", "softsign",
-    "swish", "silu", "leaky_relu", "l2_normalize", "normalize", "sin", "cos", "negative", "reciprocal", "erf",
-    "dropout", "repeat", "reverse", "flip", "roll", "moveaxis", "swapaxes", "flatten", "ravel", "norm",
-    "l2_loss"})
-WHERE_VALUES = frozenset({"where"})  # where(condition, x, y): only x and y carry gradient
-VALUE_KEYWORDS = frozenset({"x", "y", "a", "b", "tensor", "input", "input_tensor", "inputs", "logits",
-                            "features", "params", "value", "values", "y_pred"})
-NON_VALUE_KEYWORDS = frozenset({"training", "mask", "attention_mask", "axis", "dtype", "name", "shape", "indices",
-                                "depth", "keepdims", "perm", "batch_dims", "segment_ids", "seed", "rate",
-                                "sample_weight", "return_dict", "output_attentions", "output_hidden_states",
-                                "use_cache"})
-VALUE_BUILTINS = frozenset({"sum", "max", "min", "abs"})
-PYTHON_CONVERSIONS = frozenset({"float", "int", "bool", "len", "str", "range", "print", "isinstance"})
-
 
 class NonDifferentiableOp(Rule):
     code = "GF501"
@@ -114,98 +86,52 @@ def _flows(analysis) -> Iterator[tuple["_ValueFlow", str]]:
     for keras_class in analysis.keras_classes:
         if keras_class.kind not in (KerasKind.LAYER, KerasKind.MODEL):
             continue
-        for name in keras_class.forward_method_names:
-            method = keras_class.methods[name]
-            if any("gradient" in ast.unparse(d) for d in method.decorator_list):
+        for view in analysis.values.forward(keras_class):
+            function = view.function
+            if any("gradient" in ast.unparse(d) for d in getattr(function, "decorator_list", ())):
                 continue  # a custom gradient defines its own backward pass
-            returns = [n.value for n in own_nodes(method) if isinstance(n, ast.Return) and n.value is not None]
-            yield (_ValueFlow(analysis, list(own_nodes(method)), _layer_seed(keras_class), returns),
+            returns = [value for flow in view.flows for value in flow.return_values]
+            name = getattr(function, "name", "<lambda>")
+            yield (_ValueFlow(analysis, view.value, view.flow_of, _is_layer_weight, returns, lambda node: True),
                    f"on the way from the weights to the output of {keras_class.name}.{name}")
     if "GradientTape" in analysis.source.text:
         for tape in analysis.tapes:
             if tape.owners:
-                nodes = [n for statement in tape.body for n in (statement, *own_nodes(statement))]
                 targets = [r.target for r in tape.requests]
-                yield (_ValueFlow(analysis, nodes, _tape_seed(tape), targets),
+                yield (_ValueFlow(analysis, tape.value, lambda node, tape=tape: tape.flow, lambda label: True,
+                                  targets, tape.contains),
                        f"between the model and `{analysis.segment(targets[0])}`")
 
 
-def _layer_seed(keras_class) -> Callable[[ast.AST], str | None]:
-    """`self.kernel` (a weight) and `self.dense(...)` (a sub-layer call) carry the layer's weights."""
-    def seed(node: ast.AST) -> str | None:
-        if isinstance(node, ast.Attribute) and _is_self(node.value) and node.attr in keras_class.weight_attrs:
-            return f"self.{node.attr}"
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and _is_self(node.func.value) \
-                and node.func.attr in keras_class.layer_attrs:
-            return f"self.{node.func.attr}"
-        return None
-    return seed
-
-
-def _tape_seed(tape) -> Callable[[ast.AST], str | None]:
-    """Calls of the differentiated model, source variables and watched tensors carry what is differentiated."""
-    def seed(node: ast.AST) -> str | None:
-        if isinstance(node, ast.Call) and tape.is_owned(dotted(node.func)):
-            return dotted(node.func)
-        name = dotted(node) if isinstance(node, (ast.Name, ast.Attribute)) else None
-        if name and (name in tape.source_values or name in tape.watched_names):
-            return name
-        return None
-    return seed
-
-
-def _is_self(node: ast.AST) -> bool:
-    return isinstance(node, ast.Name) and node.id == "self"
+def _is_layer_weight(label: str) -> bool:
+    """`self.kernel` (a weight) and `self.dense` (a sub-layer) carry the layer's weights; its inputs do not."""
+    return label.startswith("self.")
 
 
 class _ValueFlow:
-    """Which weights each value carries gradient from (flow-insensitive, over one function's statements), and
-    which values reach the sinks (returned values, a tape's targets) through gradient-carrying positions."""
+    """Which weights each value carries gradient from, and which values reach the sinks (returned values, a
+    tape's targets) through gradient-carrying positions — read off the file's value-flow analysis."""
 
-    def __init__(self, analysis, nodes: list[ast.AST], seed: Callable[[ast.AST], str | None], sinks: list[ast.expr]):
+    def __init__(self, analysis, value, flow_of, is_weight: Callable[[str], bool], sinks: list[ast.expr],
+                 in_scope: Callable[[ast.AST], bool]):
         self.analysis = analysis
-        self.seed = seed
+        self.value = value
+        self.flow_of = flow_of
+        self.is_weight = is_weight
         self.sinks = sinks
-        self.bindings: dict[str, list[ast.AST]] = {}
-        for node in nodes:
-            value = _binding_value(node)
-            if value is not None:
-                for name in bound_names(node):
-                    self.bindings.setdefault(name, []).append(value)
-        self.carried: dict[str, frozenset[str]] = {}
-        changed = True
-        while changed:
-            changed = False
-            for name, values in self.bindings.items():
-                seeds = frozenset().union(*(self.seeds(v) for v in values))
-                if seeds != self.carried.get(name, frozenset()):
-                    self.carried[name] = seeds
-                    changed = True
+        self.in_scope = in_scope
 
     def seeds(self, expr: ast.AST) -> frozenset[str]:
-        found = set()
-        for node in self.value_nodes(expr):
-            label = self.seed(node)
-            if label:
-                found.add(label)
-            if isinstance(node, ast.Name):
-                found |= self.carried.get(node.id, frozenset())
-        return frozenset(found)
+        return frozenset(label for label in self.value(expr).origins if self.is_weight(label))
 
     def cuts(self) -> Iterator[tuple[ast.Call, str, frozenset[str]]]:
         """(op, advice, weights it cuts off) for every non-differentiable op whose result reaches a sink while
         some weights feeding it have no other route there."""
-        reaching: list[ast.AST] = list(self.sinks)
-        names: set[str] = set()
         cut_calls: dict[int, tuple[ast.Call, str]] = {}
-        while reaching:
-            for node in self.value_nodes(reaching.pop()):
-                advice = self.non_differentiable(node)
-                if advice:
-                    cut_calls[id(node)] = (node, advice)
-                elif isinstance(node, ast.Name) and node.id not in names:
-                    names.add(node.id)
-                    reaching.extend(self.bindings.get(node.id, []))
+        for node in self.value_nodes(self.sinks):
+            advice = self.non_differentiable(node)
+            if advice and self.in_scope(node):
+                cut_calls[id(node)] = (node, advice)
         if not cut_calls:
             return
         reached = frozenset().union(*(self.seeds(sink) for sink in self.sinks))
@@ -216,18 +142,20 @@ class _ValueFlow:
             if lost:
                 yield call, advice, lost
 
-    def value_nodes(self, expr: ast.AST) -> Iterator[ast.AST]:
-        """The expression and every sub-expression whose value flows into it (stopping at non-differentiable
-        ops, which are yielded but not entered)."""
-        stack = [expr]
+    def value_nodes(self, roots: Iterable[ast.AST]) -> Iterator[ast.AST]:
+        """The roots and every expression whose value flows into them (through names to the definitions that
+        reach them), stopping at non-differentiable ops, which are yielded but not entered."""
+        stack = list(roots)
+        seen: set[int] = set()
         while stack:
             node = stack.pop()
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
             yield node
-            if isinstance(node, ast.Call):
-                if not self.non_differentiable(node):
-                    stack.extend(self._value_arguments(node))
-            else:
-                stack.extend(_value_children(node))
+            flow = self.flow_of(node)
+            if flow is not None and not self.non_differentiable(node):
+                stack.extend(flow.gradient_inputs(node))
 
     def non_differentiable(self, node: ast.AST) -> str | None:
         if not isinstance(node, ast.Call):
@@ -246,60 +174,6 @@ class _ValueFlow:
         qualname = self.analysis.qualname(dtype) or ""
         return qualname.startswith(("tensorflow.", "numpy.", "keras.")) and qualname.rsplit(".", 1)[-1] in INTEGER_DTYPES
 
-    def _value_arguments(self, call: ast.Call) -> list[ast.AST]:
-        func = call.func
-        qualname = self.analysis.qualname(func)
-        if qualname is not None:
-            if qualname.startswith(("tensorflow.", "keras.ops.", "keras.activations.", "keras.backend.")):
-                return self._op_arguments(call, qualname)
-            if qualname.startswith("numpy."):
-                return []  # GF101/GF402's business
-            return _all_arguments(call)  # keras.losses.*, functions of the user's other modules
-        if isinstance(func, ast.Name):
-            if func.id in PYTHON_CONVERSIONS:
-                return []
-            return list(call.args) if func.id in VALUE_BUILTINS else _all_arguments(call)
-        if isinstance(func, ast.Attribute):
-            if func.attr == "numpy":
-                return []
-            return [func.value, *_all_arguments(call)]  # `self.dense(x)`, `outputs.to_tuple()`
-        return _all_arguments(call)
-
-    def _op_arguments(self, call: ast.Call, qualname: str) -> list[ast.AST]:
-        op = qualname.rsplit(".", 1)[-1]
-        keywords = [k.value for k in call.keywords if k.arg in VALUE_KEYWORDS]
-        if op in ALL_ARGUMENTS:
-            return [*call.args, *keywords]
-        if op in WHERE_VALUES:
-            return [*call.args[1:], *keywords]
-        if op in FIRST_ARGUMENT or qualname in CASTS:
-            return [*call.args[:1], *keywords]
-        return []  # an op we do not know: stay silent rather than guess
-
-
-def _all_arguments(call: ast.Call) -> list[ast.AST]:
-    return [*call.args, *(k.value for k in call.keywords if k.arg not in NON_VALUE_KEYWORDS)]
-
-
-def _value_children(node: ast.AST) -> Iterable[ast.AST]:
-    if isinstance(node, ast.BinOp):
-        if isinstance(node.op, (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.MatMult, ast.Pow)):
-            return [node.left, node.right]
-        return []
-    if isinstance(node, ast.UnaryOp):
-        return [node.operand] if isinstance(node.op, (ast.USub, ast.UAdd)) else []
-    if isinstance(node, ast.IfExp):
-        return [node.body, node.orelse]
-    if isinstance(node, ast.Attribute):
-        return [] if node.attr in SHAPE_ATTRS else [node.value]
-    if isinstance(node, (ast.Subscript, ast.Starred, ast.NamedExpr, ast.Await)):
-        return [node.value]
-    if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
-        return node.elts
-    if isinstance(node, ast.Dict):
-        return [v for v in node.values if v is not None]
-    return []
-
 
 def _cut_inputs(call: ast.Call) -> list[ast.AST]:
     """The arguments whose gradient the op drops: the tensor given to it (`inp` for py_function)."""
@@ -311,11 +185,3 @@ def _cut_inputs(call: ast.Call) -> list[ast.AST]:
         return args[1:2]
     first = keyword_argument(call, "x") or keyword_argument(call, "input") or keyword_argument(call, "indices")
     return args[:1] or ([first] if first is not None else [])
-
-
-def _binding_value(node: ast.AST) -> ast.AST | None:
-    if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.NamedExpr)):
-        return node.value
-    if isinstance(node, (ast.For, ast.AsyncFor)):
-        return node.iter
-    return None

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field, replace
-from typing import Callable, Mapping
+from typing import TYPE_CHECKING, Callable, Mapping
 
-import libcst as cst
+if TYPE_CHECKING:
+    import libcst as cst
+
+    _Args = tuple[tuple[str, cst.Arg], ...]  # (numpy parameter name, the user's argument), in call order
 
 
 @dataclass(frozen=True)
@@ -33,8 +36,6 @@ class Translation:
 
 _NOT_A_LITERAL = object()
 _ANY_VALUE = object()  # a parameter that never changes the result (einsum's `optimize`)
-
-_Args = tuple[tuple[str, cst.Arg], ...]  # (numpy parameter name, the user's argument), in call order
 
 
 @dataclass(frozen=True)
@@ -68,8 +69,16 @@ class _Entry:
 # --------------------------------------------------------------------------- expression helpers
 
 
+def _load_libcst() -> None:
+    """Bind the module's `cst` on first translation: the table (MAPPED_FUNCTIONS, operand_count) is read while
+    checking files, and LibCST costs more to import than checking one."""
+    global cst
+    import libcst as cst
+
+
 def code(node: cst.CSTNode) -> str:
     """The source text of a node."""
+    _load_libcst()
     return cst.Module([]).code_for_node(node)
 
 
@@ -500,6 +509,12 @@ _TABLE: dict[str, _Entry] = {
 MAPPED_FUNCTIONS: frozenset[str] = frozenset(_TABLE)
 
 
+def operand_count(function: str) -> int:
+    """How many leading positional arguments of np.<function> are its array operands (1 when not mapped)."""
+    entry = _TABLE.get(function)
+    return entry.operands if entry else 1
+
+
 # --------------------------------------------------------------------------- translate
 
 
@@ -573,6 +588,7 @@ def translate(function: str, call: cst.Call, ctx: TranslationContext) -> Transla
     `function` is the numpy name without the "numpy." prefix. Returns None when the function is
     not in the table, and Translation(None, note) when this call form has no exact equivalent.
     """
+    _load_libcst()
     entry = _TABLE.get(function)
     if entry is None:
         return None

@@ -11,6 +11,7 @@ class NumpyOnForwardPath(Rule):
     name = "numpy-on-forward-path"
     summary = "numpy function applied to tensors in a Layer/Model's `call` (or a method it reaches)"
     fix_safety = FixSafety.SAFE
+    severity = "error"
     triggers = ("numpy",)
     explanation = """
 ## Why gradients stop

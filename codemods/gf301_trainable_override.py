@@ -44,6 +44,7 @@ class TrainableOverride(Rule):
     name = "trainable-collection-override"
     summary = "override of `trainable_variables`/`trainable_weights`/`variables`/`weights` on a Layer/Model"
     fix_safety = FixSafety.SAFE
+    severity = "warning"
     triggers = ("trainable_variables", "trainable_weights", "def variables", "def weights")
     explanation = """
 ## Why gradients stop

@@ -14,7 +14,7 @@ from gradfix.config import Config, ConfigError, load_config
 from gradfix.docs import explain_text, rules_table
 from gradfix.interactive import review, terminal_progress
 from gradfix.notebook import file_diff, readable_diff, source_from_bytes
-from gradfix.output import FORMATS, MACHINE_FORMATS, render
+from gradfix.output import FORMATS, MACHINE_FORMATS, fails_check, render
 from gradfix.patch import AppliedFile, UndoError, atomic_write, save_undo_record, sha256, undo_last_apply
 from gradfix.rules import all_rules
 from gradfix.runner import RunOptions, RunReport, run
@@ -99,7 +99,7 @@ def _check_format(output_format: str) -> None:
 def check(paths: List[Path] = PATHS, select: Optional[List[str]] = SELECT, ignore: Optional[List[str]] = IGNORE,
           output_format: str = FORMAT, stdin_filename: Optional[Path] = STDIN_NAME, jobs: int = JOBS,
           no_cache: bool = NO_CACHE) -> None:
-    """Report findings; exit 0 when clean, 1 with findings, 2 on errors."""
+    """Report findings; exit 0 when clean (or info only), 1 with errors or warnings, 2 on errors."""
     _check_format(output_format)
     report, _, _ = _run(paths, stdin_filename, RunOptions(select=_codes(select), ignore=_codes(ignore), jobs=jobs,
                                                        progress=terminal_progress(), cache=not no_cache))
@@ -107,7 +107,7 @@ def check(paths: List[Path] = PATHS, select: Optional[List[str]] = SELECT, ignor
     rendered = render(diagnostics, output_format)
     if rendered:
         typer.echo(rendered)
-    raise typer.Exit(EXIT_ERROR if report.errors else EXIT_FINDINGS if diagnostics else EXIT_CLEAN)
+    raise typer.Exit(EXIT_ERROR if report.errors else EXIT_FINDINGS if fails_check(diagnostics) else EXIT_CLEAN)
 
 
 @app.command()

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from gradfix.analysis import FileAnalysis, ProjectIndex
-from gradfix.rules import Finding, FixSafety, Rule
+from gradfix.rules import Finding, FixSafety, Rule, Severity
 from gradfix.source import Edit, SourceError, SourceText, apply_edits
 
 MAX_FIX_PASSES = 10
@@ -46,6 +46,7 @@ class Diagnostic:
     path: str
     code: str
     message: str
+    severity: Severity
     line: int
     col: int
     end_line: int
@@ -130,12 +131,12 @@ def run_rules(analysis: FileAnalysis, rules: list[Rule]) -> list[Finding]:
             except Exception as exc:  # name the rule: the user can ignore it, we can fix it
                 raise RuleError(f"{rule.code} failed: {type(exc).__name__}: {exc}") from exc
     findings = [f for f in findings if not suppressed(analysis.source, f)]
-    return sorted(findings, key=lambda f: (f.node.lineno, f.node.col_offset, f.code))
+    return sorted(findings, key=lambda f: (f.span.line, f.span.col, f.code))
 
 
 def suppressed(source: SourceText, finding: Finding) -> bool:
-    """`# gradfix: ignore[GF101]`, `# gradfix: ignore`, `# noqa: GF101` or bare `# noqa` on a line of the node."""
-    for lineno in range(finding.node.lineno, finding.node.end_lineno + 1):
+    """`# gradfix: ignore[GF101]`, `# gradfix: ignore`, `# noqa: GF101` or bare `# noqa` on a line of the finding."""
+    for lineno in range(finding.span.line, finding.span.end_line + 1):
         match = _SUPPRESSION.search(source.line(lineno))
         if match:
             codes = _RULE_CODE.findall(match.group(1) or "")
@@ -210,11 +211,11 @@ def _reanalyse(previous: FileAnalysis, text: str, codes: set[str]) -> FileAnalys
 
 
 def _check_edits_are_local(source: SourceText, edits: list[Edit], findings: list[Finding], codes: set[str]) -> None:
-    """Every edit of a pass lies on the lines of the nodes that pass set out to rewrite (decorators included;
+    """Every edit of a pass lies on the lines of the findings that pass set out to rewrite (decorators included;
     the blank lines, comments and line breaks around them may go with them); an insertion lies on or next to
     them. Checked pass by pass, in that pass's coordinates: linear, unlike diffing the file before and after,
     which is quadratic in files with many similar lines."""
-    allowed = {line for f in findings for line in range(_first_line(f.node), f.node.end_lineno + 1)}
+    allowed = {line for f in findings for line in f.span.owned_lines}
     text, starts = source.text, source.line_starts
     for edit in edits:
         first = bisect.bisect_right(starts, edit.start)
@@ -235,11 +236,6 @@ def _content_overlaps(source: SourceText, line: int, start: int, end: int) -> bo
     line_start = source.line_starts[line - 1]
     content = source.line(line).rstrip("\r\n")
     return bool(content.strip()) and start < line_start + len(content) and line_start < end
-
-
-def _first_line(node: ast.AST) -> int:
-    decorators = getattr(node, "decorator_list", None)
-    return min(d.lineno for d in decorators) if decorators else node.lineno
 
 
 def tensorflow_import_edit(analysis: FileAnalysis) -> Edit:
@@ -267,13 +263,13 @@ def tensorflow_import_edit(analysis: FileAnalysis) -> Edit:
 
 
 def diagnostic(path: str, source: SourceText, finding: Finding) -> Diagnostic:
-    node = finding.node
+    span = finding.span
     fix = finding.fix
     edits = tuple(_fix_edit(source, e) for e in fix.edits) if fix else ()
     return Diagnostic(
-        path=path, code=finding.code, message=finding.message,
-        line=node.lineno, col=source.column(node.lineno, node.col_offset),
-        end_line=node.end_lineno, end_col=source.column(node.end_lineno, node.end_col_offset),
+        path=path, code=finding.code, message=finding.message, severity=finding.severity,
+        line=span.line, col=source.column(span.line, span.col),
+        end_line=span.end_line, end_col=source.column(span.end_line, span.end_col),
         fix_safety=fix.safety if fix and fix.safety is not FixSafety.NONE else None, fix_edits=edits)
 
 

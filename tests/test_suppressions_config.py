@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import json
 import textwrap
 
 import pytest
@@ -127,6 +129,7 @@ def unsafe_rule():
         summary = "test only"
         explanation = "test only"
         fix_safety = FixSafety.UNSAFE
+        severity = "error"
         triggers = (".numpy()",)
 
         def check(self, analysis):
@@ -152,3 +155,48 @@ def test_unsafe_fixes_from_config_and_flags(in_tmp, unsafe_rule, config, flags, 
     layer.write_text(LAYER.format(comment=""))
     assert invoke("apply", "layer.py", *flags).exit_code == 0
     assert ("inputs.numpy()" not in layer.read_text()) is fixed
+
+
+@pytest.fixture
+def mixed_safety_rule():
+    """A rule whose fix is safe for one form of its pattern (`name.numpy()`) and unsafe for another."""
+
+    class MixedNumpy(Rule):
+        code = "GF998"
+        name = "test-mixed"
+        summary = explanation = "test only"
+        fix_safety = FixSafety.SAFE
+        severity = "warning"
+        triggers = (".numpy()",)
+
+        def check(self, analysis):
+            for scope in analysis.forward_scopes:
+                for call in scope.calls():
+                    if getattr(call.func, "attr", None) == "numpy":
+                        operand = call.func.value
+                        safety = None if isinstance(operand, ast.Name) else FixSafety.UNSAFE
+                        fix = self.fix(analysis.replace(call, analysis.operand(operand)), safety=safety)
+                        yield self.finding(call, "mixed test fix", fix)
+
+    yield MixedNumpy
+    del Rule.registry["GF998"]
+
+
+MIXED = """import tensorflow as tf
+
+
+class Scale(tf.keras.layers.Layer):
+    def call(self, inputs):
+        return inputs.numpy() + (inputs * 2).numpy()
+"""
+
+
+@pytest.mark.parametrize("flags, fixed", [([], "inputs + (inputs * 2).numpy()"),
+                                          (["--unsafe-fixes"], "inputs + (inputs * 2)")])
+def test_safety_is_decided_per_fix(in_tmp, mixed_safety_rule, flags, fixed):
+    (in_tmp / "layer.py").write_text(MIXED)
+    result = invoke("check", "--select", "GF998", "--output-format", "json", "layer.py")
+    findings = json.loads(result.stdout)
+    assert [(f["fix"]["applicability"], f["severity"]) for f in findings] == [("safe", "warning"), ("unsafe", "warning")]
+    assert invoke("apply", "--select", "GF998", "layer.py", *flags).exit_code == 0
+    assert f"return {fixed}\n" in (in_tmp / "layer.py").read_text()

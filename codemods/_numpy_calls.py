@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import ast
 
-import libcst as cst
-
 from gradfix.analysis import FileAnalysis, TensorScope
+from gradfix.deferred import LazyModule
 from gradfix.numpy_to_tf import TranslationContext, translate
 from gradfix.rules import Finding, Rule
+
+cst = LazyModule("libcst")  # imported when a fix is built: gradfix/deferred.py
 
 # numpy's converters are GF102's business (they are dropped, not translated).
 CONVERTERS = frozenset({"asarray", "array", "asanyarray", "ascontiguousarray"})

@@ -14,11 +14,12 @@ import re
 import warnings
 from dataclasses import dataclass, field
 
-import libcst as cst
-
 from gradfix.analysis import FileAnalysis, ProjectIndex
+from gradfix.deferred import LazyModule
 from gradfix.rules import Finding, FixSafety, Rule, Severity
 from gradfix.source import Edit, SourceError, SourceText, apply_edits
+
+cst = LazyModule("libcst")  # imported when a fix is built: gradfix/deferred.py
 
 MAX_FIX_PASSES = 10
 KERAS_MARKERS = ("tensorflow", "keras")

@@ -14,7 +14,9 @@ import ast
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Callable, Mapping
 
-import libcst as cst
+from gradfix.deferred import LazyModule
+
+cst = LazyModule("libcst")  # imported when a fix is built: gradfix/deferred.py
 
 
 @dataclass(frozen=True)

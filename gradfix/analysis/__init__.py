@@ -9,15 +9,16 @@ from __future__ import annotations
 import ast
 from functools import cached_property
 
-import libcst as cst
-
 from gradfix.analysis.classes import KerasClass
 from gradfix.analysis.imports import ImportMap
 from gradfix.analysis.keras import KerasKind, ProjectIndex
 from gradfix.analysis.statements import walk_statements
 from gradfix.analysis.tapes import Tape, find_tapes
 from gradfix.analysis.tensors import TensorScope
+from gradfix.deferred import LazyModule
 from gradfix.source import Edit, SourceText
+
+cst = LazyModule("libcst")  # imported when a fix is built: gradfix/deferred.py
 
 __all__ = ["FileAnalysis", "KerasClass", "KerasKind", "ProjectIndex", "Tape", "TensorScope"]
 

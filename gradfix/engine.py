@@ -167,7 +167,6 @@ class SafetyNetError(Exception):
 def fix_to_fixpoint(analysis: FileAnalysis, findings: list[Finding], rules: list[Rule],
                     settings: Settings) -> SourceText:
     source = analysis.source
-    needs_import = False
     applied: set[str] = set()  # codes of the rules whose fixes were used, for the safety net's messages
     text = source.text
     for _ in range(MAX_FIX_PASSES):
@@ -175,6 +174,7 @@ def fix_to_fixpoint(analysis: FileAnalysis, findings: list[Finding], rules: list
         if not fixable:
             break
         chosen: list[Edit] = []
+        needs_import = False
         for finding in fixable:
             if not any(e.overlaps(c) for e in finding.fix.edits for c in chosen):
                 chosen.extend(finding.fix.edits)
@@ -183,14 +183,14 @@ def fix_to_fixpoint(analysis: FileAnalysis, findings: list[Finding], rules: list
         _check_edits_are_local(analysis.source, chosen, fixable, applied)
         text = apply_edits(text, chosen)
         analysis = _reanalyse(analysis, text, applied)
+        # The import goes in with the pass that needs it: the next pass must read `tf.where(...)` as the tensor
+        # it is, or the numpy left around it is only found once the file is written (and fixed a second time).
+        if needs_import and not analysis.tensorflow_imported:
+            text = apply_edits(text, [tensorflow_import_edit(analysis)])
+            analysis = _reanalyse(analysis, text, applied)
         findings = run_rules(analysis, rules)
     else:
         raise SafetyNetError({f.code for f in fixable}, "fixes did not converge")
-    if needs_import and not analysis.tensorflow_imported:
-        text = apply_edits(text, [tensorflow_import_edit(analysis)])
-        analysis = _reanalyse(analysis, text, applied)
-        if any(usable(f, settings) for f in run_rules(analysis, rules)):
-            raise SafetyNetError(applied, "a second pass would change the file again")
     try:
         cst.parse_module(text)
     except cst.ParserSyntaxError as exc:

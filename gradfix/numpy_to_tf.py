@@ -303,6 +303,60 @@ def _float_input(plan: _Plan, ctx: TranslationContext) -> _Plan | Translation:
     return plan
 
 
+_COMMUTATIVE = frozenset({"math.add", "math.multiply", "math.maximum", "math.minimum"})
+_OPERATORS = {"math.subtract": "-", "math.divide": "/", "math.truediv": "/", "math.pow": "**"}
+
+
+def _number_first(plan: _Plan, ctx: TranslationContext) -> _Plan | Translation:
+    """In a graph (`fit`, tf.function) a TF binary op takes its dtype from its first argument:
+    `tf.math.maximum(0, h)` makes 0 an int32 and fails on a float `h`. With a number first, a commutative op
+    swaps its operands; the others become Python's operator, whose reflected form (`h.__rsub__(2)`) converts
+    the number to the tensor's dtype, as numpy's weak scalar promotion does."""
+    first, second = _arg(plan, "x1"), _arg(plan, "x2")
+    if first is None or second is None or not _is_number(_literal(first.value)) or _is_number(_literal(second.value)):
+        return plan
+    if plan.op in _COMMUTATIVE:
+        return _with_value(_with_value(plan, "x1", second.value), "x2", first.value)
+    if plan.op not in _OPERATORS:
+        return plan
+    parenthesised = cst.parse_expression(f"({_code(first.value).strip()}) {_OPERATORS[plan.op]} ({_code(second.value).strip()})")
+    return Translation(cst.parse_expression(f"({_code(_simplest(parenthesised))})"), plan.note)
+
+
+def _simplest(operation: cst.BinaryOperation) -> cst.BinaryOperation:
+    """Drop the parentheses around an operand that needs none (a number, a name, a call, an attribute)."""
+    atoms = (cst.Integer, cst.Float, cst.Name, cst.Call, cst.Attribute, cst.Subscript)
+    left, right = operation.left, operation.right
+    if isinstance(left, atoms) and not _code(left).strip("() ").startswith("-"):
+        left = left.with_changes(lpar=[], rpar=[])
+    if isinstance(right, atoms):
+        right = right.with_changes(lpar=[], rpar=[])
+    return operation.with_changes(left=left, right=right)
+
+
+def _number_branch_second(plan: _Plan, ctx: TranslationContext) -> _Plan:
+    """`tf.where(c, 0, h)` fails in a graph as `tf.math.maximum(0, h)` does (the 0 becomes an int32): with a
+    number as the first branch only, the condition is negated and the branches swapped."""
+    chosen, other = _arg(plan, "x"), _arg(plan, "y")
+    if chosen is None or other is None or not _is_number(_literal(chosen.value)) \
+            or _is_number(_literal(other.value)):
+        return plan
+    condition = _arg(plan, "condition").value
+    plan = _with_value(plan, "condition", _tf_call(ctx, "math.logical_not", condition))
+    return _with_value(_with_value(plan, "x", other.value), "y", chosen.value)
+
+
+def _shape_sequence(plan: _Plan, ctx: TranslationContext) -> _Plan | Translation:
+    """numpy takes `np.reshape(x, -1)`; tf.reshape takes a bare int only eagerly, and fails in a graph."""
+    shape = _arg(plan, "shape")
+    if shape is None or isinstance(shape.value, (cst.Tuple, cst.List)):
+        return plan
+    if _is_int_literal(shape.value):
+        return _with_value(plan, "shape", cst.parse_expression(f"({_code(shape.value).strip()},)"))
+    return Translation(None, "the shape may be a single int, which tf.reshape accepts only outside a graph; "
+                             "write it as a tuple")
+
+
 def _clip(plan: _Plan, ctx: TranslationContext) -> Translation:
     """np.clip(a, lo, hi) is minimum(maximum(a, lo), hi). tf.clip_by_value computes
     maximum(minimum(a, hi), lo), which differs when lo > hi and cannot broadcast `a` to a larger
@@ -341,7 +395,8 @@ def _not_differentiable(op: str) -> str:
 
 def _ufunc(tf_op: str, arity: int, note: str = "") -> _Entry:
     params = ("x",) if arity == 1 else ("x1", "x2")
-    return _Entry(tf_op, params + ("out",), operands=arity, defaults=_UFUNC_DEFAULTS, note=note)
+    return _Entry(tf_op, params + ("out",), operands=arity, defaults=_UFUNC_DEFAULTS, note=note,
+                  adjust=_number_first if arity == 2 else None)
 
 
 def _reduction(tf_op: str, params: tuple[str, ...], note: str = "", adjust: _Adjust | None = None) -> _Entry:
@@ -468,6 +523,7 @@ _TABLE: dict[str, _Entry] = {
         keywords={"shape": "shape"},
         defaults={"order": "C", "copy": None},
         aliases={"newshape": "shape"},
+        adjust=_shape_sequence,
     ),
     "transpose": _Entry("transpose", ("a", "axes"), keywords={"axes": "perm"}),
     "expand_dims": _Entry("expand_dims", ("a", "axis"), keywords={"axis": "axis"}, adjust=_int_axis),
@@ -486,6 +542,7 @@ _TABLE: dict[str, _Entry] = {
         operands=3,
         missing_operand_note="np.where(condition) returns a tuple of index arrays; "
         "tf.where(condition) returns one [n, rank] tensor of indices",
+        adjust=_number_branch_second,
     ),
     "zeros_like": _like("zeros_like"),
     "ones_like": _like("ones_like"),

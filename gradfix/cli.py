@@ -220,7 +220,7 @@ def undo() -> None:
 
 @app.command("rules")
 def list_rules() -> None:
-    """List every rule: code, name, fix (safe / unsafe / none), summary."""
+    """List every rule: code, name, severity (error / warning / info), fix (safe / unsafe / none), summary."""
     typer.echo(rules_table(list(all_rules().values())))
 
 

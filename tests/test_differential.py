@@ -134,12 +134,17 @@ def bodies(draw, first: str, others: tuple[str, ...], weights_needed: tuple[str,
 
 
 @st.composite
-def layer_cases(draw) -> Case:
-    flavour = draw(st.sampled_from(sorted(FLAVOURS)))
-    imports, base, _ = FLAVOURS[flavour]
+def settings_of_a_case(draw, dtypes: tuple[str, ...]) -> tuple[str, int, tuple[int, ...], str]:
+    """(Keras flavour, units, input shape of rank 1-3, input dtype)."""
     units = draw(st.integers(3, 4))
-    shape = draw(st.sampled_from(((units,), (2, units), (2, 3, units))))
-    dtype = draw(st.sampled_from(("float32", "float32", "int32")))
+    return (draw(st.sampled_from(sorted(FLAVOURS))), units,
+            draw(st.sampled_from(((units,), (2, units), (2, 3, units)))), draw(st.sampled_from(dtypes)))
+
+
+@st.composite
+def layer_cases(draw) -> Case:
+    flavour, units, shape, dtype = draw(settings_of_a_case(("float32", "float32", "int32")))
+    imports, base, _ = FLAVOURS[flavour]
     others = tuple(c.replace("LITERAL", _literal(units)) for c in CONSTANTS) + WEIGHTS + ("self.kernel",)
     statements, head, methods, functions = draw(bodies("inputs", others, ("self.w",), helper_self=True))
     everything = "\n".join(statements + [head] + methods)
@@ -163,11 +168,8 @@ def layer_cases(draw) -> Case:
 
 @st.composite
 def loss_cases(draw) -> Case:
-    flavour = draw(st.sampled_from(sorted(FLAVOURS)))
+    flavour, units, shape, dtype = draw(settings_of_a_case(("float32", "int32")))  # dtype: of the labels
     imports, _, keras = FLAVOURS[flavour]
-    units = draw(st.integers(3, 4))
-    shape = draw(st.sampled_from(((units,), (2, units), (2, 3, units))))
-    dtype = draw(st.sampled_from(("float32", "int32")))  # the labels
     others = ("y_true", "0.5", "2", "1.0", "np.float32(1.5)", _literal(units))
     statements, head, _, functions = draw(bodies("y_pred", others, (), helper_self=False))
     if "y_true" not in "\n".join(statements + [head] + functions):

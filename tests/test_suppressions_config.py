@@ -119,27 +119,33 @@ def test_invalid_config_is_a_usage_error(in_tmp):
     assert result.exit_code == 2 and "unknown rule code(s): GF999" in result.stderr
 
 
-@pytest.fixture
-def unsafe_rule():
-    """A rule whose fix is unsafe (no shipped rule had one when this was written): `.numpy()` → tensor."""
+def numpy_method_rule(code: str, default: FixSafety, safety_of=lambda operand: None) -> type[Rule]:
+    """A test rule: `.numpy()` → the tensor itself, of the default safety unless `safety_of(operand)` says."""
 
-    class UnsafeNumpy(Rule):
-        code = "GF999"
-        name = "test-unsafe"
-        summary = "test only"
-        explanation = "test only"
-        fix_safety = FixSafety.UNSAFE
-        severity = "error"
+    class NumpyMethod(Rule):
+        name = "test-numpy-method"
+        summary = explanation = "test only"
+        fix_safety = default
+        severity = "warning"
         triggers = (".numpy()",)
 
         def check(self, analysis):
             for scope in analysis.forward_scopes:
                 for call in scope.calls():
                     if getattr(call.func, "attr", None) == "numpy":
-                        yield self.finding(call, "unsafe test fix",
-                                           self.fix(analysis.replace(call, analysis.operand(call.func.value))))
+                        operand = call.func.value
+                        fix = self.fix(analysis.replace(call, analysis.operand(operand)), safety=safety_of(operand))
+                        yield self.finding(call, "test fix", fix)
 
-    yield UnsafeNumpy
+    NumpyMethod.code = code
+    Rule.registry[code] = NumpyMethod
+    return NumpyMethod
+
+
+@pytest.fixture
+def unsafe_rule():
+    """A rule whose fix is unsafe (no shipped rule had one when this was written): `.numpy()` → tensor."""
+    yield numpy_method_rule("GF999", FixSafety.UNSAFE)
     del Rule.registry["GF999"]
 
 
@@ -160,25 +166,8 @@ def test_unsafe_fixes_from_config_and_flags(in_tmp, unsafe_rule, config, flags, 
 @pytest.fixture
 def mixed_safety_rule():
     """A rule whose fix is safe for one form of its pattern (`name.numpy()`) and unsafe for another."""
-
-    class MixedNumpy(Rule):
-        code = "GF998"
-        name = "test-mixed"
-        summary = explanation = "test only"
-        fix_safety = FixSafety.SAFE
-        severity = "warning"
-        triggers = (".numpy()",)
-
-        def check(self, analysis):
-            for scope in analysis.forward_scopes:
-                for call in scope.calls():
-                    if getattr(call.func, "attr", None) == "numpy":
-                        operand = call.func.value
-                        safety = None if isinstance(operand, ast.Name) else FixSafety.UNSAFE
-                        fix = self.fix(analysis.replace(call, analysis.operand(operand)), safety=safety)
-                        yield self.finding(call, "mixed test fix", fix)
-
-    yield MixedNumpy
+    yield numpy_method_rule("GF998", FixSafety.SAFE,
+                            lambda operand: None if isinstance(operand, ast.Name) else FixSafety.UNSAFE)
     del Rule.registry["GF998"]
 
 

@@ -76,6 +76,9 @@ class Case:
     shape: tuple[int, ...]
     source: str
 
+    def __repr__(self) -> str:  # the sources are in the failure message; hypothesis' report needs no 30 kB
+        return f"Case({self.kind}, {self.flavour}, {self.dtype} {self.shape})"
+
 
 def _literal(units: int) -> str:
     return "[" + ", ".join(str(v) for v in (0.5, -0.5, 0.25, 1.0)[:units]) + "]"

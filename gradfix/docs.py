@@ -50,8 +50,8 @@ def rules_markdown(rules: list[type[Rule]]) -> str:
               for r in rules]
     for rule in rules:
         body = explain_text(rule).split("\n\n", 1)[1]  # the title line becomes the section heading
-        parts.append(f"\n## {rule.code}\n\n`{rule.name}` — severity: **{rule.severity.value}**, fix: **{rule.fix_safety.value}**\n\n"
-                     f"{_demote_headings(body)}")
+        parts.append(f"\n## {rule.code}\n\n`{rule.name}` — severity: **{rule.severity.value}**, "
+                     f"fix: **{rule.fix_safety.value}**\n\n{_demote_headings(body)}")
     return "\n".join(parts) + "\n"
 
 

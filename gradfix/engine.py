@@ -251,7 +251,8 @@ def tensorflow_import_edit(analysis: FileAnalysis) -> Edit:
             and isinstance(statement.value.value, str)
         if isinstance(statement, _END_OF_PREAMBLE):
             break
-        if is_docstring or isinstance(statement, (ast.Import, ast.ImportFrom)) or _sets_environment(analysis, statement):
+        if is_docstring or isinstance(statement, (ast.Import, ast.ImportFrom)) \
+                or _sets_environment(analysis, statement):
             anchor = statement
     source = analysis.source
     newline = source.newline

@@ -213,8 +213,9 @@ def _with_keyword(plan: _Plan, name: str, value: cst.BaseExpression) -> _Plan:
 def _dot(plan: _Plan, ctx: TranslationContext) -> _Plan | Translation:
     """np.dot is multiply for scalars, matmul for two matrices, and tensordot(axes=1) when rank(b) <= 2."""
     rank_a, rank_b = (_rank(_arg(plan, name).value, ctx) for name in ("a", "b"))
-    if rank_a == 0 or rank_b == 0:
-        return replace(plan, op="math.multiply")
+    if rank_a == 0 or rank_b == 0:  # a number goes second, as for np.multiply (see _number_first)
+        plan = replace(plan, op="math.multiply")
+        return _swapped(plan, "a", "b") if _only_first_is_a_number(_arg(plan, "a"), _arg(plan, "b")) else plan
     if rank_b is None:
         return Translation(
             None,
@@ -313,14 +314,25 @@ def _number_first(plan: _Plan, ctx: TranslationContext) -> _Plan | Translation:
     swaps its operands; the others become Python's operator, whose reflected form (`h.__rsub__(2)`) converts
     the number to the tensor's dtype, as numpy's weak scalar promotion does."""
     first, second = _arg(plan, "x1"), _arg(plan, "x2")
-    if first is None or second is None or not _is_number(_literal(first.value)) or _is_number(_literal(second.value)):
+    if not _only_first_is_a_number(first, second):
         return plan
     if plan.op in _COMMUTATIVE:
-        return _with_value(_with_value(plan, "x1", second.value), "x2", first.value)
-    if plan.op not in _OPERATORS:
+        return _swapped(plan, "x1", "x2")
+    operator = _OPERATORS.get(plan.op)
+    if operator is None:
         return plan
-    parenthesised = cst.parse_expression(f"({_code(first.value).strip()}) {_OPERATORS[plan.op]} ({_code(second.value).strip()})")
-    return Translation(cst.parse_expression(f"({_code(_simplest(parenthesised))})"), plan.note)
+    operation = cst.parse_expression(f"({_code(first.value).strip()}) {operator} ({_code(second.value).strip()})")
+    return Translation(cst.parse_expression(f"({_code(_simplest(operation))})"), plan.note)
+
+
+def _only_first_is_a_number(first: cst.Arg | None, second: cst.Arg | None) -> bool:
+    return first is not None and second is not None and _is_number(_literal(first.value)) \
+        and not _is_number(_literal(second.value))
+
+
+def _swapped(plan: _Plan, first: str, second: str) -> _Plan:
+    values = _arg(plan, first).value, _arg(plan, second).value
+    return _with_value(_with_value(plan, first, values[1]), second, values[0])
 
 
 def _simplest(operation: cst.BinaryOperation) -> cst.BinaryOperation:
@@ -337,13 +349,10 @@ def _simplest(operation: cst.BinaryOperation) -> cst.BinaryOperation:
 def _number_branch_second(plan: _Plan, ctx: TranslationContext) -> _Plan:
     """`tf.where(c, 0, h)` fails in a graph as `tf.math.maximum(0, h)` does (the 0 becomes an int32): with a
     number as the first branch only, the condition is negated and the branches swapped."""
-    chosen, other = _arg(plan, "x"), _arg(plan, "y")
-    if chosen is None or other is None or not _is_number(_literal(chosen.value)) \
-            or _is_number(_literal(other.value)):
+    if not _only_first_is_a_number(_arg(plan, "x"), _arg(plan, "y")):
         return plan
     condition = _arg(plan, "condition").value
-    plan = _with_value(plan, "condition", _tf_call(ctx, "math.logical_not", condition))
-    return _with_value(_with_value(plan, "x", other.value), "y", chosen.value)
+    return _swapped(_with_value(plan, "condition", _tf_call(ctx, "math.logical_not", condition)), "x", "y")
 
 
 def _shape_sequence(plan: _Plan, ctx: TranslationContext) -> _Plan | Translation:

@@ -557,6 +557,7 @@ def test_functions_outside_the_table_are_not_translated():
         ("argmax", "np.argmax(x)", "tf.math.argmax(tf.reshape(x, [-1]))"),
         ("tensordot", "np.tensordot(x, w)", "tf.tensordot(x, w, axes=2)"),
         ("maximum", "np.maximum(0, x)", "tf.math.maximum(x, 0)"),
+        ("dot", "np.dot(0.5, x)", "tf.math.multiply(x, 0.5)"),
         ("true_divide", "np.true_divide(1, x + w)", "(1 / (x + w))"),
         ("subtract", "np.subtract(-1, x)", "((-1) - x)"),
         ("power", "np.power(2, x)", "(2 ** x)"),

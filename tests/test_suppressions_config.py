@@ -186,6 +186,7 @@ def test_safety_is_decided_per_fix(in_tmp, mixed_safety_rule, flags, fixed):
     (in_tmp / "layer.py").write_text(MIXED)
     result = invoke("check", "--select", "GF998", "--output-format", "json", "layer.py")
     findings = json.loads(result.stdout)
-    assert [(f["fix"]["applicability"], f["severity"]) for f in findings] == [("safe", "warning"), ("unsafe", "warning")]
+    assert [(f["fix"]["applicability"], f["severity"]) for f in findings] == [("safe", "warning"),
+                                                                             ("unsafe", "warning")]
     assert invoke("apply", "--select", "GF998", "layer.py", *flags).exit_code == 0
     assert f"return {fixed}\n" in (in_tmp / "layer.py").read_text()

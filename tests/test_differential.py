@@ -76,8 +76,8 @@ class Case:
     shape: tuple[int, ...]
     source: str
 
-    def __repr__(self) -> str:  # the sources are in the failure message; hypothesis' report needs no 30 kB
-        return f"Case({self.kind}, {self.flavour}, {self.dtype} {self.shape})"
+    def _repr_pretty_(self, printer, cycle) -> None:  # hypothesis' report: the sources are in the failure message
+        printer.text(f"Case({self.kind}, {self.flavour}, {self.dtype} {self.shape})")
 
 
 def _literal(units: int) -> str:

@@ -12,6 +12,7 @@ class NumpyOnForwardPath(Rule):
     name = "numpy-on-forward-path"
     summary = "numpy function applied to tensors in a Layer/Model's `call` (or what it reaches), or a `Lambda` layer"
     fix_safety = FixSafety.SAFE
+    severity = "error"
     triggers = ("numpy",)
     explanation = """
 ## Why gradients stop

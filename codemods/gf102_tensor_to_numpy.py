@@ -16,6 +16,7 @@ class TensorToNumpy(Rule):
     name = "tensor-to-numpy"
     summary = "`.numpy()`, `np.asarray`/`np.array`, `K.eval`/`K.get_value` or `float()` on a tensor in `call`"
     fix_safety = FixSafety.SAFE
+    severity = "error"
     triggers = ("numpy", "float(", "int(", "eval(", "get_value(")
     explanation = """
 ## Why gradients stop

@@ -16,6 +16,7 @@ class NumpyInLoss(Rule):
     name = "numpy-in-loss"
     summary = "numpy function applied to tensors in a loss or metric function"
     fix_safety = FixSafety.SAFE
+    severity = "error"
     triggers = ("numpy",)
     explanation = """
 ## Why gradients stop

@@ -15,6 +15,7 @@ class BareVariable(Rule):
     name = "bare-tf-variable"
     summary = "weight created as a bare `tf.Variable` attribute of a Layer/Model (Keras 3 does not track it)"
     fix_safety = FixSafety.SAFE
+    severity = "error"
     triggers = ("Variable",)
     explanation = """
 ## Why gradients stop

@@ -13,6 +13,7 @@ class VariableInCall(Rule):
     name = "variable-created-in-call"
     summary = "`tf.Variable` created inside `call`: a new, untracked variable on every step"
     fix_safety = FixSafety.NONE
+    severity = "error"
     triggers = ("Variable",)
     explanation = """
 ## Why gradients stop

@@ -31,6 +31,7 @@ class VariableHolder(Rule):
     name = "untracked-variable-holder"
     summary = "plain class or `tf.Module` holding `tf.Variable`s, stored on a Layer/Model (its variables are not trained)"
     fix_safety = FixSafety.UNSAFE
+    severity = "error"
     triggers = ("Variable",)
     explanation = """
 ## Why gradients stop

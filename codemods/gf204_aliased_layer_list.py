@@ -22,6 +22,7 @@ class AliasedLayerList(Rule):
     name = "aliased-layer-list"
     summary = "list stored on a Layer/Model, then filled through its local name (Keras 3 stored a copy)"
     fix_safety = FixSafety.SAFE
+    severity = "error"
     triggers = ("= [", "=[", "= {", "={", "list(", "dict(")
     explanation = """
 ## Why gradients stop

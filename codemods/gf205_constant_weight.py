@@ -90,7 +90,7 @@ to every later tape. (Keras 1 initializers returned variables, which is where th
         weights = sorted(a for a in _weights_read(keras_class, statement.value))
         names = ", ".join(f"`self.{w}`" for w in weights)
         message = (f"`self.{attribute}` is computed from {names} once, in {keras_class.name}.{method_name}: `call` "
-                   f"reads a constant, so {names} get no gradient; compute it in `call`")
+                   f"reads a constant, so {names} {'get' if len(weights) > 1 else 'gets'} no gradient; compute it in `call`")
         move = _move_into_call(analysis, keras_class, statement, method_name, attribute)
         if isinstance(move, str):
             yield self.finding(statement, f"{message}; not moved: {move}")

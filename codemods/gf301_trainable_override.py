@@ -63,6 +63,7 @@ class TrainableOverride(Rule):
     summary = ("override of `trainable_variables`/`trainable_weights`/`variables`/`weights` on a Layer/Model that "
                "differs from what Keras tracks")
     fix_safety = FixSafety.SAFE
+    severity = "warning"
     triggers = ("trainable_variables", "trainable_weights", "def variables", "def weights")
     explanation = """
 ## Why gradients stop

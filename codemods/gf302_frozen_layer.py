@@ -18,6 +18,7 @@ class FrozenLayer(Rule):
     name = "frozen-layer"
     summary = "`.trainable = False` on a layer or sub-model: its weights will not train (information)"
     fix_safety = FixSafety.NONE
+    severity = "info"
     triggers = ("trainable",)
     explanation = """
 ## Why gradients stop

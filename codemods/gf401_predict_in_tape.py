@@ -17,6 +17,7 @@ class PredictInTape(Rule):
     name = "predict-in-gradient-tape"
     summary = "`model.predict(x)` inside a `GradientTape` block returns a NumPy array: no gradient"
     fix_safety = FixSafety.SAFE
+    severity = "error"
     triggers = ("GradientTape",)
     explanation = """
 ## Why gradients stop

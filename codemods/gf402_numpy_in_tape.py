@@ -16,6 +16,7 @@ class NumpyInTape(Rule):
     name = "numpy-in-gradient-tape"
     summary = "`.numpy()`, numpy or `float()` on the way from the model's output to the tape's target"
     fix_safety = FixSafety.SAFE
+    severity = "error"
     triggers = ("GradientTape",)
     explanation = """
 ## Why gradients stop
@@ -75,17 +76,17 @@ the NumPy copy is always an explicit step in your loop.
                 reported.add(id(call))
                 if tape.target_recorded:
                     maybe_intended.append(call)
-                    finding = self._maybe_intended(analysis, finding)
+                    finding = self._maybe_intended(analysis, call)
                 yield finding
 
-    def _maybe_intended(self, analysis, finding):
+    def _maybe_intended(self, analysis, call: ast.AST):
         """The target also depends on the model through TensorFlow alone, so this copy may be a constant on
         purpose (a sample weight computed from the predictions): reported, not rewritten."""
         tf = analysis.tf_name
-        return self.finding(finding.node, f"`{_first_line(analysis.segment(finding.node))}` {WHERE} copies a value "
-                                          "of the model out of TensorFlow, so no gradient flows through it; the loss "
-                                          f"has other routes, so if a constant is meant, say so with `{tf}.stop_gradient"
-                                          "(...)`, else compute it with TensorFlow ops")
+        return self.finding(call, f"`{_first_line(analysis.segment(call))}` {WHERE} copies a value "
+                                  "of the model out of TensorFlow, so no gradient flows through it; the loss "
+                                  f"has other routes, so if a constant is meant, say so with `{tf}.stop_gradient"
+                                  "(...)`, else compute it with TensorFlow ops")
 
     def _check_conversion(self, analysis, tape, call: ast.Call):
         func = call.func

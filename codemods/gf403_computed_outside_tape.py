@@ -5,8 +5,8 @@ from __future__ import annotations
 import ast
 import re
 
-from gradfix.analysis.tapes import Region, bound_names, names_read
-from gradfix.rules import FixSafety, Rule
+from gradfix.analysis.tapes import bound_names, names_read
+from gradfix.rules import FixSafety, Rule, Span
 from gradfix.source import Edit
 
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)?")
@@ -18,6 +18,7 @@ class ComputedOutsideTape(Rule):
     name = "computed-outside-gradient-tape"
     summary = "prediction or loss computed before/after the `GradientTape` block that the gradient is taken from"
     fix_safety = FixSafety.UNSAFE
+    severity = "error"
     triggers = ("GradientTape",)
     explanation = """
 ## Why gradients stop
@@ -136,7 +137,7 @@ def _first_line(code: str) -> str:
     return line if line == code and len(line) < 60 else line[:56] + " ..."
 
 
-def _move_into_block(analysis, tape, statements: list[ast.stmt]) -> tuple[Edit | None, Region | None]:
+def _move_into_block(analysis, tape, statements: list[ast.stmt]) -> tuple[Edit | None, Span | None]:
     """One edit that moves the statements into the block when they sit directly before it (to its top) or
     directly after it (to its end), each on lines of its own; (None, None) otherwise."""
     siblings = _statement_list_of(tape.scope, tape.node)
@@ -161,13 +162,13 @@ def _move_into_block(analysis, tape, statements: list[ast.stmt]) -> tuple[Edit |
         if moved is None:
             return None, None
         edit = Edit(start, header_end, source.text[moved_end:header_end] + moved)
-        return edit, Region(statements[0], first_statement.lineno, first_statement.col_offset)
+        return edit, Span.between(statements[0], first_statement.lineno, first_statement.col_offset)
     if siblings[index + 1:index + 1 + count] == statements:
         moved = _reindent(source.text[start:moved_end], outer, inner)
         if moved is None:
             return None, None
-        return Edit(start, moved_end, moved), Region(statements[0], statements[-1].end_lineno,
-                                                     statements[-1].end_col_offset)
+        return Edit(start, moved_end, moved), Span.between(statements[0], statements[-1].end_lineno,
+                                                           statements[-1].end_col_offset)
     return None, None
 
 

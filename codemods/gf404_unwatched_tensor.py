@@ -6,7 +6,7 @@ import ast
 import re
 
 from gradfix.analysis.tapes import names_read
-from gradfix.rules import FixSafety, Rule
+from gradfix.rules import FixSafety, Rule, Span
 from gradfix.source import Edit
 
 # Modules whose lowercase functions make plain tensors (never variables) from their arguments.
@@ -26,6 +26,7 @@ class UnwatchedTensor(Rule):
     name = "gradient-of-unwatched-tensor"
     summary = "gradient with respect to a plain tensor that the tape never `watch`es"
     fix_safety = FixSafety.SAFE
+    severity = "error"
     triggers = ("GradientTape",)
     explanation = """
 ## Why gradients stop
@@ -77,7 +78,9 @@ variables and are watched automatically.
         message = (f"`{analysis.segment(first_request.func)}(...)` on line {first_request.lineno} is taken with respect "
                    f"to {names}, a plain tensor this tape never watches: the gradient is None; add `{watches}`")
         edit = _watch_insertion(analysis, tape, list(unwatched))
-        return self.finding(tape.header, message, self.fix(edit) if edit else None)
+        first = tape.body[0]  # the `with` header up to the block's first statement, where `watch` goes
+        return self.finding(Span.between(tape.node, first.lineno, first.col_offset), message,
+                            self.fix(edit) if edit else None)
 
 
 def _source_names(sources: ast.AST | None) -> list[str]:

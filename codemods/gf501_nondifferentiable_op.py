@@ -35,6 +35,7 @@ class NonDifferentiableOp(Rule):
     name = "non-differentiable-op"
     summary = "`tf.round`/`tf.argmax`/int cast/`py_function`/... cuts weights off from the output or the loss"
     fix_safety = FixSafety.NONE
+    severity = "error"
     triggers = ("round", "floor", "ceil", "argmax", "argmin", "argsort", "cast", "one_hot", "py_function",
                 "numpy_function", "py_func", "stop_gradient")
     explanation = """

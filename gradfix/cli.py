@@ -133,8 +133,8 @@ def _check_format(output_format: str) -> None:
 def check(paths: List[Path] = PATHS, select: Optional[List[str]] = SELECT, ignore: Optional[List[str]] = IGNORE,
           output_format: str = FORMAT, stdin_filename: Optional[Path] = STDIN_NAME, jobs: int = JOBS,
           no_cache: bool = NO_CACHE, target_keras: Optional[KerasChoice] = TARGET_KERAS) -> None:
-    """Report findings; exit 0 when clean, 1 with findings, 2 on errors."""
-    from gradfix.output import render
+    """Report findings; exit 0 when clean (or info only), 1 with errors or warnings, 2 on errors."""
+    from gradfix.output import fails_check, render
 
     _check_format(output_format)
     report, _, _ = _run(paths, stdin_filename, _options(select=select, ignore=ignore, jobs=jobs, cache=not no_cache,
@@ -143,7 +143,7 @@ def check(paths: List[Path] = PATHS, select: Optional[List[str]] = SELECT, ignor
     rendered = render(diagnostics, output_format, with_summary=bool(diagnostics) or not report.errors)
     if rendered:
         typer.echo(rendered)
-    raise typer.Exit(EXIT_ERROR if report.errors else EXIT_FINDINGS if diagnostics else EXIT_CLEAN)
+    raise typer.Exit(EXIT_ERROR if report.errors else EXIT_FINDINGS if fails_check(diagnostics) else EXIT_CLEAN)
 
 
 @app.command()
@@ -315,7 +315,7 @@ def undo() -> None:
 
 @app.command("rules")
 def list_rules() -> None:
-    """List every rule: code, name, fix (safe / unsafe / none), summary."""
+    """List every rule: code, name, severity (error / warning / info), fix (safe / unsafe / none), summary."""
     from gradfix.docs import rules_table
     from gradfix.rules import all_rules
 

@@ -17,8 +17,11 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 from gradfix.analysis import FileAnalysis, ProjectIndex
-from gradfix.rules import Finding, FixSafety, Rule
+from gradfix.deferred import LazyModule
+from gradfix.rules import Finding, FixSafety, Rule, Severity
 from gradfix.source import Edit, SourceError, SourceText, apply_edits
+
+cst = LazyModule("libcst")  # imported when a fix is built: gradfix/deferred.py
 
 MAX_FIX_PASSES = 10
 KERAS_MARKERS = ("tensorflow", "keras")
@@ -46,6 +49,7 @@ class Diagnostic:
     path: str
     code: str
     message: str
+    severity: Severity
     line: int
     col: int
     end_line: int
@@ -133,12 +137,12 @@ def run_rules(analysis: FileAnalysis, rules: list[Rule]) -> list[Finding]:
             except Exception as exc:  # name the rule: the user can ignore it, we can fix it
                 raise RuleError(f"{rule.code} failed: {type(exc).__name__}: {exc}") from exc
     findings = [f for f in findings if not suppressed(analysis.source, f)]
-    return sorted(findings, key=lambda f: (f.node.lineno, f.node.col_offset, f.code))
+    return sorted(findings, key=lambda f: (f.span.line, f.span.col, f.code))
 
 
 def suppressed(source: SourceText, finding: Finding) -> bool:
-    """`# gradfix: ignore[GF101]`, `# gradfix: ignore`, `# noqa: GF101` or bare `# noqa` on a line of the node."""
-    for lineno in range(finding.node.lineno, finding.node.end_lineno + 1):
+    """`# gradfix: ignore[GF101]`, `# gradfix: ignore`, `# noqa: GF101` or bare `# noqa` on a line of the finding."""
+    for lineno in range(finding.span.line, finding.span.end_line + 1):
         match = _SUPPRESSION.search(source.line(lineno))
         if match:
             codes = _RULE_CODE.findall(match.group(1) or "")
@@ -199,7 +203,6 @@ class SafetyNetError(Exception):
 def fix_to_fixpoint(analysis: FileAnalysis, findings: list[Finding], rules: list[Rule],
                     settings: Settings) -> SourceText:
     source = analysis.source
-    needs_import = False
     applied: set[str] = set()  # codes of the rules whose fixes were used, for the safety net's messages
     text = source.text
     for _ in range(MAX_FIX_PASSES):
@@ -207,6 +210,7 @@ def fix_to_fixpoint(analysis: FileAnalysis, findings: list[Finding], rules: list
         if not fixable:
             break
         chosen: list[Edit] = []
+        needs_import = False
         for finding in fixable:
             if not any(e.overlaps(c) for e in finding.fix.edits for c in chosen):
                 chosen.extend(finding.fix.edits)
@@ -215,19 +219,17 @@ def fix_to_fixpoint(analysis: FileAnalysis, findings: list[Finding], rules: list
         _check_edits_are_local(analysis.source, chosen, fixable, applied)
         text = apply_edits(text, chosen)
         analysis = _reanalyse(analysis, text, applied)
+        # The import goes in with the pass that needs it: the next pass must read `tf.where(...)` as the tensor
+        # it is, or the numpy left around it is only found once the file is written (and fixed a second time).
+        if needs_import and not analysis.tensorflow_imported:
+            text = apply_edits(text, [tensorflow_import_edit(analysis)])
+            analysis = _reanalyse(analysis, text, applied)
         findings = run_rules(analysis, rules)
     else:
         raise SafetyNetError({f.code for f in fixable}, "fixes did not converge")
-    if needs_import and not analysis.tensorflow_imported:
-        text = apply_edits(text, [tensorflow_import_edit(analysis)])
-        analysis = _reanalyse(analysis, text, applied)
-        if any(usable(f, settings) for f in run_rules(analysis, rules)):
-            raise SafetyNetError(applied, "a second pass would change the file again")
-    import libcst  # only here, where a fix is written: importing it costs more than checking a file
-
     try:
-        libcst.parse_module(text)
-    except libcst.ParserSyntaxError as exc:
+        cst.parse_module(text)
+    except cst.ParserSyntaxError as exc:
         raise SafetyNetError(applied, f"rewritten code does not parse: {exc.message}") from None
     try:
         source.to_bytes(text)
@@ -246,11 +248,11 @@ def _reanalyse(previous: FileAnalysis, text: str, codes: set[str]) -> FileAnalys
 
 
 def _check_edits_are_local(source: SourceText, edits: list[Edit], findings: list[Finding], codes: set[str]) -> None:
-    """Every edit of a pass lies on the lines of the nodes that pass set out to rewrite (decorators included;
+    """Every edit of a pass lies on the lines of the findings that pass set out to rewrite (decorators included;
     the blank lines, comments and line breaks around them may go with them); an insertion lies on or next to
     them. Checked pass by pass, in that pass's coordinates: linear, unlike diffing the file before and after,
     which is quadratic in files with many similar lines."""
-    allowed = {line for f in findings for line in range(_first_line(f.node), f.node.end_lineno + 1)}
+    allowed = {line for f in findings for line in f.span.owned_lines}
     text, starts = source.text, source.line_starts
     for edit in edits:
         first = bisect.bisect_right(starts, edit.start)
@@ -273,34 +275,21 @@ def _content_overlaps(source: SourceText, line: int, start: int, end: int) -> bo
     return bool(content.strip()) and start < line_start + len(content) and line_start < end
 
 
-def _first_line(node: ast.AST) -> int:
-    decorators = getattr(node, "decorator_list", None)
-    return min(d.lineno for d in decorators) if decorators else node.lineno
-
-
-def _sets_environment(statement: ast.stmt) -> bool:
-    """`os.environ["TF_USE_LEGACY_KERAS"] = "1"` (or `.setdefault`/`.update`) among the leading imports: it must
-    run before TensorFlow is imported, so an added import goes after it."""
-    if isinstance(statement, ast.Assign):
-        return any(isinstance(t, ast.Subscript) and "environ" in ast.unparse(t.value) for t in statement.targets)
-    if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call):
-        func = statement.value.func
-        return isinstance(func, ast.Attribute) and (
-            func.attr == "putenv" or func.attr in ("setdefault", "update") and "environ" in ast.unparse(func.value))
-    return False
-
-
 def tensorflow_import_edit(analysis: FileAnalysis) -> Edit:
-    """`import tensorflow as tf` after the module's leading imports (or docstring), in its newline style."""
+    """`import tensorflow as tf` after the module's preamble, in its newline style: after its docstring, its
+    leading imports and its environment set-up (`os.environ[...] = ...`, which TensorFlow reads when imported:
+    `TF_USE_LEGACY_KERAS`, `TF_CPP_MIN_LOG_LEVEL`, `CUDA_VISIBLE_DEVICES`). The preamble ends at the first
+    definition or block that runs code (`def`, `class`, `with`, loops)."""
     body = analysis.tree.body
     anchor = None
     for index, statement in enumerate(body):
         is_docstring = index == 0 and isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant) \
             and isinstance(statement.value.value, str)
-        if is_docstring or isinstance(statement, (ast.Import, ast.ImportFrom)) or _sets_environment(statement):
-            anchor = statement
-        else:
+        if isinstance(statement, _END_OF_PREAMBLE):
             break
+        if is_docstring or isinstance(statement, (ast.Import, ast.ImportFrom)) \
+                or _sets_environment(analysis, statement):
+            anchor = statement
     source = analysis.source
     newline = source.newline
     line = f"import tensorflow as {analysis.tf_name}{newline}"
@@ -314,19 +303,36 @@ def tensorflow_import_edit(analysis: FileAnalysis) -> Edit:
     return Edit(len(source.text), len(source.text), newline + line.rstrip("\r\n"))
 
 
+_END_OF_PREAMBLE = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.With, ast.AsyncWith, ast.For,
+                    ast.AsyncFor, ast.While)
+_ENVIRONMENT_CALLS = frozenset({"os.environ.setdefault", "os.environ.update", "os.putenv"})
+
+
+def _sets_environment(analysis: FileAnalysis, statement: ast.stmt) -> bool:
+    """`os.environ["X"] = ...`, `os.environ.setdefault(...)`, `os.putenv(...)` — also under an `if`/`try`."""
+    for node in ast.walk(statement):
+        if isinstance(node, (ast.Assign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(isinstance(t, ast.Subscript) and analysis.qualname(t.value) == "os.environ" for t in targets):
+                return True
+        elif isinstance(node, ast.Call) and analysis.qualname(node.func) in _ENVIRONMENT_CALLS:
+            return True
+    return False
+
+
 def diagnostic(path: str, source: SourceText, finding: Finding, import_edit: Edit | None = None) -> Diagnostic:
     """The finding with its fix's edits; `import_edit` (`import tensorflow as tf`) is one of them when the fix
     needs it, so that a fix used on its own (an editor's quick fix, a JSON consumer) is whole."""
-    node = finding.node
+    span = finding.span
     fix = finding.fix
     edits = ()
     if fix:
         needed = (import_edit,) if import_edit and fix.needs_tensorflow_import else ()
         edits = tuple(_fix_edit(source, e) for e in fix.edits + needed)
     return Diagnostic(
-        path=path, code=finding.code, message=finding.message,
-        line=node.lineno, col=source.column(node.lineno, node.col_offset),
-        end_line=node.end_lineno, end_col=source.column(node.end_lineno, node.end_col_offset),
+        path=path, code=finding.code, message=finding.message, severity=finding.severity,
+        line=span.line, col=source.column(span.line, span.col),
+        end_line=span.end_line, end_col=source.column(span.end_line, span.end_col),
         fix_safety=fix.safety if fix and fix.safety is not FixSafety.NONE else None, fix_edits=edits)
 
 

@@ -15,10 +15,9 @@ import ast
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Callable, Mapping
 
-if TYPE_CHECKING:
-    import libcst as cst
+from gradfix.deferred import LazyModule
 
-    _Args = tuple[tuple[str, cst.Arg], ...]  # (numpy parameter name, the user's argument), in call order
+cst = LazyModule("libcst")  # imported when a fix is built: gradfix/deferred.py
 
 
 @dataclass(frozen=True)
@@ -36,6 +35,8 @@ class Translation:
 
 _NOT_A_LITERAL = object()
 _ANY_VALUE = object()  # a parameter that never changes the result (einsum's `optimize`)
+if TYPE_CHECKING:  # at run time, naming cst.Arg would import LibCST for every run (gradfix/deferred.py)
+    _Args = tuple[tuple[str, cst.Arg], ...]  # (numpy parameter name, the user's argument), in call order
 
 
 @dataclass(frozen=True)
@@ -69,16 +70,8 @@ class _Entry:
 # --------------------------------------------------------------------------- expression helpers
 
 
-def _load_libcst() -> None:
-    """Bind the module's `cst` on first translation: the table (MAPPED_FUNCTIONS, operand_count) is read while
-    checking files, and LibCST costs more to import than checking one."""
-    global cst
-    import libcst as cst
-
-
 def code(node: cst.CSTNode) -> str:
     """The source text of a node."""
-    _load_libcst()
     return cst.Module([]).code_for_node(node)
 
 
@@ -221,8 +214,9 @@ def _with_keyword(plan: _Plan, name: str, value: cst.BaseExpression) -> _Plan:
 def _dot(plan: _Plan, ctx: TranslationContext) -> _Plan | Translation:
     """np.dot is multiply for scalars, matmul for two matrices, and tensordot(axes=1) when rank(b) <= 2."""
     rank_a, rank_b = (_rank(_arg(plan, name).value, ctx) for name in ("a", "b"))
-    if rank_a == 0 or rank_b == 0:
-        return replace(plan, op="math.multiply")
+    if rank_a == 0 or rank_b == 0:  # a number goes second, as for np.multiply (see _number_first)
+        plan = replace(plan, op="math.multiply")
+        return _swapped(plan, "a", "b") if _only_first_is_a_number(_arg(plan, "a"), _arg(plan, "b")) else plan
     if rank_b is None:
         return Translation(
             None,
@@ -311,6 +305,68 @@ def _float_input(plan: _Plan, ctx: TranslationContext) -> _Plan | Translation:
     return plan
 
 
+_COMMUTATIVE = frozenset({"math.add", "math.multiply", "math.maximum", "math.minimum"})
+_OPERATORS = {"math.subtract": "-", "math.divide": "/", "math.truediv": "/", "math.pow": "**"}
+
+
+def _number_first(plan: _Plan, ctx: TranslationContext) -> _Plan | Translation:
+    """In a graph (`fit`, tf.function) a TF binary op takes its dtype from its first argument:
+    `tf.math.maximum(0, h)` makes 0 an int32 and fails on a float `h`. With a number first, a commutative op
+    swaps its operands; the others become Python's operator, whose reflected form (`h.__rsub__(2)`) converts
+    the number to the tensor's dtype, as numpy's weak scalar promotion does."""
+    first, second = _arg(plan, "x1"), _arg(plan, "x2")
+    if not _only_first_is_a_number(first, second):
+        return plan
+    if plan.op in _COMMUTATIVE:
+        return _swapped(plan, "x1", "x2")
+    operator = _OPERATORS.get(plan.op)
+    if operator is None:
+        return plan
+    operation = cst.parse_expression(f"({code(first.value).strip()}) {operator} ({code(second.value).strip()})")
+    return Translation(cst.parse_expression(f"({code(_simplest(operation))})"), plan.note)
+
+
+def _only_first_is_a_number(first: cst.Arg | None, second: cst.Arg | None) -> bool:
+    return first is not None and second is not None and _is_number(_literal(first.value)) \
+        and not _is_number(_literal(second.value))
+
+
+def _swapped(plan: _Plan, first: str, second: str) -> _Plan:
+    values = _arg(plan, first).value, _arg(plan, second).value
+    return _with_value(_with_value(plan, first, values[1]), second, values[0])
+
+
+def _simplest(operation: cst.BinaryOperation) -> cst.BinaryOperation:
+    """Drop the parentheses around an operand that needs none (a number, a name, a call, an attribute)."""
+    atoms = (cst.Integer, cst.Float, cst.Name, cst.Call, cst.Attribute, cst.Subscript)
+    left, right = operation.left, operation.right
+    if isinstance(left, atoms) and not code(left).strip("() ").startswith("-"):
+        left = left.with_changes(lpar=[], rpar=[])
+    if isinstance(right, atoms):
+        right = right.with_changes(lpar=[], rpar=[])
+    return operation.with_changes(left=left, right=right)
+
+
+def _number_branch_second(plan: _Plan, ctx: TranslationContext) -> _Plan:
+    """`tf.where(c, 0, h)` fails in a graph as `tf.math.maximum(0, h)` does (the 0 becomes an int32): with a
+    number as the first branch only, the condition is negated and the branches swapped."""
+    if not _only_first_is_a_number(_arg(plan, "x"), _arg(plan, "y")):
+        return plan
+    condition = _arg(plan, "condition").value
+    return _swapped(_with_value(plan, "condition", _tf_call(ctx, "math.logical_not", condition)), "x", "y")
+
+
+def _shape_sequence(plan: _Plan, ctx: TranslationContext) -> _Plan | Translation:
+    """numpy takes `np.reshape(x, -1)`; tf.reshape takes a bare int only eagerly, and fails in a graph."""
+    shape = _arg(plan, "shape")
+    if shape is None or isinstance(shape.value, (cst.Tuple, cst.List)):
+        return plan
+    if _is_int_literal(shape.value):
+        return _with_value(plan, "shape", cst.parse_expression(f"({code(shape.value).strip()},)"))
+    return Translation(None, "the shape may be a single int, which tf.reshape accepts only outside a graph; "
+                             "write it as a tuple")
+
+
 def _clip(plan: _Plan, ctx: TranslationContext) -> Translation:
     """np.clip(a, lo, hi) is minimum(maximum(a, lo), hi). tf.clip_by_value computes
     maximum(minimum(a, hi), lo), which differs when lo > hi and cannot broadcast `a` to a larger
@@ -349,7 +405,8 @@ def _not_differentiable(op: str) -> str:
 
 def _ufunc(tf_op: str, arity: int, note: str = "") -> _Entry:
     params = ("x",) if arity == 1 else ("x1", "x2")
-    return _Entry(tf_op, params + ("out",), operands=arity, defaults=_UFUNC_DEFAULTS, note=note)
+    return _Entry(tf_op, params + ("out",), operands=arity, defaults=_UFUNC_DEFAULTS, note=note,
+                  adjust=_number_first if arity == 2 else None)
 
 
 def _reduction(tf_op: str, params: tuple[str, ...], note: str = "", adjust: _Adjust | None = None) -> _Entry:
@@ -476,6 +533,7 @@ _TABLE: dict[str, _Entry] = {
         keywords={"shape": "shape"},
         defaults={"order": "C", "copy": None},
         aliases={"newshape": "shape"},
+        adjust=_shape_sequence,
     ),
     "transpose": _Entry("transpose", ("a", "axes"), keywords={"axes": "perm"}),
     "expand_dims": _Entry("expand_dims", ("a", "axis"), keywords={"axis": "axis"}, adjust=_int_axis),
@@ -494,6 +552,7 @@ _TABLE: dict[str, _Entry] = {
         operands=3,
         missing_operand_note="np.where(condition) returns a tuple of index arrays; "
         "tf.where(condition) returns one [n, rank] tensor of indices",
+        adjust=_number_branch_second,
     ),
     "zeros_like": _like("zeros_like"),
     "ones_like": _like("ones_like"),
@@ -588,7 +647,6 @@ def translate(function: str, call: cst.Call, ctx: TranslationContext) -> Transla
     `function` is the numpy name without the "numpy." prefix. Returns None when the function is
     not in the table, and Translation(None, note) when this call form has no exact equivalent.
     """
-    _load_libcst()
     entry = _TABLE.get(function)
     if entry is None:
         return None

@@ -13,11 +13,18 @@ from typing import Iterable
 
 from gradfix import __version__
 from gradfix.engine import Diagnostic, FixEdit
-from gradfix.rules import FixSafety, all_rules
+from gradfix.rules import FixSafety, Severity, all_rules
 
 FORMATS = ("text", "concise", "json", "sarif", "github")
 MACHINE_FORMATS = ("json", "sarif", "github")  # whole documents or annotations: no human summary mixed in
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+SARIF_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
+GITHUB_COMMAND = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
+
+
+def fails_check(diagnostics: Iterable[Diagnostic]) -> bool:
+    """`check` exits 1 for errors and warnings; info findings (a deliberate freeze) are shown but pass."""
+    return any(d.severity is not Severity.INFO for d in diagnostics)
 
 
 def location(d: Diagnostic) -> str:
@@ -69,6 +76,7 @@ def diagnostic_dict(d: Diagnostic) -> dict:
         }
     return {
         "code": d.code,
+        "severity": d.severity.value,
         "message": d.message,
         "filename": d.path,
         "cell": d.cell,
@@ -104,7 +112,7 @@ def _sarif_rule(rule) -> dict:
         "name": rule.name,
         "shortDescription": {"text": rule.summary},
         "help": {"text": rule.explanation.strip(), "markdown": rule.explanation.strip()},
-        "defaultConfiguration": {"level": "error"},
+        "defaultConfiguration": {"level": SARIF_LEVEL[rule.severity]},
         "properties": {"fix": rule.fix_safety.value, "tags": ["gradients", "tensorflow", "keras"]},
     }
 
@@ -122,7 +130,7 @@ def _sarif_result(d: Diagnostic, rule_index: int | None) -> dict:
     """A notebook finding points at the notebook file; its cell position is in the message and properties,
     since line numbers of the notebook's JSON text would mean nothing to a reader."""
     artifact = {"uri": _uri(d.path)}
-    result = {"ruleId": d.code, "level": "error", "message": {"text": d.message}}
+    result = {"ruleId": d.code, "level": SARIF_LEVEL[d.severity], "message": {"text": d.message}}
     if rule_index is not None:
         result["ruleIndex"] = rule_index
     if d.cell is None:
@@ -161,7 +169,7 @@ def github_line(d: Diagnostic) -> str:
     properties = [f"title=gradfix ({d.code})", f"file={_escape_property(d.path)}"]
     if d.cell is None:
         properties += [f"line={d.line}", f"col={d.col}", f"endLine={d.end_line}", f"endColumn={d.end_col}"]
-    return f"::error {','.join(properties)}::{_escape_data(concise_line(d))}"
+    return f"::{GITHUB_COMMAND[d.severity]} {','.join(properties)}::{_escape_data(concise_line(d))}"
 
 
 def render(diagnostics: list[Diagnostic], output_format: str, with_summary: bool = True) -> str:

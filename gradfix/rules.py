@@ -9,7 +9,7 @@ from __future__ import annotations
 import ast
 import importlib
 import pkgutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, ClassVar, Iterator
 
@@ -20,32 +20,68 @@ if TYPE_CHECKING:
 
 
 class FixSafety(str, Enum):
-    """Whether `apply` may use a rule's fix by default (safe), only with --unsafe-fixes, or never (none)."""
+    """Whether `apply` may use a fix by default (safe), only with --unsafe-fixes, or never (none)."""
 
     SAFE = "safe"
     UNSAFE = "unsafe"
     NONE = "none"
 
 
+class Severity(str, Enum):
+    """How bad a finding is: `error` gradients are cut, `warning` they may be, `info` worth knowing (a deliberate
+    freeze). `check` fails only on errors and warnings."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
 @dataclass(frozen=True)
 class Fix:
+    """Text edits applied together. Each fix carries its own safety: one rule may offer a safe fix for one form
+    of its pattern and an unsafe one for another."""
+
     edits: tuple[Edit, ...]
-    safety: FixSafety = FixSafety.SAFE
+    safety: FixSafety
     needs_tensorflow_import: bool = False
+
+
+@dataclass(frozen=True)
+class Span:
+    """Where a finding is, in `ast` coordinates (1-based lines, UTF-8 byte columns, end exclusive).
+    `first_line` is where the code it owns starts: a decorated definition owns its decorators, so a fix may
+    remove them with it."""
+
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+    first_line: int
+
+    @classmethod
+    def of(cls, node: ast.AST) -> "Span":
+        decorators = getattr(node, "decorator_list", None)
+        first = min([node.lineno] + [d.lineno for d in decorators]) if decorators else node.lineno
+        return cls(node.lineno, node.col_offset, node.end_lineno, node.end_col_offset, first)
+
+    @classmethod
+    def between(cls, start: ast.AST, end_line: int, end_col: int) -> "Span":
+        """From the start of a node to a position no single node ends at (a `with` header and the statements a
+        fix moves under it)."""
+        return cls(start.lineno, start.col_offset, end_line, end_col, start.lineno)
+
+    @property
+    def owned_lines(self) -> range:
+        return range(self.first_line, self.end_line + 1)
 
 
 @dataclass
 class Finding:
     code: str
     message: str
-    node: ast.AST
+    span: Span
+    severity: Severity
     fix: Fix | None = None
-    # Filled by the engine from `node` once the rule has spoken.
-    line: int = 0
-    col: int = 0
-    end_line: int = 0
-    end_col: int = 0
-    extra: dict = field(default_factory=dict)
 
 
 class Rule:
@@ -55,7 +91,8 @@ class Rule:
     name: ClassVar[str]
     summary: ClassVar[str]
     explanation: ClassVar[str]  # Markdown: why it breaks gradients, what the fix does, before/after, Keras 3 vs 2.
-    fix_safety: ClassVar[FixSafety] = FixSafety.NONE
+    severity: ClassVar[Severity]  # "error" cuts gradients, "warning" may cut them, "info" worth knowing
+    fix_safety: ClassVar[FixSafety] = FixSafety.NONE  # the safety of the rule's fixes unless a fix says otherwise
     # Substrings of which at least one must appear in a file for the rule to possibly fire; a cheap
     # screen that lets the engine skip parsing files no selected rule can report on.
     triggers: ClassVar[tuple[str, ...]]
@@ -64,17 +101,23 @@ class Rule:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        if "severity" in vars(cls):  # rules write `severity = "error"`; an unknown word fails at import
+            cls.severity = Severity(cls.severity)
         if getattr(cls, "code", None):
+            if not isinstance(getattr(cls, "severity", None), Severity):
+                raise TypeError(f"rule {cls.code} declares no severity (error / warning / info)")
             Rule.registry[cls.code] = cls
 
     def check(self, analysis: "FileAnalysis") -> Iterator[Finding]:
         raise NotImplementedError
 
-    def finding(self, node: ast.AST, message: str, fix: Fix | None = None) -> Finding:
-        return Finding(code=self.code, message=message, node=node, fix=fix)
+    def finding(self, where: ast.AST | Span, message: str, fix: Fix | None = None) -> Finding:
+        span = where if isinstance(where, Span) else Span.of(where)
+        return Finding(code=self.code, message=message, span=span, severity=self.severity, fix=fix)
 
-    def fix(self, *edits: Edit, needs_tensorflow_import: bool = False) -> Fix:
-        return Fix(tuple(edits), safety=self.fix_safety, needs_tensorflow_import=needs_tensorflow_import)
+    def fix(self, *edits: Edit, safety: FixSafety | None = None, needs_tensorflow_import: bool = False) -> Fix:
+        """A fix of the rule's default safety, unless this form of the pattern is safer or riskier than usual."""
+        return Fix(tuple(edits), safety=safety or self.fix_safety, needs_tensorflow_import=needs_tensorflow_import)
 
 
 def all_rules() -> dict[str, type[Rule]]:

@@ -131,7 +131,10 @@ def elementwise(
         shapes = data.draw(hnp.mutually_broadcastable_shapes(num_shapes=2, max_dims=3, max_side=4)).input_shapes
         a = _array(data, dtype, shapes[0], domain)
         if data.draw(st.booleans()):
-            return Case(_call(function, "a", _literal(data, dtype, second), no_op), {"a": a})
+            number = _literal(data, dtype, second)
+            number_first = function != "power" and data.draw(st.booleans())  # np.maximum(0, h); 0 ** -1 raises
+            operands = (number, "a") if number_first else ("a", number)
+            return Case(_call(function, *operands, no_op), {"a": a})
         return Case(_call(function, "a", "b", no_op), {"a": a, "b": _array(data, dtype, shapes[1], second)})
 
     return draw
@@ -461,6 +464,9 @@ def test_translation_matches_numpy(spec: Spec, data: st.DataObject):
     actual = np.asarray(eval(rendered, {"tf": tf, **tensors}))
     inputs_are_float = all(np.issubdtype(array.dtype, np.floating) for array in case.arrays.values())
     _assert_same_result(expected, actual, exact_dtype=inputs_are_float and case.same_dtype)
+    # in a graph (fit, tf.function) TF infers dtypes from the first argument: `tf.math.maximum(0, h)` fails there
+    traced = tf.function(lambda tensors: eval(rendered, {"tf": tf, **tensors}), autograph=False)(tensors)
+    _assert_same_result(expected, np.asarray(traced), exact_dtype=inputs_are_float and case.same_dtype)
 
 
 # --------------------------------------------------------------------------- forms without a fix
@@ -494,6 +500,7 @@ RANK_2 = {"w": np.zeros((3, 4)), "v": np.zeros(3), "t3": np.zeros((2, 3, 4))}
         ("mean", "np.mean(tf.cast(x, tf.int64))"),
         ("std", "np.std(np.array(x, dtype=int))"),
         ("reshape", "np.reshape(x, (2, -1), order='F')"),
+        ("reshape", "np.reshape(x, new_shape)"),  # may be an int: tf.reshape rejects it in a graph
         ("round", "np.round(x, 2)"),
         ("argmax", "np.argmax(x, axis=chosen_axis)"),  # may be None at run time: numpy flattens
         ("argmax", "np.argmax(x, axis=1, keepdims=True)"),
@@ -549,6 +556,13 @@ def test_functions_outside_the_table_are_not_translated():
         ("std", "np.std(x, axis=-1, ddof=0)", "tf.math.reduce_std(x, axis=-1)"),
         ("argmax", "np.argmax(x)", "tf.math.argmax(tf.reshape(x, [-1]))"),
         ("tensordot", "np.tensordot(x, w)", "tf.tensordot(x, w, axes=2)"),
+        ("maximum", "np.maximum(0, x)", "tf.math.maximum(x, 0)"),
+        ("dot", "np.dot(0.5, x)", "tf.math.multiply(x, 0.5)"),
+        ("true_divide", "np.true_divide(1, x + w)", "(1 / (x + w))"),
+        ("subtract", "np.subtract(-1, x)", "((-1) - x)"),
+        ("power", "np.power(2, x)", "(2 ** x)"),
+        ("where", "np.where(x > 0, 0, x)", "tf.where(tf.math.logical_not(x > 0), x, 0)"),
+        ("reshape", "np.reshape(x, -1)", "tf.reshape(x, shape=(-1,))"),
     ],
 )
 def test_rendering(function: str, source: str, expected: str):

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from gradfix.cli import app
 from gradfix.engine import Diagnostic
 from gradfix.output import FORMATS, github_line
-from gradfix.rules import all_rules
+from gradfix.rules import Severity, all_rules
 
 DATA = Path(__file__).parent / "data"
 SCALE = """import numpy as np
@@ -32,6 +32,11 @@ class Gate(tf.keras.layers.Layer):
     def call(self, inputs):
         scale = float(inputs)
         return inputs.numpy() * scale
+"""
+FROZEN = """import tensorflow as tf
+
+base = tf.keras.applications.MobileNetV2(include_top=False, weights=None)
+base.trainable = False
 """
 TEXT_LINE = re.compile(r"^(?P<path>[^:]+):(?P<line>\d+):(?P<col>\d+): (?P<code>GF\d{3}) (?P<fixable>\[\*\] )?(?P<message>.+)$")
 
@@ -86,6 +91,7 @@ def test_json_follows_its_documented_schema(project):
     assert [(f["filename"], f["code"], f["location"]["row"]) for f in findings] == [
         ("models/gate.py", "GF102", 6), ("models/gate.py", "GF102", 7), ("models/scale.py", "GF101", 7)]
     unfixable, numpy_call, tanh = findings
+    assert {f["severity"] for f in findings} == {"error"}
     assert unfixable["fix"] is None
     assert numpy_call["fix"]["applicability"] == "safe" and numpy_call["fix"]["applied"] is False
     assert _apply_edits(GATE, numpy_call["fix"]["edits"]) == GATE.replace("inputs.numpy()", "inputs")
@@ -138,9 +144,36 @@ def test_github_annotations(project):
 
 
 def test_github_escapes_workflow_command_syntax():
-    finding = Diagnostic(path="odd,name:x.py", code="GF101", message="50% of\nit", line=1, col=2, end_line=1, end_col=3)
+    finding = Diagnostic(path="odd,name:x.py", code="GF101", message="50% of\nit", severity=Severity.ERROR,
+                         line=1, col=2, end_line=1, end_col=3)
     assert github_line(finding) == ("::error title=gradfix (GF101),file=odd%2Cname%3Ax.py,line=1,col=2,endLine=1,"
                                     "endColumn=3::odd,name:x.py:1:2: GF101 50%25 of%0Ait")
+
+
+def test_info_findings_are_shown_but_pass_check(in_tmp):
+    """GF302 (a deliberate freeze is the fine-tuning idiom) is info: listed, `note`/`notice`, exit 0."""
+    (in_tmp / "finetune.py").write_text(FROZEN)
+    outputs = {}
+    for output_format in ("text", "json", "sarif", "github"):
+        result = invoke("check", "--output-format", output_format, "finetune.py")
+        assert result.exit_code == 0, result.output
+        outputs[output_format] = result.stdout
+    assert "finetune.py:4:1: GF302" in outputs["text"]
+    assert [(f["code"], f["severity"]) for f in json.loads(outputs["json"])] == [("GF302", "info")]
+    run = json.loads(outputs["sarif"])["runs"][0]
+    jsonschema.validate(json.loads(outputs["sarif"]), json.loads((DATA / "sarif-schema-2.1.0.json").read_text()))
+    assert [r["level"] for r in run["results"]] == ["note"]
+    levels = {r["id"]: r["defaultConfiguration"]["level"] for r in run["tool"]["driver"]["rules"]}
+    assert levels["GF302"] == "note" and levels["GF101"] == "error"
+    assert outputs["github"].startswith("::notice title=gradfix (GF302)")
+    (in_tmp / "scale.py").write_text(SCALE)
+    assert invoke("check", "finetune.py", "scale.py").exit_code == 1, "an error among info findings fails"
+
+
+def test_github_annotation_command_follows_severity():
+    finding = Diagnostic(path="a.py", code="GF301", message="m", severity=Severity.WARNING, line=1, col=1,
+                         end_line=1, end_col=2)
+    assert github_line(finding).startswith("::warning ")
 
 
 @pytest.mark.parametrize("output_format", FORMATS)

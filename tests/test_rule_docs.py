@@ -36,8 +36,9 @@ def test_explain_prints_the_text_of_the_page(code):
         assert code_block in page_section, "examples are copied verbatim (a `# before` comment is no heading)"
 
 
-def test_rules_table_lists_code_name_and_fix():
+def test_rules_table_lists_code_name_severity_and_fix():
     lines = CliRunner().invoke(app, ["rules"]).stdout.splitlines()
-    assert lines[0].split()[:3] == ["code", "name", "fix"]
-    rows = {line.split()[0]: line.split()[1:3] for line in lines[1:]}
-    assert rows == {code: [rule.name, rule.fix_safety.value] for code, rule in RULES.items()}
+    assert lines[0].split()[:4] == ["code", "name", "severity", "fix"]
+    rows = {line.split()[0]: line.split()[1:4] for line in lines[1:]}
+    assert rows == {code: [rule.name, rule.severity.value, rule.fix_safety.value] for code, rule in RULES.items()}
+    assert rows["GF302"][1] == "info"

@@ -34,6 +34,7 @@ def make_rule(code: str, edits):
         name = "boom"
         summary = explanation = "test rule"
         fix_safety = FixSafety.SAFE
+        severity = "error"
         triggers = ("boom(",)
 
         def check(self, analysis):

@@ -23,6 +23,7 @@ from pytest_lsp.client import DEFAULT_CLIENT_FEATURES, default_converter, regist
 from conftest import FIXTURES, ROOT, fixed_text
 from gradfix.engine import Diagnostic
 from gradfix.lsp.server import FIX_ALL, server
+from gradfix.rules import Severity
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -383,14 +384,12 @@ async def test_a_notebook_is_checked_as_one_program_with_findings_in_their_cells
 
 # --- severity ------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("severity, expected", [(None, types.DiagnosticSeverity.Error),
-                                                ("warning", types.DiagnosticSeverity.Warning),
-                                                ("info", types.DiagnosticSeverity.Information)])
-async def test_a_rules_severity_maps_to_the_lsp_severity(monkeypatch, severity, expected):
-    rule = type("Rule", (), {"severity": severity} if severity else {})
-    monkeypatch.setitem(server.rules, "GF999", rule)
+@pytest.mark.parametrize("severity, expected", [(Severity.ERROR, types.DiagnosticSeverity.Error),
+                                                (Severity.WARNING, types.DiagnosticSeverity.Warning),
+                                                (Severity.INFO, types.DiagnosticSeverity.Information)])
+async def test_a_rules_severity_maps_to_the_lsp_severity(severity, expected):
     assert server.severity(Diagnostic(path="x.py", code="GF999", message="m", line=1, col=1, end_line=1,
-                                      end_col=2)) == expected
+                                      end_col=2, severity=severity)) == expected
 
 
 # --- the README's set-ups ------------------------------------------------------------------------------------

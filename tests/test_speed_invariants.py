@@ -162,6 +162,18 @@ def test_libcst_is_imported_only_when_a_fix_is_written(tmp_path):
     assert libcst_modules(tmp_path, "apply", "--no-cache", "--dry-run", "scale.py") != []
 
 
+def test_libcst_is_deferred_without_a_stand_in_in_sys_modules():
+    """gradfix imports LibCST only when it builds a fix, and never puts anything of its own in sys.modules: a
+    user's `import libcst` in the same process (the server, a plugin, pytest) gets the real module."""
+    code = ("import sys, gradfix.engine, gradfix.numpy_to_tf\n"
+            "assert 'libcst' not in sys.modules, 'imported at import time'\n"
+            "import libcst as cst, libcst.matchers as m\n"
+            "assert type(cst).__name__ == 'module' and m.matches(cst.parse_expression('x'), m.Name('x'))\n"
+            "assert gradfix.engine.cst.Name is cst.Name and gradfix.numpy_to_tf.cst.Add is cst.Add\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
 # --- cheap checks first ----------------------------------------------------------------------------------
 
 def test_files_that_cannot_have_a_finding_are_never_parsed(project, processed):

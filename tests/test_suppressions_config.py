@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import json
 import textwrap
 
 import pytest
@@ -117,26 +119,33 @@ def test_invalid_config_is_a_usage_error(in_tmp):
     assert result.exit_code == 2 and "unknown rule code(s): GF999" in result.stderr
 
 
-@pytest.fixture
-def unsafe_rule():
-    """A rule whose fix is unsafe (no shipped rule had one when this was written): `.numpy()` → tensor."""
+def numpy_method_rule(code: str, default: FixSafety, safety_of=lambda operand: None) -> type[Rule]:
+    """A test rule: `.numpy()` → the tensor itself, of the default safety unless `safety_of(operand)` says."""
 
-    class UnsafeNumpy(Rule):
-        code = "GF999"
-        name = "test-unsafe"
-        summary = "test only"
-        explanation = "test only"
-        fix_safety = FixSafety.UNSAFE
+    class NumpyMethod(Rule):
+        name = "test-numpy-method"
+        summary = explanation = "test only"
+        fix_safety = default
+        severity = "warning"
         triggers = (".numpy()",)
 
         def check(self, analysis):
             for scope in analysis.forward_scopes:
                 for call in scope.calls():
                     if getattr(call.func, "attr", None) == "numpy":
-                        yield self.finding(call, "unsafe test fix",
-                                           self.fix(analysis.replace(call, analysis.operand(call.func.value))))
+                        operand = call.func.value
+                        fix = self.fix(analysis.replace(call, analysis.operand(operand)), safety=safety_of(operand))
+                        yield self.finding(call, "test fix", fix)
 
-    yield UnsafeNumpy
+    NumpyMethod.code = code
+    Rule.registry[code] = NumpyMethod
+    return NumpyMethod
+
+
+@pytest.fixture
+def unsafe_rule():
+    """A rule whose fix is unsafe (no shipped rule had one when this was written): `.numpy()` → tensor."""
+    yield numpy_method_rule("GF999", FixSafety.UNSAFE)
     del Rule.registry["GF999"]
 
 
@@ -152,3 +161,32 @@ def test_unsafe_fixes_from_config_and_flags(in_tmp, unsafe_rule, config, flags, 
     layer.write_text(LAYER.format(comment=""))
     assert invoke("apply", "layer.py", *flags).exit_code == 0
     assert ("inputs.numpy()" not in layer.read_text()) is fixed
+
+
+@pytest.fixture
+def mixed_safety_rule():
+    """A rule whose fix is safe for one form of its pattern (`name.numpy()`) and unsafe for another."""
+    yield numpy_method_rule("GF998", FixSafety.SAFE,
+                            lambda operand: None if isinstance(operand, ast.Name) else FixSafety.UNSAFE)
+    del Rule.registry["GF998"]
+
+
+MIXED = """import tensorflow as tf
+
+
+class Scale(tf.keras.layers.Layer):
+    def call(self, inputs):
+        return inputs.numpy() + (inputs * 2).numpy()
+"""
+
+
+@pytest.mark.parametrize("flags, fixed", [([], "inputs + (inputs * 2).numpy()"),
+                                          (["--unsafe-fixes"], "inputs + (inputs * 2)")])
+def test_safety_is_decided_per_fix(in_tmp, mixed_safety_rule, flags, fixed):
+    (in_tmp / "layer.py").write_text(MIXED)
+    result = invoke("check", "--select", "GF998", "--output-format", "json", "layer.py")
+    findings = json.loads(result.stdout)
+    assert [(f["fix"]["applicability"], f["severity"]) for f in findings] == [("safe", "warning"),
+                                                                             ("unsafe", "warning")]
+    assert invoke("apply", "--select", "GF998", "layer.py", *flags).exit_code == 0
+    assert f"return {fixed}\n" in (in_tmp / "layer.py").read_text()

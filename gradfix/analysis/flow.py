@@ -666,8 +666,9 @@ class FunctionFlow:
         if op in MODEL_LOADERS:
             return Value(Kind.LAYER)
         origins = self._carried(node)
-        tensors = [v for v in (*args, *keywords.values()) if v.kind is not Kind.PYTHON or v.rank]
-        result = combine(tensors or args)
+        operands = args[1:] if op in WHERE_VALUES and len(args) == 3 else args  # where(condition, x, y): x's dtype
+        tensors = [v for v in (*operands, *keywords.values()) if v.kind is not Kind.PYTHON or v.rank]
+        result = combine(tensors or operands)
         kind = Kind.GRADIENT if origins else Kind.TENSOR
         rank = self._op_rank(op, node, args, keywords)
         dtype = result.dtype

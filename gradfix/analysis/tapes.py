@@ -68,18 +68,6 @@ def names_read(node: ast.AST) -> set[str]:
     return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
 
 
-class Region(ast.AST):
-    """A stretch of source that no single `ast` node covers (a `with` header together with statements that move
-    under it), for a finding whose fix edits exactly that stretch."""
-
-    _attributes = ("lineno", "col_offset", "end_lineno", "end_col_offset")
-
-    def __init__(self, start: ast.AST, end_lineno: int, end_col_offset: int):
-        super().__init__()
-        self.lineno, self.col_offset = start.lineno, start.col_offset
-        self.end_lineno, self.end_col_offset = end_lineno, end_col_offset
-
-
 @dataclass(eq=False)
 class GradientRequest:
     """`tape.gradient(target, sources)` (also `jacobian`, `batch_jacobian`, `optimizer.minimize(loss, vars, tape=tape)`)."""
@@ -120,12 +108,6 @@ class Tape:
     def contains(self, node: ast.AST) -> bool:
         """Is the node part of the block (so what it computes is recorded)?"""
         return id(node) in self._inside
-
-    @property
-    def header(self) -> Region:
-        """`with ...:` up to the first statement of the block: where a statement is inserted at the block's top."""
-        first = self.body[0]
-        return Region(self.node, first.lineno, first.col_offset)
 
     # --- what is differentiated -------------------------------------------------------------------------
     @cached_property

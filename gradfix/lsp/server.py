@@ -174,10 +174,10 @@ class GradfixServer(LanguageServer):
         return types.Diagnostic(range=document.range_of(found, self.workspace.position_codec), message=found.message,
                                 severity=self.severity(found), code=found.code, source="gradfix")
 
-    def severity(self, found) -> types.DiagnosticSeverity:
-        """The finding's severity if it has one, else its rule's ('error' | 'warning' | 'info'); error by default."""
-        value = getattr(found, "severity", None) or getattr(self.rules.get(found.code), "severity", "error")
-        return SEVERITIES.get(str(getattr(value, "value", value)).lower(), types.DiagnosticSeverity.Error)
+    @staticmethod
+    def severity(found) -> types.DiagnosticSeverity:
+        """The finding's severity (its rule's: error, warning or info) as the editor shows it."""
+        return SEVERITIES[found.severity.value]
 
     def publish(self, checked: Checked, previous: Checked | None) -> None:
         document = checked.document

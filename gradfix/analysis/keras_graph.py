@@ -1,0 +1,144 @@
+"""Models assembled from layers outside any class: `Sequential([...])` (and `model.add(...)`), and functional
+models `Model(inputs, outputs)` wired from layer calls in a function or the module. Which expressions hold
+Keras layers or models (with weights), what to call them in a message, and whether the file trains a model
+(`compile`, `fit`, `train_on_batch`) — a model built only for inference or export has nothing to lose."""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Iterator
+
+from gradfix.analysis.gradient_flow import FunctionIndex
+from gradfix.analysis.keras import KerasKind
+from gradfix.analysis.tapes import dotted, keyword_argument, own_nodes
+
+MODEL_CLASSES = frozenset({"keras.Model", "keras.models.Model", "keras.Functional", "keras.models.Functional",
+                           "keras.engine.training.Model", "keras.engine.functional.Functional"})
+SEQUENTIAL_CLASSES = frozenset({"keras.Sequential", "keras.models.Sequential"})
+TRAINING_METHODS = frozenset({"compile", "fit", "train_on_batch", "fit_generator"})
+MODEL_FACTORIES = re.compile(r"^keras\.(applications\.|models\.load_model$|saving\.load_model$)")
+# Layers that hold no trainable weights: no gradient of theirs can be lost.
+WEIGHTLESS_LAYERS = re.compile(
+    r"^(Input|InputLayer|Lambda|Activation|Dropout|SpatialDropout\dD|AlphaDropout|GaussianNoise|GaussianDropout|"
+    r"Flatten|Reshape|Permute|RepeatVector|Concatenate|Add|Subtract|Multiply|Average|Maximum|Minimum|Dot|"
+    r"\w*Pooling\dD|ZeroPadding\dD|Cropping\dD|UpSampling\dD|Softmax|ReLU|LeakyReLU|ELU|ThresholdedReLU|"
+    r"Masking|Rescaling|Resizing|CenterCrop|Identity|TFOpLambda)$")
+
+
+@dataclass
+class AssembledModel:
+    """A Sequential or functional model built in `scope`: `layers` in order (Sequential) or `outputs`."""
+
+    call: ast.Call
+    scope: ast.AST
+    names: list[str]  # what it is bound to (`model`, `self.combined`)
+    trained: bool
+    layers: list[ast.AST] | None = None
+    outputs: ast.AST | None = None
+
+
+class KerasGraphs:
+    def __init__(self, tree: ast.Module, imports, index, functions: FunctionIndex):
+        self.tree = tree
+        self.imports = imports
+        self.index = index
+        self.functions = functions
+
+    @cached_property
+    def _scopes(self) -> list[ast.AST]:
+        return [self.tree, *(n for n in ast.walk(self.tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)))]
+
+    @cached_property
+    def _calls(self) -> list[tuple[ast.Call, ast.AST]]:
+        return [(n, scope) for scope in self._scopes for n in own_nodes(scope) if isinstance(n, ast.Call)]
+
+    @cached_property
+    def trained_names(self) -> set[str]:
+        return {dotted(call.func.value) for call, _ in self._calls if isinstance(call.func, ast.Attribute)
+                and call.func.attr in TRAINING_METHODS and dotted(call.func.value)}
+
+    def models(self) -> Iterator[AssembledModel]:
+        for call, scope in self._calls:
+            qualname = self.imports.qualname(call.func)
+            if qualname in SEQUENTIAL_CLASSES:
+                names = self.names_bound_to(call, scope)
+                listed = call.args[0] if call.args else keyword_argument(call, "layers")
+                layers = list(listed.elts) if isinstance(listed, (ast.List, ast.Tuple)) else []
+                layers += [c.args[0] for c, s in self._calls if s is scope and isinstance(c.func, ast.Attribute)
+                           and c.func.attr == "add" and c.args and dotted(c.func.value) in names]
+                yield AssembledModel(call, scope, names, bool(set(names) & self.trained_names), layers=layers)
+            elif qualname in MODEL_CLASSES:
+                outputs = call.args[1] if len(call.args) > 1 else keyword_argument(call, "outputs")
+                if outputs is not None:
+                    names = self.names_bound_to(call, scope)
+                    yield AssembledModel(call, scope, names, bool(set(names) & self.trained_names), outputs=outputs)
+
+    def names_bound_to(self, call: ast.Call, scope: ast.AST) -> list[str]:
+        """`model` for `model = Sequential(...)`; for `return Model(...)` in `build()`, the names bound to
+        `build()`'s result (`self.combined = self.build_combined()`)."""
+        names = []
+        for node in own_nodes(scope):
+            if isinstance(node, ast.Assign) and node.value is call:
+                names += [dotted(t) for t in node.targets if dotted(t)]
+            if isinstance(node, ast.Return) and node.value is call and isinstance(scope, ast.FunctionDef):
+                for other, _ in self._calls:
+                    if _last_name(other.func) == scope.name:
+                        names += self._assigned_from(other)
+        return names
+
+    def _assigned_from(self, call: ast.Call) -> list[str]:
+        for scope in self._scopes:
+            for node in own_nodes(scope):
+                if isinstance(node, ast.Assign) and node.value is call:
+                    return [dotted(t) for t in node.targets if dotted(t)]
+        return []
+
+    # --- what an expression holds ----------------------------------------------------------------------
+    def layer_with_weights(self, expr: ast.AST, scope: ast.AST, depth: int = 0) -> bool:
+        """Does the expression hold a Keras layer or model that can have trainable weights?"""
+        if depth > 3:
+            return False
+        if isinstance(expr, ast.Call):
+            qualname = self.imports.qualname(expr.func) or _last_name(expr.func)
+            if qualname and MODEL_FACTORIES.match(qualname):
+                return True
+            if self.index.kind_of_base(qualname) in (KerasKind.LAYER, KerasKind.MODEL):
+                return not WEIGHTLESS_LAYERS.match(qualname.rsplit(".", 1)[-1])
+            callee = self.functions.resolve(expr, scope)
+            if callee is not None and isinstance(callee.function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                return any(self.layer_with_weights(n.value, callee.function, depth + 1)
+                           for n in own_nodes(callee.function) if isinstance(n, ast.Return) and n.value is not None)
+            return False
+        name = dotted(expr)
+        if name is None:
+            return False
+        return any(self.layer_with_weights(value, where, depth + 1) for value, where in self._values_of(name, scope))
+
+    def _values_of(self, name: str, scope: ast.AST) -> Iterator[tuple[ast.AST, ast.AST]]:
+        """The values assigned to `name` (`x` or `self.x`) in the scope, else in the module, else anywhere in the
+        class of the scope."""
+        for where in (scope, self.tree) if "." not in name else self._scopes:
+            found = False
+            for node in own_nodes(where):
+                if isinstance(node, ast.Assign) and any(dotted(t) == name for t in node.targets):
+                    found = True
+                    yield node.value, where
+            if found and "." not in name:
+                return
+
+    def label(self, expr: ast.AST) -> str:
+        """How a message names a layer or model (Markdown): its `name=`, else the name it is reached by, else
+        its class and line."""
+        if isinstance(expr, ast.Call):
+            given = keyword_argument(expr, "name")
+            if isinstance(given, ast.Constant) and isinstance(given.value, str):
+                return f"`{given.value}`"
+            return f"the `{_last_name(expr.func) or 'layer'}` layer of line {expr.lineno}"
+        return f"`{dotted(expr) or ast.unparse(expr)}`"
+
+
+def _last_name(func: ast.AST) -> str:
+    return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""

@@ -7,7 +7,8 @@ import ast
 from typing import Callable, Iterable, Iterator
 
 from gradfix.analysis import KerasKind
-from gradfix.analysis.gradient_flow import Cut, FunctionIndex, GradientFlow, NoGradient, no_gradient_kind
+from gradfix.analysis.gradient_flow import Cut, FunctionIndex, GradientFlow
+from gradfix.analysis.ops import NoGradient, no_gradient_kind
 from gradfix.analysis.keras_graph import KerasGraphs
 from gradfix.analysis.tapes import dotted, own_nodes
 from gradfix.rules import FixSafety, Rule

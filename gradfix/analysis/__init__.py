@@ -15,7 +15,7 @@ from gradfix.analysis.classes import KerasClass
 from gradfix.analysis.imports import ImportMap
 from gradfix.analysis.keras import KerasKind, ProjectIndex
 from gradfix.analysis.statements import walk_statements
-from gradfix.analysis.tapes import Tape, find_tapes
+from gradfix.analysis.tapes import LossCallable, Tape, find_loss_callables, find_tapes
 from gradfix.analysis.tensors import TensorScope
 from gradfix.source import Edit, SourceText
 
@@ -60,6 +60,11 @@ class FileAnalysis:
     def tapes(self) -> list[Tape]:
         """Every `tf.GradientTape` block of the file, with its gradient requests and data flow."""
         return find_tapes(self.tree, self.imports)
+
+    @cached_property
+    def loss_callables(self) -> list[LossCallable]:
+        """Every `optimizer.minimize(lambda: loss, var_list)`: the lambda's body is recorded like a tape's block."""
+        return find_loss_callables(self.tree, self.imports)
 
     # --- writing code back -------------------------------------------------------------------------
     @cached_property

@@ -13,14 +13,13 @@ import ast
 from dataclasses import dataclass
 from functools import cached_property
 
+from gradfix.analysis.tapes import CONTAINER_MUTATORS
 from gradfix.analysis.tensors import assigned_names
 
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 _CONDITIONAL = (ast.If, ast.For, ast.AsyncFor, ast.While, ast.Try, ast.Match) + (
     (ast.TryStar,) if hasattr(ast, "TryStar") else ())
 _LOOPS = (ast.For, ast.AsyncFor, ast.While)
-# Methods that put their arguments into the container they are called on (`outputs.append(h)`).
-CONTAINER_MUTATORS = frozenset({"append", "extend", "insert", "add", "update", "setdefault"})
 
 
 @dataclass(eq=False)

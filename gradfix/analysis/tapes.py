@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Iterable, Iterator
 
+from gradfix.analysis.ops import SAMPLING, no_gradient_kind
 from gradfix.analysis.tensors import NON_TENSOR_FUNCTIONS, NON_TENSOR_METHODS, TENSOR_CLASSES, TensorScope, \
     assigned_names
 
@@ -117,6 +118,7 @@ class Tape:
     module_bindings: dict[str, list[ast.AST]]  # and in the module, for the globals a function reads
     requests: list[GradientRequest] = field(default_factory=list)
     watch_calls: list[ast.Call] = field(default_factory=list)
+    owner_class: ast.ClassDef | None = None  # the class whose method holds the block
 
     def visible_bindings(self, name: str) -> list[ast.AST]:
         """The bindings a read of `name` in the tape's function can see: its own, else the module's (none for
@@ -209,6 +211,21 @@ class Tape:
             return False
         return any(name == o or name.startswith(o + ".") or o.startswith(name + ".") for o in self.owners)
 
+    def runs_model(self, func: ast.AST) -> bool | None:
+        """Does calling `func` (owned: see `is_owned`) run the differentiated model or a part of it? True for
+        `model(x)`, `model.call(x)`, `self.encoder(x)` with `encoder` a layer; False for `model.summary()`,
+        `self.buffer.sample()` or a method of the class that calls no layer (`self.unpack(data)`); None when
+        it cannot be told (a method inherited from elsewhere), so the arguments decide."""
+        name = dotted(func)
+        if isinstance(func, ast.Attribute) and func.attr in NON_FORWARD_METHODS:
+            return False
+        if name in self.owners or (isinstance(func, ast.Attribute) and func.attr in ("call", "__call__")):
+            return True
+        owner = max((o for o in self.owners if name.startswith(o + ".")), key=len, default=None)
+        if owner != "self" or self.owner_class is None:
+            return True
+        return _runs_layers(self.owner_class, name.split(".")[1:])
+
     @cached_property
     def watched_names(self) -> set[str]:
         """Names passed to `tape.watch`, and the names in a list such a name was bound to (`xs = [a, b]`)."""
@@ -257,7 +274,7 @@ class Tape:
         roots: list[ast.AST] = [r.target for r in self.requests if self.contains(r.target)]
         block_nodes = [n for statement in self.body for n in _walk_own(statement)]
         bindings = [n for n in block_nodes if isinstance(n, _BINDINGS)]
-        mutations = [n for n in block_nodes if _container_mutated(n)]
+        mutations = [n for n in block_nodes if container_mutated(n)]
         done: set[int] = set()
         changed = True
         while changed:
@@ -297,6 +314,16 @@ class Tape:
         return (self._path[1] | self._target_names) - self.names_bound_inside
 
 
+@dataclass(eq=False)
+class LossCallable(Tape):
+    """`optimizer.minimize(lambda: loss, var_list)`: the optimizer opens its own tape around the call of the
+    lambda, so the lambda's body is the block that gets recorded."""
+
+    @cached_property
+    def body(self) -> list[ast.stmt]:
+        return [ast.copy_location(ast.Expr(value=self.node.body), self.node.body)]
+
+
 class _SourceFlow(TensorScope):
     """TensorScope of the tape's function whose seeds are the tape's sources: calls of the differentiated
     model, the source variables themselves and watched tensors. Other TF ops give a value that depends on
@@ -311,7 +338,7 @@ class _SourceFlow(TensorScope):
 
     def _propagate(self) -> None:
         """Bindings, and containers that tensors are put into (`losses.append(loss)`)."""
-        mutations = [n for n in self.nodes if _container_mutated(n)]
+        mutations = [n for n in self.nodes if container_mutated(n)]
         while True:
             super()._propagate()
             filled = {call.func.value.id for call in mutations if self.any_tensor_argument(call)} - self.names
@@ -329,7 +356,10 @@ class _SourceFlow(TensorScope):
         if not self.through_numpy and _copies_out_of_tensorflow(call, self.imports):
             return False
         if self.tape.is_owned(dotted(func)):
-            return not (isinstance(func, ast.Attribute) and func.attr in NON_FORWARD_METHODS)
+            runs = self.tape.runs_model(func)
+            return self.any_tensor_argument(call) if runs is None else runs
+        if no_gradient_kind(call, self.imports) or self.imports.qualname(func) in SAMPLING:
+            return False  # an argmax, a sampled action: no gradient of the model comes through
         qualname = self.imports.qualname(func)
         if qualname:
             function = qualname.rsplit(".", 1)[-1]
@@ -353,12 +383,64 @@ def _copies_out_of_tensorflow(call: ast.Call, imports: "ImportMap") -> bool:
     return (imports.qualname(func) or "").startswith("numpy.")
 
 
-def _container_mutated(node: ast.AST) -> ast.Name | None:
+def container_mutated(node: ast.AST) -> ast.Name | None:
     """`losses` for `losses.append(...)` and the like."""
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in CONTAINER_MUTATORS \
             and isinstance(node.func.value, ast.Name):
         return node.func.value
     return None
+
+
+def _runs_layers(cls: ast.ClassDef, path: list[str], depth: int = 0) -> bool | None:
+    """Does `self.<path>(...)` run layers or weights of `cls`: a sub-layer, or a method that (through other
+    methods) calls `self(...)`, a sub-layer or reads a weight? None when the class does not define it."""
+    attribute_values = _self_attribute_values(cls)
+    methods = {s.name: s for s in cls.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    if len(path) > 1 or depth > 3:
+        return False if path[0] in attribute_values and not _is_layer_value(attribute_values[path[0]]) else None
+    name = path[0]
+    if name in attribute_values:
+        return _is_layer_value(attribute_values[name])
+    if name not in methods:
+        return None
+    for node in ast.walk(methods[name]):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "self":
+            return True
+        target = dotted(node.func) if isinstance(node, ast.Call) else None
+        if target and target.startswith("self.") and target.count(".") == 1 and target != "self." + name:
+            if _runs_layers(cls, [target[5:]], depth + 1):
+                return True
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self" \
+                and node.attr in attribute_values and _is_weight_value(attribute_values[node.attr]):
+            return True
+    return False
+
+
+def _self_attribute_values(cls: ast.ClassDef) -> dict[str, list[ast.AST]]:
+    values: dict[str, list[ast.AST]] = {}
+    for node in ast.walk(cls):
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == "self":
+                    values.setdefault(target.attr, []).append(node.value)
+    return values
+
+
+def _is_layer_value(values: list[ast.AST]) -> bool:
+    """A value made by calling a class (`keras.layers.Dense(4)`, `Encoder()`), or a list of such."""
+    for value in values:
+        elements = value.elts if isinstance(value, (ast.List, ast.Tuple)) else [value]
+        for element in elements:
+            if isinstance(element, ast.ListComp):
+                element = element.elt
+            if isinstance(element, ast.Call) and (dotted(element.func) or "").rsplit(".", 1)[-1][:1].isupper():
+                return True
+    return False
+
+
+def _is_weight_value(values: list[ast.AST]) -> bool:
+    return any(isinstance(v, ast.Call) and (dotted(v.func) or "").rsplit(".", 1)[-1] in ("add_weight", "Variable")
+               for v in values)
 
 
 def _names_variables(value: ast.AST) -> bool:
@@ -375,6 +457,8 @@ def _walk_own(node: ast.AST) -> Iterator[ast.AST]:
 def find_tapes(tree: ast.Module, imports: "ImportMap") -> list[Tape]:
     tapes: list[Tape] = []
     module_bindings = None
+    class_of = {id(method): node for node in ast.walk(tree) if isinstance(node, ast.ClassDef)
+                for method in node.body if isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef))}
     for scope in [tree, *(n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)))]:
         nodes = list(own_nodes(scope))
         withs = [n for n in nodes if isinstance(n, (ast.With, ast.AsyncWith))]
@@ -384,10 +468,29 @@ def find_tapes(tree: ast.Module, imports: "ImportMap") -> list[Tape]:
             continue
         bindings = module_bindings if scope is tree else _bindings(nodes)
         scope_tapes = [tape for node in withs for tape in _tapes_of(node, scope, imports, bindings, module_bindings)]
+        for tape in scope_tapes:
+            tape.owner_class = class_of.get(id(scope))
         if scope_tapes:
             _attach_calls(scope_tapes, [n for n in nodes if isinstance(n, ast.Call)])
             tapes.extend(scope_tapes)
     return sorted(tapes, key=lambda t: (t.node.lineno, t.node.col_offset))
+
+
+def find_loss_callables(tree: ast.Module, imports: "ImportMap") -> list[LossCallable]:
+    """Every `x.minimize(lambda: ..., var_list)` without a `tape=`, as the block its optimizer records."""
+    found: list[LossCallable] = []
+    module_bindings = _bindings(list(own_nodes(tree)))
+    for scope in [tree, *(n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)))]:
+        nodes = list(own_nodes(scope))
+        bindings = module_bindings if scope is tree else _bindings(nodes)
+        for call in nodes:
+            if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "minimize" \
+                    and call.args and isinstance(call.args[0], ast.Lambda) and keyword_argument(call, "tape") is None:
+                sources = call.args[1] if len(call.args) > 1 else keyword_argument(call, "var_list")
+                if sources is not None:
+                    found.append(LossCallable(call.args[0], None, False, scope, imports, bindings, module_bindings,
+                                              [GradientRequest(call, call.args[0].body, sources)]))
+    return found
 
 
 def _bindings(nodes: list[ast.AST]) -> dict[str, list[ast.AST]]:

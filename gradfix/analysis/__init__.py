@@ -14,12 +14,15 @@ import libcst as cst
 from gradfix.analysis.classes import KerasClass
 from gradfix.analysis.imports import ImportMap
 from gradfix.analysis.keras import KerasKind, ProjectIndex
+from gradfix.analysis.program import FlowView, ValueAnalysis
 from gradfix.analysis.statements import walk_statements
 from gradfix.analysis.tapes import LossCallable, Tape, find_loss_callables, find_tapes
 from gradfix.analysis.tensors import TensorScope
+from gradfix.analysis.values import Kind, Value
 from gradfix.source import Edit, SourceText
 
-__all__ = ["FileAnalysis", "KerasClass", "KerasKind", "ProjectIndex", "Tape", "TensorScope"]
+__all__ = ["FileAnalysis", "FlowView", "KerasClass", "KerasKind", "Kind", "ProjectIndex", "Tape", "TensorScope",
+           "Value", "ValueAnalysis"]
 
 
 class FileAnalysis:
@@ -46,8 +49,14 @@ class FileAnalysis:
                 kinds = [self.index.kind_of_base(self.qualname(b) or _bare_name(b)) for b in node.bases]
                 kind = next((k for k in kinds if k), None)
                 if kind:
-                    classes.append(KerasClass(node, kind, self.imports, self.index))
+                    classes.append(KerasClass(node, kind, self.imports, self.index, values=self.values))
         return classes
+
+    @cached_property
+    def values(self) -> ValueAnalysis:
+        """The one value-flow analysis of the file (gradfix/analysis/flow.py, program.py): what each expression
+        holds at its program point, its dtype and rank, and what later code does with it."""
+        return ValueAnalysis(self.tree, self.imports, self.index, lambda: self.keras_classes)
 
     @cached_property
     def forward_scopes(self) -> list[TensorScope]:
@@ -59,12 +68,12 @@ class FileAnalysis:
     @cached_property
     def tapes(self) -> list[Tape]:
         """Every `tf.GradientTape` block of the file, with its gradient requests and data flow."""
-        return find_tapes(self.tree, self.imports)
+        return find_tapes(self.tree, self.imports, self.values)
 
     @cached_property
     def loss_callables(self) -> list[LossCallable]:
         """Every `optimizer.minimize(lambda: loss, var_list)`: the lambda's body is recorded like a tape's block."""
-        return find_loss_callables(self.tree, self.imports)
+        return find_loss_callables(self.tree, self.imports, self.values)
 
     # --- writing code back -------------------------------------------------------------------------
     @cached_property

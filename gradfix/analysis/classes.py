@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING
 
 from gradfix.analysis.keras import KerasKind, ProjectIndex
 from gradfix.analysis.statements import walk_statements
-from gradfix.analysis.tensors import TENSOR_CLASSES, TensorScope, is_self, tensor_params
+from gradfix.analysis.tensors import TENSOR_CLASSES, TensorScope, is_self
 
 if TYPE_CHECKING:
     from gradfix.analysis.imports import ImportMap
+    from gradfix.analysis.program import ValueAnalysis
 
 FORWARD_ENTRY_POINTS = ("call", "__call__")
 # Layers that prepare data (tokenizers, preprocessors, image converters) run outside the differentiable
@@ -31,6 +32,7 @@ class KerasClass:
     methods: dict[str, ast.FunctionDef] = field(default_factory=dict)
     # `self.<attr> = <value>` anywhere in the class, in source order.
     attribute_values: dict[str, list[ast.AST]] = field(default_factory=dict)
+    values: "ValueAnalysis | None" = None  # the file's value-flow analysis (set by FileAnalysis)
 
     def __post_init__(self):
         for statement in self.node.body:
@@ -73,37 +75,9 @@ class KerasClass:
         return {attr: value for attr, values in self.attribute_values.items()
                 for value in values if self.is_weight_creation(value)}
 
-    def weight_rank(self, attr: str) -> int | None:
-        """Rank of a weight whose shape is written as a literal tuple/list (`add_weight(shape=(a, b))`,
-        `tf.Variable(tf.zeros([a, b]))`, `tf.Variable(np.random.randn(a, b))`)."""
-        value = self.weight_attrs.get(attr)
-        if value is None:
-            return None
-        shape = _keyword(value, "shape")
-        if shape is None and not (isinstance(value.func, ast.Attribute) and value.func.attr in WEIGHT_FACTORIES):
-            initial = value.args[0] if value.args else _keyword(value, "initial_value")
-            if isinstance(initial, ast.Call):
-                shape = initial.args[0] if initial.args else _keyword(initial, "shape")
-                qualname = self.imports.qualname(initial.func) or ""
-                if qualname in ("numpy.random.randn", "numpy.random.rand"):
-                    return len(initial.args)
-        return len(shape.elts) if isinstance(shape, (ast.Tuple, ast.List)) else None
-
     @cached_property
     def layer_attrs(self) -> set[str]:
         return {attr for attr, values in self.attribute_values.items() if any(map(self.is_layer_creation, values))}
-
-    @cached_property
-    def tensor_attrs(self) -> set[str]:
-        """Attributes holding weights or tensors made by TF ops (not layers, not config values)."""
-        attrs = set(self.weight_attrs)
-        for attr, values in self.attribute_values.items():
-            for value in values:
-                if isinstance(value, ast.Call):
-                    qualname = self.imports.qualname(value.func) or ""
-                    if qualname.startswith(("tensorflow.", "keras.ops.")) and qualname.rsplit(".", 1)[-1].islower():
-                        attrs.add(attr)
-        return attrs
 
     @cached_property
     def forward_method_names(self) -> list[str]:
@@ -123,36 +97,13 @@ class KerasClass:
 
     @cached_property
     def forward_scopes(self) -> list[TensorScope]:
-        """Tensor scopes of forward methods; a helper's parameters are tensors when a caller passes tensors."""
-        if self.is_preprocessing:
+        """Tensor scopes of the forward path (`call` and what it reaches), from the file's value-flow analysis."""
+        if self.is_preprocessing or self.values is None:
             return []
-        seeds: dict[str, set[str]] = {}
-        scopes = []
-        for name in self.forward_method_names:
-            method = self.methods[name]
-            scope = TensorScope(method, self.imports, self, None if name in FORWARD_ENTRY_POINTS else seeds.get(name, set()))
-            scopes.append(scope)
-            for call in scope.calls():
-                callee = self_method_called(call)
-                if callee in self.methods and callee not in FORWARD_ENTRY_POINTS:
-                    seeds.setdefault(callee, set()).update(tensor_arguments(call, self.methods[callee], scope))
-        return scopes
-
-
-def _keyword(call: ast.Call, name: str) -> ast.AST | None:
-    return next((k.value for k in call.keywords if k.arg == name), None)
+        return [TensorScope(view.function, self.imports, self, view=view) for view in self.values.forward(self)]
 
 
 def self_method_called(node: ast.AST) -> str | None:
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and is_self(node.func.value):
         return node.func.attr
     return None
-
-
-def tensor_arguments(call: ast.Call, callee: ast.FunctionDef, scope: TensorScope) -> set[str]:
-    """Names of `callee`'s parameters that receive tensors at this call site."""
-    params = [a.arg for a in callee.args.posonlyargs + callee.args.args][1:]
-    candidates = tensor_params(callee)
-    received = {param for param, arg in zip(params, call.args) if scope.is_tensor(arg)}
-    received |= {k.arg for k in call.keywords if k.arg and scope.is_tensor(k.value)}
-    return received & candidates

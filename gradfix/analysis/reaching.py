@@ -13,7 +13,7 @@ import ast
 from dataclasses import dataclass
 from functools import cached_property
 
-from gradfix.analysis.tapes import CONTAINER_MUTATORS
+from gradfix.analysis.values import CONTAINER_MUTATORS
 from gradfix.analysis.tensors import assigned_names
 
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)

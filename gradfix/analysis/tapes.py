@@ -18,42 +18,24 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Iterable, Iterator
 
-from gradfix.analysis.ops import SAMPLING, no_gradient_kind
-from gradfix.analysis.tensors import NON_TENSOR_FUNCTIONS, NON_TENSOR_METHODS, TENSOR_CLASSES, TensorScope, \
-    assigned_names
+from gradfix.analysis.flow import FunctionFlow, dotted, keyword_argument  # noqa: F401 - re-exported
+from gradfix.analysis.tensors import TensorScope, assigned_names
+from gradfix.analysis.values import CONTAINER_MUTATORS, Kind, Value
 
 if TYPE_CHECKING:
     from gradfix.analysis.imports import ImportMap
+    from gradfix.analysis.program import ValueAnalysis
 
 GRADIENT_TAPE_CLASSES = frozenset({"tensorflow.GradientTape", "tensorflow.autodiff.GradientTape",
                                    "tensorflow.python.eager.backprop.GradientTape"})
 GRADIENT_METHODS = frozenset({"gradient", "jacobian", "batch_jacobian"})
 VARIABLE_COLLECTIONS = frozenset({"trainable_variables", "trainable_weights", "variables", "weights"})
 # Methods of a model that return Python/NumPy values or nothing, not tensors of the forward pass.
-NON_FORWARD_METHODS = NON_TENSOR_METHODS | {"get_weights", "summary", "save", "save_weights", "to_json", "evaluate",
-                                            "fit", "compile", "reset_metrics", "reset_states"}
-# TF/Keras functions whose result depends on the shape or dtype of their arguments, not on their values.
-VALUE_FREE_FUNCTIONS = frozenset({"ones", "zeros", "fill", "eye", "range", "arange", "linspace", "ones_like",
-                                  "zeros_like", "normal", "uniform", "truncated_normal", "random_normal",
-                                  "random_uniform", "shape", "shape_n", "size", "rank", "int_shape"})
-# Builtins whose result is not a tensor whatever they are given.
-NON_TENSOR_BUILTINS = frozenset({"len", "str", "repr", "print", "range", "isinstance", "type", "id", "hash",
-                                 "format", "callable", "hasattr", "getattr", "enumerate", "zip"})
-# Methods that put their arguments into the container they are called on (`losses.append(loss)`).
-CONTAINER_MUTATORS = frozenset({"append", "extend", "insert", "add", "update", "setdefault"})
+NON_FORWARD_METHODS = frozenset({"get_shape", "get_config", "as_list", "count_params", "get_weights", "summary", "save", "save_weights", "to_json", "evaluate",
+                                            "fit", "compile", "reset_metrics", "reset_states", "predict",
+                                 "predict_on_batch"})
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 _BINDINGS = (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.For, ast.AsyncFor, ast.NamedExpr, ast.withitem)
-
-
-def dotted(node: ast.AST) -> str | None:
-    """`self.model.encoder` for that attribute chain, `x` for a name; None for anything else."""
-    parts: list[str] = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        return ".".join([node.id, *reversed(parts)])
-    return None
 
 
 def own_nodes(scope: ast.AST) -> Iterator[ast.AST]:
@@ -118,6 +100,7 @@ class Tape:
     module_bindings: dict[str, list[ast.AST]]  # and in the module, for the globals a function reads
     requests: list[GradientRequest] = field(default_factory=list)
     watch_calls: list[ast.Call] = field(default_factory=list)
+    values: "ValueAnalysis | None" = None  # the file's value-flow analysis
     owner_class: ast.ClassDef | None = None  # the class whose method holds the block
 
     def visible_bindings(self, name: str) -> list[ast.AST]:
@@ -242,21 +225,48 @@ class Tape:
 
     # --- data flow ---------------------------------------------------------------------------------------
     @cached_property
+    def flow(self) -> FunctionFlow:
+        """The value flow of the tape's function in which the gradient path starts at the tape's sources: calls
+        of the differentiated model, source variables, watched tensors. Other values (labels, a teacher's
+        output, data) carry no gradient."""
+        from gradfix.analysis.program import ValueAnalysis
+        program = self.values or ValueAnalysis(ast.Module(body=[], type_ignores=[]), self.imports, None)
+        params = {name: Value(Kind.GRADIENT, origins=frozenset({name})) for name in _parameters(self.scope)
+                  if name in self.source_values or name in self.watched_names}
+        return program.entry(self.scope, params=params, seed=self._seed, label="tape")
+
+    def _seed(self, node: ast.AST) -> Value | None:
+        if isinstance(node, ast.Call):
+            name = dotted(node.func)
+            if self.is_owned(name) and self.runs_model(node.func):
+                return Value(Kind.GRADIENT, origins=frozenset({name}))
+            return None
+        if isinstance(node, (ast.Name, ast.Attribute)) and isinstance(node.ctx, ast.Load):
+            name = dotted(node)
+            if name and (name in self.source_values or name in self.watched_names):
+                return Value(Kind.GRADIENT, origins=frozenset({name}))
+        return None
+
+    @cached_property
     def source_scope(self) -> TensorScope:
-        """The function's TensorScope in which a "tensor" is a value that depends on the tape's sources."""
-        return _SourceFlow(self)
+        """The tape's function as a TensorScope whose tensors are the values that depend on the sources."""
+        from gradfix.analysis.program import FlowView
+        return TensorScope(self.scope, self.imports, view=FlowView(self.scope, (self.flow,)), through_unknown_calls=True)
+
+    def value(self, expr: ast.AST) -> Value:
+        """What the expression holds in the tape's function (gradient path = depends on the sources)."""
+        return self.flow.value(expr)
 
     @cached_property
     def target_recorded(self) -> bool:
         """Does some gradient target depend on the sources through TensorFlow alone? Then a NumPy copy on
         another way to it (`weights = np.exp(-preds.numpy())`) may be a constant on purpose."""
-        recorded = _SourceFlow(self, through_numpy=False)
-        return any(recorded.is_tensor(request.target) for request in self.requests)
+        return any(self.value(request.target).on_gradient_path for request in self.requests)
 
     def depends_on_sources(self, expr: ast.AST) -> bool:
         """Does the value depend on what the gradient is taken of (a call of the differentiated model, a
-        source variable, a watched tensor), anywhere in the function?"""
-        return self.source_scope.is_tensor(expr)
+        source variable, a watched tensor), anywhere in the function — through TensorFlow, NumPy or Python?"""
+        return self.value(expr).may_carry_gradient
 
     def computes_from_sources(self, expr: ast.AST) -> bool:
         """Is the value the result of an operation on the sources (a forward pass, loss arithmetic), not
@@ -269,31 +279,13 @@ class Tape:
 
     @cached_property
     def _path(self) -> tuple[set[int], set[str]]:
-        """(ids of the expressions in the block whose value reaches a target, the names read by them)."""
-        needed = set(self._target_names)
-        roots: list[ast.AST] = [r.target for r in self.requests if self.contains(r.target)]
-        block_nodes = [n for statement in self.body for n in _walk_own(statement)]
-        bindings = [n for n in block_nodes if isinstance(n, _BINDINGS)]
-        mutations = [n for n in block_nodes if container_mutated(n)]
-        done: set[int] = set()
-        changed = True
-        while changed:
-            changed = False
-            for binding in bindings:
-                value = bound_value(binding)
-                if id(binding) in done or value is None or not needed & set(bound_names(binding)):
-                    continue
-                done.add(id(binding))
-                roots.append(value)
-                needed |= names_read(value) | (set(bound_names(binding)) if isinstance(binding, ast.AugAssign) else set())
-                changed = True
-            for call in mutations:  # `losses.append(l)` when `losses` is on the path
-                if id(call) not in done and call.func.value.id in needed:
-                    done.add(id(call))
-                    roots.extend(call.args)
-                    needed |= {name for arg in call.args for name in names_read(arg)}
-                    changed = True
-        return {id(n) for root in roots for n in ast.walk(root)}, needed
+        """(ids of the expressions whose value reaches a target through the block, the names read by them)."""
+        inside = self._inside_statements
+        return self.flow.backward_slice([r.target for r in self.requests], lambda s: id(s) in inside)
+
+    @cached_property
+    def _inside_statements(self) -> set[int]:
+        return {id(n) for statement in self.body for n in _walk_own(statement)}
 
     def reaches_target(self, node: ast.AST) -> bool:
         """Is the node in the block, inside an expression whose value flows into a gradient target?"""
@@ -322,65 +314,6 @@ class LossCallable(Tape):
     @cached_property
     def body(self) -> list[ast.stmt]:
         return [ast.copy_location(ast.Expr(value=self.node.body), self.node.body)]
-
-
-class _SourceFlow(TensorScope):
-    """TensorScope of the tape's function whose seeds are the tape's sources: calls of the differentiated
-    model, the source variables themselves and watched tensors. Other TF ops give a value that depends on
-    the sources only when one of their arguments does. With `through_numpy=False`, NumPy and Python copies
-    (`.numpy()`, `np.*`, `float()`) end the dependency, as they do for the tape."""
-
-    def __init__(self, tape: Tape, through_numpy: bool = True):
-        self.tape = tape
-        self.through_numpy = through_numpy
-        seeds = {name for name in tape.source_values if "." not in name} | tape.watched_names
-        super().__init__(tape.scope, tape.imports, seeds=seeds)
-
-    def _propagate(self) -> None:
-        """Bindings, and containers that tensors are put into (`losses.append(loss)`)."""
-        mutations = [n for n in self.nodes if container_mutated(n)]
-        while True:
-            super()._propagate()
-            filled = {call.func.value.id for call in mutations if self.any_tensor_argument(call)} - self.names
-            if not filled:
-                return
-            self.names |= filled
-
-    def is_tensor(self, node: ast.AST) -> bool:
-        if isinstance(node, ast.Attribute) and dotted(node) in self.tape.source_values:
-            return True
-        return super().is_tensor(node)
-
-    def _call_is_tensor(self, call: ast.Call) -> bool:
-        func = call.func
-        if not self.through_numpy and _copies_out_of_tensorflow(call, self.imports):
-            return False
-        if self.tape.is_owned(dotted(func)):
-            runs = self.tape.runs_model(func)
-            return self.any_tensor_argument(call) if runs is None else runs
-        if no_gradient_kind(call, self.imports) or self.imports.qualname(func) in SAMPLING:
-            return False  # an argmax, a sampled action: no gradient of the model comes through
-        qualname = self.imports.qualname(func)
-        if qualname:
-            function = qualname.rsplit(".", 1)[-1]
-            if qualname in NON_TENSOR_FUNCTIONS or function in VALUE_FREE_FUNCTIONS or (
-                    function[:1].isupper() and qualname not in TENSOR_CLASSES):
-                return False
-            return self.any_tensor_argument(call)
-        if isinstance(func, ast.Name) and func.id in NON_TENSOR_BUILTINS:
-            return False
-        if isinstance(func, ast.Attribute) and self.is_tensor(func.value):
-            return func.attr not in NON_TENSOR_METHODS  # `preds.numpy()`, `logits.to_tensor()`
-        return self.any_tensor_argument(call)  # `loss_fn(y, preds)`: a function of the predictions
-
-
-def _copies_out_of_tensorflow(call: ast.Call, imports: "ImportMap") -> bool:
-    func = call.func
-    if isinstance(func, ast.Attribute) and func.attr == "numpy" and not call.args:
-        return True
-    if isinstance(func, ast.Name) and func.id in ("float", "int") and not imports.is_bound(func.id):
-        return True
-    return (imports.qualname(func) or "").startswith("numpy.")
 
 
 def container_mutated(node: ast.AST) -> ast.Name | None:
@@ -454,7 +387,7 @@ def _walk_own(node: ast.AST) -> Iterator[ast.AST]:
         yield from own_nodes(node)
 
 
-def find_tapes(tree: ast.Module, imports: "ImportMap") -> list[Tape]:
+def find_tapes(tree: ast.Module, imports: "ImportMap", values: "ValueAnalysis | None" = None) -> list[Tape]:
     tapes: list[Tape] = []
     module_bindings = None
     class_of = {id(method): node for node in ast.walk(tree) if isinstance(node, ast.ClassDef)
@@ -468,15 +401,17 @@ def find_tapes(tree: ast.Module, imports: "ImportMap") -> list[Tape]:
             continue
         bindings = module_bindings if scope is tree else _bindings(nodes)
         scope_tapes = [tape for node in withs for tape in _tapes_of(node, scope, imports, bindings, module_bindings)]
-        for tape in scope_tapes:
-            tape.owner_class = class_of.get(id(scope))
         if scope_tapes:
             _attach_calls(scope_tapes, [n for n in nodes if isinstance(n, ast.Call)])
+            for tape in scope_tapes:
+                tape.values = values
+                tape.owner_class = class_of.get(id(scope))
             tapes.extend(scope_tapes)
     return sorted(tapes, key=lambda t: (t.node.lineno, t.node.col_offset))
 
 
-def find_loss_callables(tree: ast.Module, imports: "ImportMap") -> list[LossCallable]:
+def find_loss_callables(tree: ast.Module, imports: "ImportMap", values: "ValueAnalysis | None" = None
+                        ) -> list[LossCallable]:
     """Every `x.minimize(lambda: ..., var_list)` without a `tape=`, as the block its optimizer records."""
     found: list[LossCallable] = []
     module_bindings = _bindings(list(own_nodes(tree)))
@@ -489,7 +424,7 @@ def find_loss_callables(tree: ast.Module, imports: "ImportMap") -> list[LossCall
                 sources = call.args[1] if len(call.args) > 1 else keyword_argument(call, "var_list")
                 if sources is not None:
                     found.append(LossCallable(call.args[0], None, False, scope, imports, bindings, module_bindings,
-                                              [GradientRequest(call, call.args[0].body, sources)]))
+                                              [GradientRequest(call, call.args[0].body, sources)], values=values))
     return found
 
 

@@ -1,47 +1,26 @@
-"""Which expressions hold tensors (DESIGN.md §2), so numpy on plain Python values is never touched.
-
-Tensor values: parameters of forward methods (not flags such as `training`/`mask`), weights and tensors
-stored on `self`, results of `tf.*`/`keras.ops.*`/layer calls, and anything computed from those —
-including numpy results computed from tensors, so that a chain of numpy calls is followed. Shapes,
-dtypes, config attributes and literals are not tensors. Unknown callables give non-tensors: when unsure,
-we stay silent rather than rewrite correct code.
+"""`TensorScope`: the questions rules ask about one function — which expressions hold tensors on the gradient
+path (DESIGN.md §2), their ranks, which calls to look at — answered by the one value-flow analysis
+(gradfix/analysis/flow.py). A "tensor" here is a value that carries gradient from trainable weights or the
+function's tensor inputs, including a NumPy copy of one (so a chain of numpy calls is followed). Shapes,
+dtypes, config attributes, literals and NumPy constants are not; unknown callables give unknown values,
+which are not tensors: when unsure, we stay silent rather than rewrite correct code.
 """
 
 from __future__ import annotations
 
 import ast
-from functools import cached_property
 from typing import TYPE_CHECKING, Iterable
+
+from gradfix.analysis.flow import FLAG_PARAMS, dotted, is_self, mentions_dispatch, tensor_params  # noqa: F401
+from gradfix.analysis.values import SHAPE_ATTRS, TENSOR_CLASSES, Kind, Value  # noqa: F401
 
 if TYPE_CHECKING:
     from gradfix.analysis.classes import KerasClass
     from gradfix.analysis.imports import ImportMap
+    from gradfix.analysis.program import FlowView
 
-FLAG_PARAMS = frozenset({"self", "cls", "training", "mask", "return_dict", "output_attentions",
-                         "output_hidden_states", "use_cache", "deterministic", "verbose", "kwargs"})
-SHAPE_ATTRS = frozenset({"shape", "dtype", "ndim", "name", "device", "trainable", "built", "rank",
-                         "graph", "op", "size"})
-NON_TENSOR_METHODS = frozenset({"get_shape", "get_config", "as_list", "count_params"})
-NON_TENSOR_FUNCTIONS = frozenset({
-    "tensorflow.shape", "tensorflow.rank", "tensorflow.size", "tensorflow.TensorShape",
-    "tensorflow.executing_eagerly", "tensorflow.is_tensor", "tensorflow.get_static_value",
-    "keras.backend.int_shape", "keras.backend.floatx", "keras.backend.epsilon",
-    "keras.backend.image_data_format", "keras.backend.ndim", "keras.backend.is_keras_tensor",
-    "keras.ops.shape", "keras.ops.ndim", "keras.ops.is_tensor", "keras.utils.is_keras_tensor",
-    "tensorflow.compat.dimension_value", "tensorflow.compat.dimension_at_index", "tensorflow.Dimension",
-    "tensorflow.inside_function", "tensorflow.get_logger", "tensorflow.name_scope",
-    "keras.ops.convert_to_numpy", "keras.backend.convert_to_numpy",
-})
-# Words in an `if` test that show deliberate dispatch on the kind of value or backend (`isinstance(x,
-# np.ndarray)`, `tf.executing_eagerly()`, `backend.backend() != "tensorflow"`): numpy there is intended.
-DISPATCH_WORDS = ("isinstance", "is_tensor", "backend", "eager", "torch", "jax", "ndarray", "in_tf_graph",
-                  "inside_function", "numpy", "hasattr", "type")
-TENSOR_CLASSES = frozenset({"tensorflow.Variable", "keras.Variable", "keras.backend.Variable",
-                            "tensorflow.RaggedTensor", "tensorflow.SparseTensor"})
-
-
-def is_self(node: ast.AST) -> bool:
-    return isinstance(node, ast.Name) and node.id == "self"
+__all__ = ["FLAG_PARAMS", "SHAPE_ATTRS", "TENSOR_CLASSES", "TensorScope", "assigned_names", "is_self",
+           "is_super_call", "tensor_params"]
 
 
 def is_super_call(node: ast.AST) -> bool:
@@ -58,151 +37,64 @@ def assigned_names(target: ast.AST) -> Iterable[str]:
         yield from assigned_names(target.value)
 
 
-def tensor_params(function: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
-    """Parameters that carry tensors: not flags, and not defaulted to a bool/number/string literal."""
-    args = function.args
-    positional = args.posonlyargs + args.args
-    defaults = dict(zip([a.arg for a in positional][len(positional) - len(args.defaults):], args.defaults))
-    defaults.update({a.arg: d for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None})
-    names = set()
-    for arg in positional + args.kwonlyargs + [a for a in (args.vararg,) if a]:
-        default = defaults.get(arg.arg)
-        literal_flag = isinstance(default, ast.Constant) and default.value is not None
-        if arg.arg not in FLAG_PARAMS and "mask" not in arg.arg and not literal_flag:
-            names.add(arg.arg)
-    return names
-
-
-def dispatched_nodes(nodes: list[ast.AST]) -> set[int]:
-    """ids of nodes inside both branches of an `if`/conditional expression whose test dispatches on the
-    kind of value or backend: such code handles numpy on purpose."""
-    inside: set[int] = set()
-    for node in nodes:
-        if isinstance(node, (ast.If, ast.IfExp)) and _mentions_dispatch(node.test):
-            branches = [node.body, node.orelse] if isinstance(node, ast.IfExp) else node.body + node.orelse
-            for branch in branches:
-                inside.update(id(n) for n in ast.walk(branch))
-    return inside
-
-
-def _mentions_dispatch(test: ast.AST) -> bool:
-    for node in ast.walk(test):
-        word = node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) \
-            else node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
-        if word and any(marker in word.lower() for marker in DISPATCH_WORDS):
-            return True
-    return False
-
-
 class TensorScope:
-    """Tensor-valued names of one function (flow-insensitive, nested blocks included)."""
+    """One function seen through the value-flow analysis. Built by `FileAnalysis.forward_scopes` (the view of a
+    forward-path method, joined over its calling contexts), or directly for any function: then every non-flag
+    parameter is a tensor on the gradient path (pass `seeds=` to choose which). With `through_unknown_calls`, a
+    value computed by a function the analysis does not know from a tensor counts too (a tape's loss function)."""
 
-    def __init__(self, function: ast.FunctionDef | ast.AsyncFunctionDef, imports: "ImportMap",
-                 keras_class: "KerasClass | None" = None, seeds: set[str] | None = None):
+    def __init__(self, function: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda, imports: "ImportMap",
+                 keras_class: "KerasClass | None" = None, seeds: set[str] | None = None,
+                 view: "FlowView | None" = None, through_unknown_calls: bool = False):
         self.function = function
+        self.through_unknown_calls = through_unknown_calls
         self.imports = imports
         self.keras_class = keras_class
-        self.names: set[str] = set(tensor_params(function) if seeds is None else seeds)
-        self.nodes = list(ast.walk(function))
-        self.dispatched = dispatched_nodes(self.nodes)
-        self._propagate()
+        if view is None:
+            from gradfix.analysis.program import ValueAnalysis, _views, _with_callees, entry_parameters
+            program = ValueAnalysis(ast.Module(body=[], type_ignores=[]), imports, None)
+            params = entry_parameters(function)
+            if seeds is not None:
+                params = {name: value if name in seeds else Value() for name, value in params.items()}
+                params.update({name: Value(Kind.GRADIENT, origins=frozenset({name})) for name in seeds})
+            flows = [f for f in _with_callees(program.entry(function, keras_class, params=params))]
+            view = next(v for v in _views(flows, keras_class) if v.function is function)
+        self.view = view
 
-    def _propagate(self) -> None:
-        bindings = [n for n in self.nodes if id(n) not in self.dispatched and isinstance(
-            n, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.For, ast.AsyncFor, ast.NamedExpr, ast.comprehension))]
-        while True:
-            before = len(self.names)
-            for node in bindings:
-                value = node.iter if isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension)) else node.value
-                if value is None or not self.is_tensor(value):
-                    continue
-                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                for target in targets:
-                    self.names.update(assigned_names(target))
-            if len(self.names) == before:
-                return
+    def value(self, node: ast.AST) -> Value:
+        """What the expression holds at its point (kind, dtype, rank, origins)."""
+        return self.view.value(node)
 
-    @cached_property
-    def parents(self) -> dict[int, ast.AST]:
-        """id(node) -> its parent, for rules that need the context of an expression."""
-        return {id(child): node for node in self.nodes for child in ast.iter_child_nodes(node)}
+    def is_tensor(self, node: ast.AST) -> bool:
+        value = self.value(node)
+        return value.may_carry_gradient if self.through_unknown_calls else value.carries_gradient
+
+    def calls(self) -> list[ast.Call]:
+        """Calls of the function, except those in branches that dispatch on the kind of value/backend."""
+        return self.view.calls()
 
     def parent(self, node: ast.AST) -> ast.AST | None:
-        return self.parents.get(id(node))
+        flow = self.view.flow_of(node)
+        return flow.parent(node) if flow else None
 
     def is_iterated(self, node: ast.AST) -> bool:
         """Is the value looped over in Python (`for x in t.numpy()`): element-wise Python processing."""
-        parent = self.parent(node)
-        return isinstance(parent, (ast.For, ast.AsyncFor, ast.comprehension)) and parent.iter is node
+        return any(use.role == "iterate" for use in self.view.uses(node))
 
     def is_used_in_arithmetic(self, node: ast.AST) -> bool:
         """Does the value take part in arithmetic, directly or through the name it is assigned to?"""
-        parent = self.parent(node)
-        if isinstance(parent, (ast.BinOp, ast.UnaryOp)):
-            return True
-        if isinstance(parent, ast.Assign):
-            names = {n for target in parent.targets for n in assigned_names(target)}
-            return any(isinstance(n, ast.BinOp) and any(isinstance(side, ast.Name) and side.id in names
-                                                        for side in (n.left, n.right)) for n in self.nodes)
-        return False
+        return any(use.role == "operator" for use in self.view.uses(node))
 
-    def calls(self) -> Iterable[ast.Call]:
-        """Calls of the function, except those in branches that dispatch on the kind of value/backend."""
-        return (n for n in self.nodes if isinstance(n, ast.Call) and id(n) not in self.dispatched)
+    def reaches_output(self, node: ast.AST) -> bool:
+        """Does the value flow into what the function returns (or `self.add_loss`)?"""
+        return self.view.reaches_output(node)
 
-    def is_tensor(self, node: ast.AST) -> bool:
-        if isinstance(node, ast.Name):
-            return node.id in self.names
-        if isinstance(node, ast.Attribute):
-            if is_self(node.value):
-                return bool(self.keras_class) and node.attr in self.keras_class.tensor_attrs
-            return node.attr not in SHAPE_ATTRS and self.is_tensor(node.value)
-        if isinstance(node, ast.Call):
-            return self._call_is_tensor(node)
-        if isinstance(node, (ast.Subscript, ast.Starred, ast.NamedExpr)):
-            return self.is_tensor(node.value)
-        if isinstance(node, ast.BinOp):
-            return self.is_tensor(node.left) or self.is_tensor(node.right)
-        if isinstance(node, ast.UnaryOp):
-            return self.is_tensor(node.operand)
-        if isinstance(node, ast.IfExp):
-            return self.is_tensor(node.body) or self.is_tensor(node.orelse)
-        if isinstance(node, (ast.Tuple, ast.List)):
-            return any(map(self.is_tensor, node.elts))
-        return False
-
-    def _call_is_tensor(self, call: ast.Call) -> bool:
-        qualname = self.imports.qualname(call.func)
-        if qualname:
-            if qualname.startswith("numpy."):
-                return self.any_tensor_argument(call)
-            if qualname.startswith(("tensorflow.", "keras.")):
-                if qualname in NON_TENSOR_FUNCTIONS:
-                    return False
-                if qualname.rsplit(".", 1)[-1][:1].isupper():
-                    return qualname in TENSOR_CLASSES
-                return True
-            return False
-        func = call.func
-        if not isinstance(func, ast.Attribute):
-            return False
-        if is_self(func.value):
-            return bool(self.keras_class) and (
-                func.attr in self.keras_class.layer_attrs
-                or func.attr in self.keras_class.forward_method_names
-                or func.attr == "add_weight")
-        if is_super_call(func.value):
-            return func.attr in ("call", "__call__")
-        return func.attr not in NON_TENSOR_METHODS and self.is_tensor(func.value)
+    def uses(self, node: ast.AST):
+        return self.view.uses(node)
 
     def rank_of(self, node: ast.AST) -> int | None:
-        """Static rank when evident: a weight made with a literal shape (through `.numpy()`/`.value`)."""
-        while isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and not node.args \
-                and node.func.attr in ("numpy", "value", "read_value"):
-            node = node.func.value
-        if isinstance(node, ast.Attribute) and is_self(node.value) and self.keras_class:
-            return self.keras_class.weight_rank(node.attr)
-        return None
+        """Static rank when the analysis knows it (weights with their shape, literals, op results)."""
+        return self.value(node).rank
 
     def any_tensor_argument(self, call: ast.Call) -> bool:
         return any(self.is_tensor(a) for a in call.args) or any(self.is_tensor(k.value) for k in call.keywords)

@@ -1,0 +1,347 @@
+"""Entry points of the value-flow analysis for one file (`FileAnalysis.values`): flows of the forward path of
+every Keras class, of functions handed to Keras (losses, metrics, `Lambda`, `add_loss`), of the functions that
+hold a `tf.GradientTape`, and the per-function summaries that connect them. Every flow is memoised per
+(function, calling context, argument values); `self.<attr>` resolves through the values stored by the
+class's `__init__`/`build` (weights with their dtype and rank, sub-layers, config)."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, replace
+from functools import cached_property
+from typing import TYPE_CHECKING, Callable, Iterable
+
+from gradfix.analysis.flow import FLAG_PARAMS, Context, FunctionFlow, dotted, keyword_argument, tensor_params
+from gradfix.analysis.statements import walk_statements
+from gradfix.analysis.values import NONE, UNKNOWN, Kind, Value, dtype_of_name, join_all, python_scalar
+
+if TYPE_CHECKING:
+    from gradfix.analysis.classes import KerasClass
+    from gradfix.analysis.imports import ImportMap
+    from gradfix.analysis.keras import ProjectIndex
+
+FORWARD_ENTRY_POINTS = ("call", "__call__")
+SELF = Value(Kind.LAYER, "self")  # `self` inside a method of the class a flow is computed for
+LOSS_ARGUMENTS = ("loss", "metrics", "weighted_metrics")
+
+
+@dataclass(frozen=True)
+class FlowView:
+    """All flows computed for one function in one role (a helper called from two places with different
+    arguments has two flows): a value is the join over them, a call is on the path if it is in any."""
+
+    function: ast.AST
+    flows: tuple[FunctionFlow, ...]
+    keras_class: object = None
+
+    def value(self, node: ast.AST) -> Value:
+        return join_all(flow.values[id(node)] for flow in self.flows if id(node) in flow.values)
+
+    def calls(self) -> list[ast.Call]:
+        seen: dict[int, ast.Call] = {}
+        for flow in self.flows:
+            for call in flow.calls():
+                seen.setdefault(id(call), call)
+        return sorted(seen.values(), key=lambda c: (c.lineno, c.col_offset))
+
+    def flow_of(self, node: ast.AST) -> FunctionFlow | None:
+        return next((flow for flow in self.flows if id(node) in flow.values), None)
+
+    def reaches_output(self, node: ast.AST) -> bool:
+        return any(flow.reaches_output(node) for flow in self.flows if id(node) in flow.values)
+
+    def uses(self, node: ast.AST):
+        flow = self.flow_of(node)
+        return flow.uses(node) if flow else []
+
+
+class ValueAnalysis:
+    """The value-flow analysis of one file (see gradfix/analysis/flow.py)."""
+
+    def __init__(self, tree: ast.Module, imports: "ImportMap", index: "ProjectIndex | None",
+                 keras_classes: Callable[[], list["KerasClass"]] | None = None):
+        self.tree = tree
+        self.imports = imports
+        self.index = index
+        self._keras_classes = keras_classes or (lambda: [])
+        self._summaries: dict[tuple, FunctionFlow | None] = {}
+        self._attributes: dict[int, dict[str, Value]] = {}
+
+    # --- the module ------------------------------------------------------------------------------------
+    @cached_property
+    def module_functions(self) -> dict[str, ast.AST]:
+        return {s.name: s for s in self.tree.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))}
+
+    @cached_property
+    def module_classes(self) -> dict[str, ast.ClassDef]:
+        return {s.name: s for s in walk_statements(self.tree) if isinstance(s, ast.ClassDef)}
+
+    @cached_property
+    def _module_lambdas(self) -> dict[str, ast.Lambda]:
+        return {s.targets[0].id: s.value for s in self.tree.body if isinstance(s, ast.Assign) and len(s.targets) == 1
+                and isinstance(s.targets[0], ast.Name) and isinstance(s.value, ast.Lambda)}
+
+    def global_value(self, name: str) -> Value:
+        function = self.module_functions.get(name) or self._module_lambdas.get(name)
+        if function is not None:
+            return Value(Kind.PYTHON, function=function)
+        return UNKNOWN
+
+    def method_of(self, keras_class: "KerasClass | None", name: str) -> ast.AST | None:
+        """A method of the class, or of a base class defined in this file (mixins and plain helper classes)."""
+        if keras_class is None:
+            return None
+        if name in keras_class.methods:
+            return keras_class.methods[name]
+        seen: set[str] = set()
+        pending = [b for b in keras_class.node.bases]
+        while pending:
+            base = pending.pop(0)
+            base_name = base.id if isinstance(base, ast.Name) else base.attr if isinstance(base, ast.Attribute) else None
+            if base_name is None or base_name in seen or base_name not in self.module_classes:
+                continue
+            seen.add(base_name)
+            node = self.module_classes[base_name]
+            for statement in node.body:
+                if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)) and statement.name == name:
+                    return statement
+            pending.extend(node.bases)
+        return None
+
+    # --- classes -----------------------------------------------------------------------------------------
+    def class_attributes(self, keras_class: "KerasClass") -> dict[str, Value]:
+        """`self.<attr>` -> the join of every value stored into it outside the forward path (`__init__`, `build`
+        and the helpers they call), each computed at its program point."""
+        key = id(keras_class)
+        if key in self._attributes:
+            return self._attributes[key]
+        stores: dict[str, Value] = {}
+        self._attributes[key] = stores  # visible (partly filled) while computing: build reads __init__'s
+        forward = set(keras_class.forward_method_names)
+        order = sorted((n for n in keras_class.methods if n not in forward),
+                       key=lambda n: (n != "__init__", n != "build", keras_class.methods[n].lineno))
+        for name in order:
+            method = keras_class.methods[name]
+            params = {"self": SELF} if not _is_static(method) else {}
+            if name == "build":
+                shape_param = [a.arg for a in method.args.args[1:2]]
+                params.update({p: Value(Kind.PYTHON, "int", 1) for p in shape_param})
+            context = Context(keras_class, params, records_attributes=True, label=f"{keras_class.name}.{name}")
+            flow = FunctionFlow(self, method, context)
+            for flow_ in _with_callees(flow):
+                for attr, value in flow_.attribute_stores.items():
+                    stores[attr] = stores[attr].join(value) if attr in stores else value
+        return stores
+
+    def self_attribute(self, keras_class: "KerasClass | None", attr: str, flow: FunctionFlow) -> Value:
+        if keras_class is None:
+            return UNKNOWN
+        stored = self.class_attributes(keras_class).get(attr)
+        if flow.context.records_attributes and attr in flow.attribute_stores:
+            stored = flow.attribute_stores[attr]
+        if stored is None:
+            method = self.method_of(keras_class, attr)
+            return Value(Kind.PYTHON, function=method) if method is not None else UNKNOWN
+        label = frozenset({f"self.{attr}"})
+        if stored.kind is Kind.GRADIENT or attr in keras_class.weight_attrs and stored.kind is not Kind.TENSOR:
+            return replace(stored, kind=Kind.GRADIENT, origins=label)
+        if stored.kind is Kind.LAYER:
+            return replace(stored, origins=label)
+        return stored.off_path()
+
+    def weight_value(self, call: ast.Call, flow: FunctionFlow) -> Value:
+        """`self.add_weight(...)`: a trainable float32 weight (unless told otherwise) with the rank of its shape."""
+        args = [flow.value(a) for a in call.args]
+        shape_node = keyword_argument(call, "shape")
+        if shape_node is None and call.args:
+            shape_node = call.args[1] if args[0].dtype == "str" and len(call.args) > 1 else call.args[0]
+        shape = flow.value(shape_node) if shape_node is not None else Value(Kind.PYTHON, length=0)
+        rank = shape.length if shape.length is not None else (0 if shape_node is None else None)
+        dtype_node = keyword_argument(call, "dtype")
+        dtype = dtype_of_name(flow._name_of(dtype_node)) if dtype_node is not None else "float32"
+        trainable = keyword_argument(call, "trainable")
+        frozen = isinstance(trainable, ast.Constant) and trainable.value is False
+        return Value(Kind.TENSOR if frozen else Kind.GRADIENT, dtype, rank,
+                     frozenset() if frozen else frozenset({"<weight>"}))
+
+    # --- summaries ---------------------------------------------------------------------------------------
+    def summary(self, function: ast.AST, context: Context, params: dict[str, Value], depth: int,
+                closure: dict | None = None) -> FunctionFlow | None:
+        """The flow of `function` called with `params` in `context` (memoised; None while it is being computed,
+        for recursion)."""
+        is_method = self.method_of(context.keras_class, getattr(function, "name", "")) is function
+        if is_method and not _is_static(function):
+            params = {**params, _first_param(function): SELF}
+        key = (id(function), id(context.keras_class), id(context.seed), context.records_attributes,
+               tuple(sorted(params.items(), key=lambda item: item[0])), id(closure) if closure is not None else None)
+        if key in self._summaries:
+            return self._summaries[key]
+        self._summaries[key] = None
+        callee_context = Context(context.keras_class, params, context.seed, context.records_attributes, context.label)
+        flow = FunctionFlow(self, function, callee_context, closure=closure, depth=depth)
+        self._summaries[key] = flow
+        return flow
+
+    def entry(self, function: ast.AST, keras_class: "KerasClass | None" = None,
+              params: dict[str, Value] | None = None, seed: Callable[[ast.AST], Value | None] | None = None,
+              label: str = "") -> FunctionFlow:
+        """The flow of a function where Keras (or a tape) calls it: parameters are tensors on the gradient path
+        unless `params` says otherwise (flags such as `training` are Python values, masks tensors off it)."""
+        if params is None:
+            params = entry_parameters(function)
+        if keras_class is not None and isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)) \
+                and not _is_static(function) and function.args.args:
+            params = {**params, _first_param(function): SELF}
+        key = ("entry", id(function), id(keras_class), id(seed), tuple(sorted(params.items(), key=lambda i: i[0])))
+        if key not in self._summaries:
+            self._summaries[key] = FunctionFlow(self, function, Context(keras_class, params, seed, label=label))
+        return self._summaries[key]
+
+    # --- roles -------------------------------------------------------------------------------------------
+    def forward(self, keras_class: "KerasClass") -> list[FlowView]:
+        """Views of `call` and of every function it reaches (self helpers, static methods, mixin methods,
+        module functions, nested functions and lambdas), each joined over its calling contexts."""
+        flows = []
+        for name in FORWARD_ENTRY_POINTS:
+            method = keras_class.methods.get(name)
+            if method is not None:
+                flows.extend(_with_callees(self.entry(method, keras_class, label=f"{keras_class.name}.{name}")))
+        # helpers that `call` does not reach with a known binding keep their old role: their tensor parameters
+        reached = {id(f.function) for f in flows}
+        for name in keras_class.forward_method_names:
+            method = keras_class.methods[name]
+            if id(method) not in reached:
+                params = {p: UNKNOWN for p in tensor_params(method)}
+                flows.extend(_with_callees(self.entry(method, keras_class, params=params)))
+        return _views(flows, keras_class)
+
+    def keras_functions(self) -> list[tuple[ast.AST, str]]:
+        """Functions handed to Keras: `compile(loss=f, metrics=[g])`, `Lambda(f)`, `add_loss(f)`, with where."""
+        found: list[tuple[ast.AST, str]] = []
+        for call in (n for n in ast.walk(self.tree) if isinstance(n, ast.Call)):
+            func = call.func
+            qualname = self.imports.qualname(func) or ""
+            given: list[ast.AST] = []
+            if isinstance(func, ast.Attribute) and func.attr == "compile" and not self.imports.qualname(func):
+                given = [k.value for k in call.keywords if k.arg in LOSS_ARGUMENTS] + call.args[1:2]
+                where = "in loss/metric function `{}`"
+            elif qualname in ("keras.layers.Lambda",):
+                given = call.args[:1] + [k.value for k in call.keywords if k.arg == "function"]
+                where = "in the function of `Lambda` layer `{}`"
+            elif isinstance(func, ast.Attribute) and func.attr == "add_loss":
+                given = call.args[:1]
+                where = "in loss `{}` given to add_loss"
+            for value in given:
+                for function in self.functions_given(value):
+                    found.append((function, where.format(getattr(function, "name", "<lambda>"))))
+        return found
+
+    def functions_given(self, value: ast.AST) -> list[ast.AST]:
+        """The functions an argument stands for: a name, a lambda, lists/dicts of those, and the function a
+        factory call returns (`loss=weighted_mse(0.5)`)."""
+        if isinstance(value, ast.Lambda):
+            return [value]
+        if isinstance(value, ast.Name):
+            definitions = self._plain_functions.get(value.id, [])
+            return definitions if len(definitions) == 1 else []
+        if isinstance(value, (ast.List, ast.Tuple)):
+            return [f for element in value.elts for f in self.functions_given(element)]
+        if isinstance(value, ast.Dict):
+            return [f for element in value.values for f in self.functions_given(element)]
+        if isinstance(value, ast.Call) and isinstance(value.func, ast.Name):
+            factories = self._plain_functions.get(value.func.id, [])
+            if len(factories) == 1:
+                return _returned_functions(factories[0])
+        return []
+
+    @cached_property
+    def _plain_functions(self) -> dict[str, list[ast.AST]]:
+        """Functions by name, module level or nested (methods are not reachable by a bare name)."""
+        methods = {id(s) for c in self.module_classes.values() for s in c.body}
+        found: dict[str, list[ast.AST]] = {}
+        for node in ast.walk(self.tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and id(node) not in methods:
+                found.setdefault(node.name, []).append(node)
+        return found
+
+    def loss_flow(self, function: ast.AST) -> list[FlowView]:
+        """A loss/metric/Lambda function as Keras calls it: `y_true` is a label (off the path), `y_pred` and
+        every other tensor parameter are on it."""
+        params = entry_parameters(function)
+        names = [a.arg for a in function.args.posonlyargs + function.args.args]
+        if len(names) >= 2 and names[0] in ("y_true", "labels", "y", "target", "targets", "true"):
+            params[names[0]] = Value(Kind.TENSOR)
+        return _views(_with_callees(self.entry(function, params=params)), None)
+
+
+def entry_parameters(function: ast.AST) -> dict[str, Value]:
+    """Parameter values where Keras calls the function: tensors on the gradient path for tensor parameters,
+    Python flags, masks as tensors off the path, literal defaults as Python values."""
+    params: dict[str, Value] = {}
+    if not hasattr(function, "args"):
+        return params
+    tensors = tensor_params(function)
+    args = function.args
+    positional = args.posonlyargs + args.args
+    defaults = dict(zip([a.arg for a in positional][len(positional) - len(args.defaults):], args.defaults))
+    defaults.update({a.arg: d for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None})
+    for arg in positional + args.kwonlyargs + [a for a in (args.vararg, args.kwarg) if a]:
+        name = arg.arg
+        if name in tensors:
+            params[name] = Value(Kind.GRADIENT, origins=frozenset({name}),
+                                 container=arg is args.vararg)
+        elif "mask" in name:
+            params[name] = Value(Kind.TENSOR)
+        elif isinstance(defaults.get(name), ast.Constant):
+            params[name] = python_scalar(defaults[name].value)
+        elif name in FLAG_PARAMS:
+            params[name] = Value(Kind.PYTHON, "bool", 0) if name != "kwargs" else UNKNOWN
+    return params
+
+
+def _first_param(function: ast.AST) -> str:
+    args = function.args.posonlyargs + function.args.args
+    return args[0].arg if args else "self"
+
+
+def _is_static(function: ast.AST) -> bool:
+    return any(isinstance(d, ast.Name) and d.id == "staticmethod" for d in getattr(function, "decorator_list", ()))
+
+
+def _with_callees(flow: FunctionFlow) -> list[FunctionFlow]:
+    found: list[FunctionFlow] = []
+    seen: set[int] = set()
+    stack = [flow]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        found.append(current)
+        stack.extend(current.callees)
+    return found
+
+
+def _views(flows: Iterable[FunctionFlow], keras_class) -> list[FlowView]:
+    by_function: dict[int, list[FunctionFlow]] = {}
+    functions: dict[int, ast.AST] = {}
+    for flow in flows:
+        by_function.setdefault(id(flow.function), []).append(flow)
+        functions[id(flow.function)] = flow.function
+    return [FlowView(functions[key], tuple(group), keras_class) for key, group in by_function.items()]
+
+
+def _returned_functions(factory: ast.AST) -> list[ast.AST]:
+    nested = {s.name: s for s in factory.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    returned = []
+    for statement in factory.body:
+        if isinstance(statement, ast.Return) and statement.value is not None:
+            value = statement.value
+            if isinstance(value, ast.Lambda):
+                returned.append(value)
+            elif isinstance(value, ast.Name) and value.id in nested:
+                returned.append(nested[value.id])
+    return returned
+
+
+__all__ = ["FlowView", "ValueAnalysis", "entry_parameters", "NONE", "dotted"]

@@ -6,12 +6,11 @@ import ast
 import re
 
 from codemods._variables import self_attribute, walk_function
-from gradfix.analysis import KerasKind
+from gradfix.analysis import Kind
 from gradfix.analysis.tensors import is_self
 from gradfix.rules import FixSafety, Rule
 
 _FREEZING = re.compile(r"\.trainable\s*=\s*False\b")
-LOADERS = ("load_model", "clone_model", "model_from_json", "model_from_config")
 
 
 class FrozenLayer(Rule):
@@ -60,7 +59,7 @@ weights.
                        for target in node.targets if isinstance(target, ast.Attribute) and target.attr == "trainable"]
             if not freezes:
                 continue
-            layers = _LayerExpressions(analysis, statements, layer_attributes)
+            layers = _LayerExpressions(analysis, scope, layer_attributes)
             for node, target in freezes:
                 if layers.is_layer(target.value):
                     yield self.finding(node, _message(analysis.segment(target.value)))
@@ -74,46 +73,20 @@ def _message(frozen: str) -> str:
 
 class _LayerExpressions:
     """Which expressions of one scope evidently hold a Keras layer or model (never a variable: setting
-    `variable.trainable` is Keras's own bookkeeping)."""
+    `variable.trainable` is Keras's own bookkeeping), read off the value-flow analysis at each point."""
 
-    def __init__(self, analysis, statements, layer_attributes: set[str]):
-        self.analysis = analysis
+    def __init__(self, analysis, scope: ast.AST, layer_attributes: set[str]):
+        owner = next((c for c in analysis.keras_classes if scope in c.node.body), None)
+        self.flow = analysis.values.entry(scope, owner, params={})
         self.layer_attributes = layer_attributes
-        self.names: set[str] = set()
-        changed = True
-        while changed:
-            before = len(self.names)
-            for node in statements:
-                if isinstance(node, ast.Assign) and self.is_layer(node.value):
-                    self.names.update(t.id for t in node.targets if isinstance(t, ast.Name))
-                elif isinstance(node, (ast.For, ast.AsyncFor)) and isinstance(node.target, ast.Name) \
-                        and self._is_layer_collection(node.iter):
-                    self.names.add(node.target.id)
-            changed = len(self.names) != before
 
     def is_layer(self, expr: ast.AST) -> bool:
-        if isinstance(expr, ast.Name):
-            return expr.id in self.names
+        if self.flow.value(expr).kind is Kind.LAYER:
+            return True
         if isinstance(expr, ast.Attribute):
             return self_attribute(expr) in self.layer_attributes or (
                 not is_self(expr.value) and self.is_layer(expr.value))
-        if isinstance(expr, ast.Subscript):
-            return self._is_layer_collection(expr.value)
-        if isinstance(expr, ast.Call):
-            func = expr.func
-            if isinstance(func, ast.Attribute) and func.attr == "get_layer":
-                return True
-            qualname = self.analysis.qualname(func) or (func.id if isinstance(func, ast.Name) else None)
-            if qualname and qualname.rsplit(".", 1)[-1] in LOADERS and qualname.startswith("keras."):
-                return True
-            return self.analysis.index.kind_of_base(qualname) in (KerasKind.LAYER, KerasKind.MODEL)
         return False
-
-    def _is_layer_collection(self, expr: ast.AST) -> bool:
-        """`model.layers`, `base.layers[:-4]`, `model.submodules`."""
-        if isinstance(expr, ast.Subscript):
-            expr = expr.value
-        return isinstance(expr, ast.Attribute) and expr.attr in ("layers", "submodules", "_layers")
 
 
 def _is_false(value: ast.AST) -> bool:

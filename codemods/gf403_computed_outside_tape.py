@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import re
 
-from gradfix.analysis.gradient_flow import FunctionIndex
+from gradfix.analysis.flow import argument_for
 from gradfix.analysis.tapes import LossCallable, Region, bound_names, container_mutated, dotted, names_read, own_nodes
 from gradfix.rules import FixSafety, Rule
 from gradfix.source import Edit
@@ -113,13 +113,12 @@ The same in both: recording is a TensorFlow matter.
         if not parameters:
             return
         target = analysis.segment(tape.requests[0].target)
-        functions = FunctionIndex(analysis.tree, analysis.imports)
         for call, scope in _calls(analysis.tree):
-            callee = functions.resolve(call, scope)
-            if callee is None or callee.function is not tape.scope:
+            if not _runs_function(call, tape):
                 continue
-            for parameter, argument in callee.arguments:
-                forward = _forward_pass_of(tape, argument, scope, call) if parameter in parameters else None
+            for parameter in sorted(parameters):
+                argument = argument_for(tape.scope, call, parameter)
+                forward = _forward_pass_of(tape, argument, scope, call) if argument is not None else None
                 if forward is not None:
                     yield self.finding(forward, f"`{_quoted(analysis, forward)}` (line {forward.lineno}) runs the "
                                        f"model outside the GradientTape of `{tape.scope.name}` (line "
@@ -133,6 +132,14 @@ def _calls(tree: ast.Module):
         for node in own_nodes(scope):
             if isinstance(node, ast.Call):
                 yield node, scope
+
+
+def _runs_function(call: ast.Call, tape) -> bool:
+    """Does the call run the tape's function: `step(...)` for a module function, `self.step(...)` for a method?"""
+    name = tape.scope.name
+    if tape.owner_class is not None:
+        return isinstance(call.func, ast.Attribute) and call.func.attr == name and dotted(call.func.value) == "self"
+    return isinstance(call.func, ast.Name) and call.func.id == name
 
 
 def _forward_pass_of(tape, argument: ast.AST, scope: ast.AST, call: ast.Call) -> ast.AST | None:

@@ -7,10 +7,14 @@ import ast
 from typing import Callable, Iterable, Iterator
 
 from gradfix.analysis import KerasKind
-from gradfix.analysis.gradient_flow import Cut, FunctionIndex, GradientFlow
-from gradfix.analysis.ops import NoGradient, no_gradient_kind
-from gradfix.analysis.keras_graph import KerasGraphs
-from gradfix.analysis.tapes import dotted, own_nodes
+from gradfix.analysis.classes import FORWARD_ENTRY_POINTS
+from gradfix.analysis.cuts import Cut, find_cuts
+from gradfix.analysis.flow import dotted
+from gradfix.analysis.keras_graph import KerasGraphs, describe_label
+from gradfix.analysis.ops import NoGradient, lambda_layer_op, no_gradient_kind
+from gradfix.analysis.program import entry_parameters
+from gradfix.analysis.tapes import own_nodes
+from gradfix.analysis.values import Kind, Value
 from gradfix.rules import FixSafety, Rule
 
 ADVICE = {
@@ -70,9 +74,8 @@ TensorFlow backend.
 """
 
     def check(self, analysis):
-        functions = FunctionIndex(analysis.tree, analysis.imports)
         reported: set[int] = set()
-        for cut, place, describe in _cuts(analysis, functions):
+        for cut, place, describe in _cuts(analysis):
             if id(cut.op) in reported:
                 continue
             reported.add(id(cut.op))
@@ -88,132 +91,132 @@ TensorFlow backend.
                                        f"{', '.join(lost)} {'get' if plural else 'gets'} None; {advice}")
 
 
-def _cuts(analysis, functions: FunctionIndex):
-    """(cut, where it is, how to name a lost seed) for every flow gradfix knows how to set up."""
-    yield from _layer_cuts(analysis, functions)
-    yield from _tape_cuts(analysis, functions)
-    yield from _compiled_loss_cuts(analysis, functions)
-    yield from _assembled_model_cuts(analysis, functions)
+def _cuts(analysis):
+    """(cut, where it is, how to name a lost weight) for every flow gradfix knows how to set up."""
+    yield from _layer_cuts(analysis)
+    yield from _tape_cuts(analysis)
+    yield from _compiled_loss_cuts(analysis)
+    yield from _assembled_model_cuts(analysis)
 
 
-def _layer_cuts(analysis, functions):
+def _layer_cuts(analysis):
+    """From the weights and sub-layers of a Layer/Model to what `call` returns or adds with `add_loss`."""
     for keras_class in analysis.keras_classes:
-        if keras_class.kind not in (KerasKind.LAYER, KerasKind.MODEL):
+        if keras_class.kind not in (KerasKind.LAYER, KerasKind.MODEL) or keras_class.is_preprocessing:
             continue
-        for name in keras_class.forward_method_names:
-            method = keras_class.methods[name]
-            if any("gradient" in ast.unparse(d) for d in method.decorator_list):
+        for name in FORWARD_ENTRY_POINTS:
+            method = keras_class.methods.get(name)
+            if method is None or any("gradient" in ast.unparse(d) for d in method.decorator_list):
                 continue  # a custom gradient defines its own backward pass
-            sinks = [n.value for n in own_nodes(method) if isinstance(n, ast.Return) and n.value is not None]
-            sinks += [a for n in own_nodes(method) if _is_add_loss(n) for a in n.args]
-            flow = GradientFlow(method, analysis.imports, functions, _layer_seed(keras_class), sinks)
+            flow = analysis.values.entry(method, keras_class, label=f"{keras_class.name}.{name}")
             place = f"on the way from the weights to the output of {keras_class.name}.{name}"
-            yield from ((cut, place, lambda label: f"`{label}`") for cut in flow.cuts())
+            for cut in find_cuts(flow, [*flow.return_values, *flow.loss_values], _is_layer_weight):
+                yield cut, place, lambda label: f"`{label}`"
 
 
-def _tape_cuts(analysis, functions):
+def _is_layer_weight(label: str) -> bool:
+    """`self.kernel` (a weight) and `self.dense` (a sub-layer) carry the layer's weights; its inputs do not."""
+    return label.startswith("self.")
+
+
+def _tape_cuts(analysis):
     if "GradientTape" not in analysis.source.text:
         return
     for tape in analysis.tapes:
-        if not tape.owners or not tape.requests:
-            continue
-        flow = GradientFlow(tape.scope, analysis.imports, functions, _tape_seed(tape), [r.target for r in tape.requests],
-                            include=tape.contains)
-        place = f"between the model and `{analysis.segment(tape.requests[0].target)}`"
-        yield from ((cut, place, _weights_of) for cut in flow.cuts())
+        if tape.owners and tape.requests:
+            place = f"between the model and `{analysis.segment(tape.requests[0].target)}`"
+            for cut in find_cuts(tape.flow, [r.target for r in tape.requests], include=tape.contains):
+                yield cut, place, _weights_of
 
 
-def _compiled_loss_cuts(analysis, functions):
+def _compiled_loss_cuts(analysis):
     """Loss functions given to `model.compile(loss=...)`: a cut of `y_pred` cuts off every weight of the model."""
     if "compile" not in analysis.source.text:
         return
-    for scope in [analysis.tree, *(n for n in ast.walk(analysis.tree) if isinstance(n, ast.FunctionDef))]:
-        for call in own_nodes(scope):
-            if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "compile"):
+    for call in ast.walk(analysis.tree):
+        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "compile"):
+            continue
+        loss = next((k.value for k in call.keywords if k.arg == "loss"), call.args[1] if len(call.args) > 1 else None)
+        model = dotted(call.func.value) or "the model"
+        for function in analysis.values.functions_given(loss) if loss is not None else ():
+            prediction = _prediction_parameter(function)
+            if prediction is None:
                 continue
-            loss = next((k.value for k in call.keywords if k.arg == "loss"), call.args[1] if len(call.args) > 1 else None)
-            model = dotted(call.func.value) or "the model"
-            for function in _loss_functions(loss, scope, functions):
-                summary = functions.summary(function)
-                prediction = _prediction_parameter(function)
-                for cut in summary.cuts if summary and prediction else ():
-                    if prediction in cut.lost:
-                        place = f"in the loss `{_function_name(function)}` given to `{model}.compile`"
-                        yield Cut(cut.op, cut.kind, frozenset({model}), cut.function, cut.via), place, _weights_of
+            params = {**entry_parameters(function), prediction: Value(Kind.GRADIENT, origins=frozenset({prediction}))}
+            for other in _parameter_names(function):
+                if other != prediction:
+                    params[other] = Value(Kind.TENSOR)  # the labels
+            flow = analysis.values.entry(function, params=params, label=f"loss {_function_name(function)}")
+            place = f"in the loss `{_function_name(function)}` given to `{model}.compile`"
+            for cut in find_cuts(flow, flow.return_values, lambda label: label == prediction):
+                yield Cut(cut.op, cut.kind, frozenset({model}), cut.function, cut.via), place, _weights_of
 
 
-def _loss_functions(loss, scope, functions: FunctionIndex):
-    values = loss.elts if isinstance(loss, (ast.List, ast.Tuple)) else loss.values if isinstance(loss, ast.Dict) \
-        else [loss]
-    for value in values:
-        if isinstance(value, ast.Lambda):
-            yield value
-        elif isinstance(value, ast.Name) and functions.function_named(value.id, scope) is not None:
-            yield functions.function_named(value.id, scope)
+def _parameter_names(function) -> list[str]:
+    return [a.arg for a in function.args.posonlyargs + function.args.args]
 
 
 def _prediction_parameter(function) -> str | None:
-    """`y_pred` of `loss(y_true, y_pred)`: the second parameter, or one named like a prediction."""
-    names = [a.arg for a in function.args.posonlyargs + function.args.args]
+    """`y_pred` of `loss(y_true, y_pred)`: the one named like a prediction, else the second of two."""
+    names = _parameter_names(function)
     named = [n for n in names if n in LOSS_PARAMETERS]
     return named[0] if named else names[1] if len(names) == 2 else None
 
 
-def _assembled_model_cuts(analysis, functions):
+def _assembled_model_cuts(analysis):
     """Lambda layers and TF ops between the layers of Sequential and functional models that the file trains."""
     if "Model" not in analysis.source.text and "Sequential" not in analysis.source.text:
         return
-    graphs = KerasGraphs(analysis.tree, analysis.imports, analysis.index, functions)
+    graphs = KerasGraphs(analysis.tree, analysis.imports, analysis.index, analysis.values)
     for model in graphs.models():
         if not model.trained:
             continue  # built for inference or export: nothing is differentiated through it
         name = f"`{model.names[0]}`"
         if model.layers is not None:
-            yield from _sequential_cuts(analysis, graphs, functions, model, name)
+            yield from _sequential_cuts(analysis, graphs, model, name)
             continue
-
-        def seed(node, scope=model.scope):
-            if isinstance(node, ast.Call) and graphs.layer_with_weights(node.func, scope):
-                return graphs.label(node.func)
-            return None
-
-        flow = GradientFlow(model.scope, analysis.imports, functions, seed, [model.outputs])
-        yield from ((cut, f"between the layers of {name}", str) for cut in flow.cuts())
+        flow = analysis.values.entry(model.scope, label=f"functional model {name}")
+        place = f"between the layers of {name}"
+        for cut in find_cuts(flow, [model.outputs], lambda label: graphs.weighted_label(label, model.scope)):
+            yield cut, place, describe_label
 
 
-def _sequential_cuts(analysis, graphs: KerasGraphs, functions: FunctionIndex, model, name: str):
+def _sequential_cuts(analysis, graphs: KerasGraphs, model, name: str):
     """A Lambda layer of a Sequential model whose function cuts its input off: the layers before it lose."""
     weighted: list[str] = []
     for layer in model.layers:
         if graphs.layer_with_weights(layer, model.scope):
-            weighted.append(graphs.label(layer))
+            weighted.append(graphs.label_of(layer))
             continue
-        stand_in = ast.copy_location(ast.Call(func=layer, args=[ast.Name(id="_input", ctx=ast.Load())], keywords=[]),
-                                     layer)
-        callee = functions.resolve(stand_in, model.scope)
-        if callee is None or not weighted:
-            continue
-        if callee.op is not None:
-            kind = no_gradient_kind(callee.op, analysis.imports)
-            cuts = [Cut(callee.op, kind, frozenset(weighted))] if kind else []
-        else:
-            summary = functions.summary(callee.function)
-            first = callee.arguments[0][0] if callee.arguments else None
-            cuts = [Cut(c.op, c.kind, frozenset(weighted), c.function, c.via)
-                    for c in (summary.cuts if summary else ()) if first in c.lost]
+        cuts = list(_lambda_cuts(analysis, layer)) if weighted else []
         for cut in cuts:
-            yield cut, f"in a Lambda layer of {name}", str
+            yield Cut(cut.op, cut.kind, frozenset(weighted), cut.function, cut.via), \
+                f"in a Lambda layer of {name}", describe_label
         if cuts:
             weighted = []
 
 
+def _lambda_cuts(analysis, layer: ast.AST):
+    """Cuts between the input of a `Lambda(...)` layer and its output."""
+    if not (isinstance(layer, ast.Call) and analysis.qualname(layer.func) == "keras.layers.Lambda" and layer.args):
+        return
+    stand_in = ast.copy_location(ast.Call(func=layer, args=[ast.Name(id="_input", ctx=ast.Load())], keywords=[]),
+                                 layer)
+    op = lambda_layer_op(stand_in, analysis.imports)
+    if op is not None:
+        kind = no_gradient_kind(op, analysis.imports)
+        if kind is not None:
+            yield Cut(op, kind, frozenset({"input"}))
+        return
+    for function in analysis.values.functions_given(layer.args[0]):
+        names = _parameter_names(function)
+        if names:
+            flow = analysis.values.entry(function, label="Lambda")
+            yield from find_cuts(flow, flow.return_values, lambda label: label == names[0])
+
+
 def _is_lambda_layer(analysis, call: ast.Call) -> bool:
     return isinstance(call.func, ast.Call) and analysis.qualname(call.func.func) == "keras.layers.Lambda"
-
-
-def _is_add_loss(node: ast.AST) -> bool:
-    return isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "add_loss" \
-        and _is_self(node.func.value)
 
 
 def _weights_of(label: str) -> str:
@@ -225,41 +228,10 @@ def _function_name(function) -> str:
 
 
 def _op_name(analysis, op: ast.Call) -> str:
-    func = op.func
-    if isinstance(func, ast.Call):  # `Lambda(K.cast, ...)(x)`
-        return analysis.segment(func.args[0]) if func.args else "Lambda"
-    return analysis.segment(func) if hasattr(func, "lineno") else ast.unparse(func)
+    return analysis.segment(op.func)
 
 
 def _python_function(analysis, op: ast.Call) -> str:
     function = op.args[0] if op.args else None
     named = isinstance(function, (ast.Name, ast.Attribute)) and hasattr(function, "lineno")
     return f"`{analysis.segment(function)}`" if named else "its body"
-
-
-def _layer_seed(keras_class):
-    """`self.kernel` (a weight) and `self.dense(...)` (a sub-layer call) carry the layer's weights."""
-    def seed(node: ast.AST) -> str | None:
-        if isinstance(node, ast.Attribute) and _is_self(node.value) and node.attr in keras_class.weight_attrs:
-            return f"self.{node.attr}"
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and _is_self(node.func.value) \
-                and node.func.attr in keras_class.layer_attrs:
-            return f"self.{node.func.attr}"
-        return None
-    return seed
-
-
-def _tape_seed(tape):
-    """Calls of the differentiated model, source variables and watched tensors carry what is differentiated."""
-    def seed(node: ast.AST) -> str | None:
-        if isinstance(node, ast.Call) and tape.is_owned(dotted(node.func)):
-            return dotted(node.func)
-        name = dotted(node) if isinstance(node, (ast.Name, ast.Attribute)) else None
-        if name and (name in tape.source_values or name in tape.watched_names):
-            return name
-        return None
-    return seed
-
-
-def _is_self(node: ast.AST) -> bool:
-    return isinstance(node, ast.Name) and node.id == "self"

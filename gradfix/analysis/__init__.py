@@ -68,7 +68,11 @@ class FileAnalysis:
     @cached_property
     def tapes(self) -> list[Tape]:
         """Every `tf.GradientTape` block of the file, with its gradient requests and data flow."""
-        return find_tapes(self.tree, self.imports, self.values)
+        tapes = find_tapes(self.tree, self.imports, self.values)
+        classes = {id(c.node): c for c in self.keras_classes}
+        for tape in tapes:
+            tape.keras_class = classes.get(id(tape.owner_class))
+        return tapes
 
     @cached_property
     def loss_callables(self) -> list[LossCallable]:

@@ -20,6 +20,7 @@ import ast
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
+from gradfix.analysis.ops import lambda_layer_op, layer_label
 from gradfix.analysis.values import (
     ALL_ARGUMENTS, CASTS, CONTAINER_MUTATORS, ELEMENTWISE, FIRST_ARGUMENT, FLOAT_RESULT, NDARRAY_ONLY_ATTRIBUTES,
     NDARRAY_ONLY_METHODS, NON_DIFFERENTIABLE_OPS, NON_VALUE_KEYWORDS, NONE, NUMPY_CONVERTERS, NUMPY_MAKERS,
@@ -44,6 +45,8 @@ OFF_PATH_CALLS = frozenset({"print", "len", "str", "repr", "format", "isinstance
                             "assign_add", "assign_sub", "update_state", "set_weights", "save"})
 PYTHON_CONVERSIONS = frozenset({"float", "int", "bool", "len", "str", "range", "print", "isinstance", "list",
                                 "tuple", "sorted", "iter", "next", "enumerate", "zip"})
+MODEL_LOADERS = frozenset({"load_model", "clone_model", "model_from_json", "model_from_config"})
+LAYER_COLLECTIONS = frozenset({"layers", "submodules", "_layers"})
 _MAX_LOOP_PASSES = 4
 _MAX_CALL_DEPTH = 6
 _SCOPE_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
@@ -159,6 +162,7 @@ class FunctionFlow:
         self._seen_calls: set[int] = set()
         self.dispatched: set[int] = set()
         self.callees: list[FunctionFlow] = []
+        self.callee_of: dict[int, FunctionFlow] = {}  # id(call) -> the flow of the project function it runs
         self.attribute_stores: dict[str, Value] = {}
         self.loss_values: list[ast.AST] = []  # arguments of `self.add_loss(...)`: outputs too
         self._uses: dict[int, list[Use]] | None = None
@@ -363,6 +367,9 @@ class FunctionFlow:
         if parent is not None:
             self.parents[id(node)] = parent
         value = self._eval(node, env)
+        derived = value.origins | self._derived(node)
+        if not derived <= value.derived:
+            value = replace(value, derived=value.derived | derived)
         previous = self.values.get(id(node))
         self.values[id(node)] = value if previous is None else previous.join(value)
         return value
@@ -462,6 +469,27 @@ class FunctionFlow:
             return PYTHON
         return UNKNOWN
 
+    def _derived(self, node: ast.AST) -> frozenset[str]:
+        """What the value is computed from through anything: its operands' origins, except for results that
+        depend only on shapes or types (`x.shape`, `len(x)`, `tf.zeros_like(x)`)."""
+        if isinstance(node, (ast.Name, ast.Constant, ast.Lambda)):
+            return frozenset()
+        if isinstance(node, ast.Attribute) and node.attr in SHAPE_ATTRS:
+            return frozenset()
+        if isinstance(node, ast.Call) and _value_free_call(node, self.program.imports):
+            return frozenset()
+        found = frozenset()
+        for child in ast.iter_child_nodes(node):
+            value = self.values.get(id(child))
+            if value is not None and (value.derived or value.origins):
+                found |= value.derived | value.origins
+        if isinstance(node, ast.Call):
+            for keyword in node.keywords:
+                value = self.values.get(id(keyword.value))
+                if value is not None:
+                    found |= value.derived | value.origins
+        return found
+
     def _name(self, node: ast.Name, env: Env) -> Value:
         if node.id in env:
             value, defs = env[node.id]
@@ -537,13 +565,15 @@ class FunctionFlow:
             if attr in WEIGHT_ATTRS_OF_LAYERS:
                 return Value(Kind.GRADIENT, "float32", origins=base.origins,
                              container=attr.endswith(("weights", "variables")))
-            if attr in ("layers", "submodules", "_layers"):
+            if attr in LAYER_COLLECTIONS:
                 return replace(base, container=True)
             if attr in ("output", "input", "outputs", "inputs"):
                 return Value(Kind.GRADIENT if base.origins else Kind.TENSOR, origins=base.origins)
             return replace(UNKNOWN, origins=base.origins)
+        if attr in LAYER_COLLECTIONS and base.kind is Kind.UNKNOWN:
+            return Value(Kind.LAYER, container=True)
         if base.kind is Kind.NUMPY:
-            return base if attr in ("T", "real", "imag") else Value(Kind.PYTHON, origins=base.origins)
+            return base if attr in ("T", "real", "imag") else PYTHON
         if base.kind in TENSOR_KINDS:
             return base
         if base.kind is Kind.PYTHON:
@@ -581,13 +611,33 @@ class FunctionFlow:
             return self._name_call(node, func.id, receiver, args, keywords, env)
         if isinstance(func, ast.Attribute):
             return self._method_call(node, func, receiver, args, keywords, env)
+        if isinstance(func, ast.Call):  # `Dense(4)(x)`, `Lambda(fn)(x)`: a layer made and called at once
+            return self._inline_layer_call(node, func, args, keywords, env)
+        return replace(UNKNOWN, origins=self._carried(node))
+
+    def _inline_layer_call(self, node: ast.Call, layer: ast.Call, args: list[Value], keywords: dict[str, Value],
+                           env: Env) -> Value:
+        """A `Lambda` layer runs its function (or the op it wraps) on its input; another layer is a layer."""
+        made = self.eval(layer, env, node)
+        if self.program.imports.qualname(layer.func) == "keras.layers.Lambda" and layer.args:
+            op = lambda_layer_op(node, self.program.imports)
+            if op is not None:
+                for keyword in op.keywords:
+                    self.eval(keyword.value, env, node)
+                return self._library_call(op, self.program.imports.qualname(op.func), args[:1],
+                                          {k.arg: self.value(k.value) for k in op.keywords})
+            functions = self.program.functions_given(layer.args[0])
+            if len(functions) == 1:
+                return self.invoke(functions[0], node, args[:1], {}, env, bound=False)
+            return replace(UNKNOWN, origins=self._carried(node))
+        if made.kind is Kind.LAYER:
+            return self._layer_output(node, replace(made, origins=frozenset({layer_label(layer)})), args)
         return replace(UNKNOWN, origins=self._carried(node))
 
     def _carried(self, node: ast.Call) -> frozenset[str]:
         """Origins of the arguments through which gradient flows into the call's result."""
         return frozenset().union(*(self.value(a).origins for a in gradient_arguments(node, self.program.imports)
-                                   if self.value(a).kind is not Kind.NUMPY)) if node.args or node.keywords \
-            else frozenset()
+                                   if self.value(a).kind not in (Kind.NUMPY, Kind.PYTHON)))
 
     def _library_call(self, node: ast.Call, qualname: str, args: list[Value], keywords: dict[str, Value]) -> Value:
         if qualname.startswith("numpy."):
@@ -609,7 +659,7 @@ class FunctionFlow:
         if qualname in PYTHON_RESULT_FUNCTIONS:
             return Value(Kind.PYTHON, "int", 0 if "dimension" in op or op in ("rank", "ndim") else None)
         if qualname in NUMPY_RESULT_FUNCTIONS:
-            return replace(first, kind=Kind.NUMPY)
+            return replace(first, kind=Kind.NUMPY, origins=frozenset())
         if op[:1].isupper():
             if qualname in TENSOR_CLASSES:
                 return self._variable(node, args, keywords)
@@ -642,6 +692,8 @@ class FunctionFlow:
                          else first.dtype, rank)
         if op in VALUE_FREE_OPS or qualname.startswith(("tensorflow.random.", "keras.random.")):
             return self._value_free(node, op, args, keywords)
+        if op in MODEL_LOADERS:
+            return Value(Kind.LAYER)
         origins = self._carried(node)
         tensors = [v for v in (*args, *keywords.values()) if v.kind is not Kind.PYTHON or v.rank]
         result = combine(tensors or args)
@@ -716,7 +768,7 @@ class FunctionFlow:
             return Value(Kind.LAYER)
         first = args[0] if args else UNKNOWN
         if name in ("float", "int", "bool", "len", "round", "complex"):
-            return Value(Kind.PYTHON, {"len": "int", "round": "int"}.get(name, name), 0, origins=first.origins)
+            return Value(Kind.PYTHON, {"len": "int", "round": "int"}.get(name, name), 0)
         if name in ("str", "repr", "format"):
             return Value(Kind.PYTHON, "str", 0)
         if name in ("print", "isinstance", "hasattr", "callable", "issubclass", "setattr", "type", "id", "hash"):
@@ -764,7 +816,7 @@ class FunctionFlow:
             return replace(UNKNOWN, origins=receiver.origins | self._carried(node))
         if receiver.kind in TENSOR_KINDS:
             if method == "numpy":
-                return replace(receiver, kind=Kind.NUMPY)
+                return replace(receiver, kind=Kind.NUMPY, origins=frozenset())
             if method in ("get_shape", "as_list"):
                 return Value(Kind.PYTHON, "int", 1, length=receiver.rank)
             if method in ("assign", "assign_add", "assign_sub"):
@@ -781,7 +833,9 @@ class FunctionFlow:
                 return receiver
             return PYTHON
         if method == "numpy":
-            return replace(receiver, kind=Kind.NUMPY)
+            return replace(receiver, kind=Kind.NUMPY, origins=frozenset())
+        if method == "get_layer":
+            return Value(Kind.LAYER)
         return replace(UNKNOWN, origins=receiver.origins | self._carried(node))
 
     def _self_method_call(self, node: ast.Call, method: str, args: list[Value], keywords: dict[str, Value],
@@ -802,7 +856,7 @@ class FunctionFlow:
         return replace(UNKNOWN, origins=self._carried(node))
 
     def _layer_output(self, node: ast.Call, layer: Value, args: list[Value]) -> Value:
-        label = dotted(node.func) or "layer"
+        label = layer_label(node.func)
         origins = (layer.origins or frozenset({label})) | self._carried(node)
         return Value(Kind.GRADIENT, "float32", None, origins)
 
@@ -820,6 +874,7 @@ class FunctionFlow:
             return replace(UNKNOWN, origins=self._carried(node))
         if flow not in self.callees:
             self.callees.append(flow)
+        self.callee_of[id(node)] = flow
         return flow.returned if flow.returned is not None else NONE
 
     # --- questions ---------------------------------------------------------------------------------------
@@ -1060,6 +1115,22 @@ def bind_arguments(function: ast.AST, call: ast.Call, args: list[Value], keyword
     return params
 
 
+def argument_for(function: ast.AST, call: ast.Call, parameter: str) -> ast.AST | None:
+    """The argument expression `call` gives to `parameter` of `function` (`self` skipped for a method called
+    through an attribute, unless static)."""
+    args = function.args
+    positional = [a.arg for a in args.posonlyargs + args.args]
+    static = any(isinstance(d, ast.Name) and d.id == "staticmethod" for d in getattr(function, "decorator_list", ()))
+    if isinstance(call.func, ast.Attribute) and not static and positional and positional[0] in ("self", "cls"):
+        positional = positional[1:]
+    for name, value in zip(positional, call.args):
+        if isinstance(value, ast.Starred):
+            return None
+        if name == parameter:
+            return value
+    return next((k.value for k in call.keywords if k.arg == parameter), None)
+
+
 def gradient_arguments(call: ast.Call, imports) -> list[ast.AST]:
     """The arguments (and receiver) of a call through which gradient flows into its result."""
     func = call.func
@@ -1177,9 +1248,8 @@ def numpy_result(function: str, node: ast.Call, args: list[Value], keywords: dic
         converted = dtype or (function if function[0] in "fi" and function[-1].isdigit() else _numpy_dtype(first.dtype))
         if len(node.args) > 1 and dtype is None:
             converted = dtype_of_name(_literal_or_qualname(node.args[1], imports))
-        return Value(Kind.NUMPY, converted, first.rank, first.origins)
+        return Value(Kind.NUMPY, converted, first.rank)
     arrays = [a for a in args if a.kind is not Kind.PYTHON or a.rank]
-    origins = frozenset().union(*(a.origins for a in args)) if args else frozenset()
     operands = list(args)
     dtype = dtype or promote([_numpy_dtype(a.dtype) if a.kind is Kind.PYTHON and a.rank else a.dtype
                               for a in operands], [Kind.NUMPY]) if operands else None
@@ -1207,7 +1277,7 @@ def numpy_result(function: str, node: ast.Call, args: list[Value], keywords: dic
         rank = None if element.rank is None else element.rank + 1
     elif function == "concatenate":
         rank = first.element().rank if first.container else None
-    return Value(Kind.NUMPY, dtype, rank, origins)
+    return Value(Kind.NUMPY, dtype, rank)
 
 
 def _numpy_dtype(dtype: str | None) -> str | None:
@@ -1228,7 +1298,7 @@ def ndarray_method(method: str, array: Value, node: ast.Call, args: list[Value],
     """The value of `array.<method>(...)` on a NumPy array."""
     if method in ("tolist", "item"):
         return Value(Kind.PYTHON, {"float64": "float", "float32": "float"}.get(array.dtype, None),
-                     0 if method == "item" else array.rank, array.origins)
+                     0 if method == "item" else array.rank)
     if method == "astype":
         target = args[0] if args else UNKNOWN
         del target
@@ -1289,6 +1359,23 @@ def _use(operand: ast.AST, parent: ast.AST, imports) -> Use:
     if isinstance(parent, (ast.FormattedValue, ast.JoinedStr)):
         return Use(parent, operand, "format", None, True)
     return Use(parent, operand, type(parent).__name__.lower(), None, False)
+
+
+_VALUE_FREE_BUILTINS = frozenset({"len", "str", "repr", "print", "range", "isinstance", "type", "id", "hash",
+                                  "format", "callable", "hasattr", "getattr", "enumerate", "zip"})
+
+
+def _value_free_call(call: ast.Call, imports) -> bool:
+    """Does the call's result depend only on shapes/types of its arguments, not their values?"""
+    func = call.func
+    if isinstance(func, ast.Name):
+        return func.id in _VALUE_FREE_BUILTINS
+    qualname = imports.qualname(func)
+    if qualname is not None:
+        op = last_name(qualname)
+        return qualname in PYTHON_RESULT_FUNCTIONS or op in VALUE_FREE_OPS or (op[:1].isupper()
+                                                                             and qualname not in TENSOR_CLASSES)
+    return isinstance(func, ast.Attribute) and func.attr in ("get_shape", "get_config", "as_list", "count_params")
 
 
 def _leaves_path(call: ast.Call, operand: ast.AST, imports) -> bool:

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Iterator
 
-from gradfix.analysis.gradient_flow import FunctionIndex
+from gradfix.analysis.flow import dotted, keyword_argument
 from gradfix.analysis.keras import KerasKind
-from gradfix.analysis.tapes import dotted, keyword_argument, own_nodes
+from gradfix.analysis.ops import layer_label
+from gradfix.analysis.tapes import own_nodes
 
 MODEL_CLASSES = frozenset({"keras.Model", "keras.models.Model", "keras.Functional", "keras.models.Functional",
                            "keras.engine.training.Model", "keras.engine.functional.Functional"})
@@ -41,11 +42,27 @@ class AssembledModel:
 
 
 class KerasGraphs:
-    def __init__(self, tree: ast.Module, imports, index, functions: FunctionIndex):
+    def __init__(self, tree: ast.Module, imports, index, values):
         self.tree = tree
         self.imports = imports
         self.index = index
-        self.functions = functions
+        self.values = values  # the file's ValueAnalysis
+
+    @cached_property
+    def _class_of(self) -> dict[int, ast.ClassDef]:
+        return {id(method): node for node in ast.walk(self.tree) if isinstance(node, ast.ClassDef)
+                for method in node.body if isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef))}
+
+    def function_called(self, call: ast.Call, scope: ast.AST) -> ast.AST | None:
+        """The function of this file that `f(...)` or `self.f(...)` runs."""
+        func = call.func
+        if isinstance(func, ast.Name):
+            return self.values.module_functions.get(func.id)
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "self":
+            cls = self._class_of.get(id(scope))
+            return next((s for s in cls.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))
+                         and s.name == func.attr), None) if cls is not None else None
+        return None
 
     @cached_property
     def _scopes(self) -> list[ast.AST]:
@@ -107,10 +124,10 @@ class KerasGraphs:
                 return True
             if self.index.kind_of_base(qualname) in (KerasKind.LAYER, KerasKind.MODEL):
                 return not WEIGHTLESS_LAYERS.match(qualname.rsplit(".", 1)[-1])
-            callee = self.functions.resolve(expr, scope)
-            if callee is not None and isinstance(callee.function, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                return any(self.layer_with_weights(n.value, callee.function, depth + 1)
-                           for n in own_nodes(callee.function) if isinstance(n, ast.Return) and n.value is not None)
+            function = self.function_called(expr, scope)
+            if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                return any(self.layer_with_weights(n.value, function, depth + 1)
+                           for n in own_nodes(function) if isinstance(n, ast.Return) and n.value is not None)
             return False
         name = dotted(expr)
         if name is None:
@@ -129,15 +146,28 @@ class KerasGraphs:
             if found and "." not in name:
                 return
 
-    def label(self, expr: ast.AST) -> str:
-        """How a message names a layer or model (Markdown): its `name=`, else the name it is reached by, else
-        its class and line."""
-        if isinstance(expr, ast.Call):
-            given = keyword_argument(expr, "name")
-            if isinstance(given, ast.Constant) and isinstance(given.value, str):
-                return f"`{given.value}`"
-            return f"the `{_last_name(expr.func) or 'layer'}` layer of line {expr.lineno}"
-        return f"`{dotted(expr) or ast.unparse(expr)}`"
+    def label_of(self, layer: ast.AST) -> str:
+        """The origin label of a layer written in a list (`Dense(4, name="a")`, `encoder`)."""
+        return layer_label(layer)
+
+    def weighted_label(self, label: str, scope: ast.AST) -> bool:
+        """Does an origin label of the flow (`generator`, `Dense:12`, `selector`) stand for a layer with
+        weights? Unnamed constructor calls by their class; names by what they are bound to."""
+        if ":" in label:
+            return not WEIGHTLESS_LAYERS.match(label.split(":")[0])
+        node = ast.parse(label, mode="eval").body if re.match(r"^[A-Za-z_][\w.]*$", label) else None
+        if node is not None and self.layer_with_weights(node, scope):
+            return True
+        return any(layer_label(call.func) == label and self.layer_with_weights(call.func, where)
+                   for call, where in self._calls if isinstance(call.func, ast.Call))
+
+
+def describe_label(label: str) -> str:
+    """How a message names a layer given its origin label: `name`, or the class and line of an unnamed one."""
+    if ":" in label:
+        name, line = label.split(":")
+        return f"the `{name}` layer of line {line}"
+    return f"`{label}`"
 
 
 def _last_name(func: ast.AST) -> str:

@@ -30,6 +30,10 @@ NO_GRADIENT_OPS: dict[str, NoGradient] = {
 CASTS = frozenset({"tensorflow.cast", "tensorflow.dtypes.cast", "keras.ops.cast", "keras.backend.cast"})
 WHERE = frozenset({"tensorflow.where", "tensorflow.compat.v1.where", "keras.ops.where"})
 INTEGER_DTYPES = frozenset({"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "bool"})
+# Ops whose result is a comparison of their arguments: no gradient, and never a cut worth reporting by
+# itself, but a count or a cast behind them is still computed from the compared values.
+COMPARISONS = frozenset({"equal", "not_equal", "greater", "greater_equal", "less", "less_equal", "logical_and",
+                         "logical_or", "logical_not", "is_nan", "is_finite"})
 # Sampling gives indices or draws: values that carry no gradient of the probabilities they were drawn from.
 SAMPLING = frozenset({"tensorflow.random.categorical", "tensorflow.random.stateless_categorical",
                       "tensorflow.multinomial", "keras.random.categorical"})
@@ -56,3 +60,35 @@ def _integer_dtype(dtype: ast.AST, imports) -> bool:
         return True
     qualname = imports.qualname(dtype) or ""
     return qualname.startswith(("tensorflow.", "numpy.", "keras.")) and qualname.rsplit(".", 1)[-1] in INTEGER_DTYPES
+
+
+def lambda_layer_op(call: ast.Call, imports) -> ast.Call | None:
+    """`Lambda(K.cast, arguments={"dtype": "int32"})(x)` written as the op call it stands for (`K.cast(x,
+    dtype="int32")`), when the Lambda wraps a TensorFlow/Keras op rather than a function of the file."""
+    layer = call.func
+    if not (isinstance(layer, ast.Call) and imports.qualname(layer.func) == "keras.layers.Lambda" and layer.args):
+        return None
+    function = layer.args[0]
+    if not (imports.qualname(function) or "").startswith(("tensorflow.", "keras.")):
+        return None
+    extra = next((k.value for k in layer.keywords if k.arg == "arguments"), None)
+    keywords = [ast.keyword(arg=k.value, value=v) for k, v in zip(extra.keys, extra.values)
+                if isinstance(k, ast.Constant)] if isinstance(extra, ast.Dict) else []
+    return ast.copy_location(ast.Call(func=function, args=list(call.args[:1]), keywords=keywords), call)
+
+
+def layer_label(layer: ast.AST) -> str:
+    """The name a layer carries in the origins of the values it makes: the dotted name it is called through
+    (`self.dense`, `generator`), else its `name="..."`, else `Class:line` for an unnamed constructor call."""
+    if isinstance(layer, ast.Call):
+        given = next((k.value for k in layer.keywords if k.arg == "name"), None)
+        if isinstance(given, ast.Constant) and isinstance(given.value, str):
+            return given.value
+        func = layer.func
+        name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else "layer"
+        return f"{name}:{layer.lineno}"
+    parts = []
+    while isinstance(layer, ast.Attribute):
+        parts.append(layer.attr)
+        layer = layer.value
+    return ".".join([layer.id, *reversed(parts)]) if isinstance(layer, ast.Name) else "layer"

@@ -23,6 +23,7 @@ from gradfix.analysis.tensors import TensorScope, assigned_names
 from gradfix.analysis.values import CONTAINER_MUTATORS, Kind, Value
 
 if TYPE_CHECKING:
+    from gradfix.analysis.classes import KerasClass
     from gradfix.analysis.imports import ImportMap
     from gradfix.analysis.program import ValueAnalysis
 
@@ -102,6 +103,7 @@ class Tape:
     watch_calls: list[ast.Call] = field(default_factory=list)
     values: "ValueAnalysis | None" = None  # the file's value-flow analysis
     owner_class: ast.ClassDef | None = None  # the class whose method holds the block
+    keras_class: "KerasClass | None" = None  # that class, when it is a Keras class: `self.method()` is followed
 
     def visible_bindings(self, name: str) -> list[ast.AST]:
         """The bindings a read of `name` in the tape's function can see: its own, else the module's (none for
@@ -233,7 +235,7 @@ class Tape:
         program = self.values or ValueAnalysis(ast.Module(body=[], type_ignores=[]), self.imports, None)
         params = {name: Value(Kind.GRADIENT, origins=frozenset({name})) for name in _parameters(self.scope)
                   if name in self.source_values or name in self.watched_names}
-        return program.entry(self.scope, params=params, seed=self._seed, label="tape")
+        return program.entry(self.scope, self.keras_class, params=params, seed=self._seed, label="tape")
 
     def _seed(self, node: ast.AST) -> Value | None:
         if isinstance(node, ast.Call):

@@ -46,6 +46,7 @@ class Value:
     length: int | None = None
     container: bool = False
     function: object = None  # ast.FunctionDef | ast.Lambda (object: keeps the dataclass hashable by identity)
+    derived: frozenset[str] = frozenset()  # origins reached through anything (NumPy, Python, unknown calls)
 
     # --- questions rules ask ---------------------------------------------------------------------------
     @property
@@ -60,7 +61,7 @@ class Value:
     @property
     def numpy_copy_of_gradient(self) -> bool:
         """A NumPy array computed from values on the gradient path: gradients are lost through it."""
-        return self.kind is Kind.NUMPY and bool(self.origins)
+        return self.kind is Kind.NUMPY and bool(self.derived)
 
     @property
     def carries_gradient(self) -> bool:
@@ -71,7 +72,7 @@ class Value:
     def may_carry_gradient(self) -> bool:
         """Computed from values on the gradient path by something not known to cut it (a function of the
         predictions, a NumPy or Python copy): what a tape's "depends on the sources" asks."""
-        return bool(self.origins) and self.kind is not Kind.LAYER
+        return bool(self.derived) and self.kind is not Kind.LAYER
 
     @property
     def is_float(self) -> bool:
@@ -101,7 +102,7 @@ class Value:
     def off_path(self) -> "Value":
         """The same value with no gradient: a tensor off the path, a NumPy/Python copy with no origins."""
         kind = Kind.TENSOR if self.kind is Kind.GRADIENT else self.kind
-        return replace(self, kind=kind, origins=frozenset())
+        return replace(self, kind=kind, origins=frozenset(), derived=frozenset())
 
     def join(self, other: "Value") -> "Value":
         """What a name may hold after two paths meet (if/else, loop iterations, several call sites)."""
@@ -120,7 +121,8 @@ class Value:
                      self.origins | other.origins,
                      self.length if self.length == other.length else None,
                      self.container and other.container,
-                     self.function if self.function is other.function else None)
+                     self.function if self.function is other.function else None,
+                     self.derived | other.derived)
 
 
 UNKNOWN = Value()
@@ -146,10 +148,10 @@ def combine(values: list[Value]) -> Value:
     """The value of arithmetic on `values` (operators, element-wise functions): a tensor if any operand is one,
     else NumPy if any is, else Python; dtype promoted, rank broadcast, origins united."""
     kinds = {v.kind for v in values}
-    origins = frozenset().union(*(v.origins for v in values)) if values else frozenset()
+    derived = frozenset().union(*(v.derived | v.origins for v in values)) if values else frozenset()
+    # gradient flows only through TensorFlow: a NumPy/Python operand brings none back
+    origins = frozenset().union(*(v.origins for v in values if v.kind not in (Kind.NUMPY, Kind.PYTHON)))
     if kinds & TENSOR_KINDS:
-        # a NumPy/Python copy carries no gradient back into TensorFlow
-        origins = frozenset().union(*(v.origins for v in values if v.kind not in (Kind.NUMPY, Kind.PYTHON)))
         kind = Kind.GRADIENT if origins else Kind.TENSOR
     elif Kind.NUMPY in kinds:
         kind = Kind.NUMPY if kinds <= {Kind.NUMPY, Kind.PYTHON} else Kind.UNKNOWN
@@ -157,9 +159,11 @@ def combine(values: list[Value]) -> Value:
         kind = Kind.PYTHON
     else:
         kind = Kind.UNKNOWN
+    if kind in (Kind.NUMPY, Kind.PYTHON):
+        origins = frozenset()
     ranks = [v.rank for v in values]
     rank = max(ranks) if ranks and None not in ranks else None
-    return Value(kind, promote([v.dtype for v in values], [v.kind for v in values]), rank, origins)
+    return Value(kind, promote([v.dtype for v in values], [v.kind for v in values]), rank, origins, derived=derived)
 
 
 _FLOAT_ORDER = ("float16", "bfloat16", "float32", "float64")
@@ -213,7 +217,8 @@ NON_DIFFERENTIABLE_OPS = frozenset({"round", "floor", "ceil", "argmax", "argmin"
                                     "equal", "not_equal", "greater", "greater_equal", "less", "less_equal",
                                     "logical_and", "logical_or", "logical_not", "is_nan", "is_finite", "top_k",
                                     "unique", "where_indices", "histogram_fixed_width"})
-CASTS = frozenset({"tensorflow.cast", "tensorflow.dtypes.cast", "keras.ops.cast", "tensorflow.saturate_cast"})
+CASTS = frozenset({"tensorflow.cast", "tensorflow.dtypes.cast", "keras.ops.cast", "tensorflow.saturate_cast",
+                   "keras.backend.cast"})
 TENSOR_CLASSES = frozenset({"tensorflow.Variable", "keras.Variable", "keras.backend.Variable",
                             "tensorflow.RaggedTensor", "tensorflow.SparseTensor"})
 

@@ -333,3 +333,78 @@ def test_checking_the_training_loop_fixtures_never_imports_tensorflow():
               "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'TensorFlow was imported'")
     completed = subprocess.run([sys.executable, "-c", script, *folders], capture_output=True, text=True, cwd=ROOT)
     assert completed.returncode == 0, completed.stderr[-2000:]
+
+
+# --- pinned findings -----------------------------------------------------------------------------------
+
+SNAPSHOTS = sorted(p for code in ("GF403", "GF501") for p in (FIXTURES / code).glob("*.findings"))
+
+
+@pytest.mark.parametrize("snapshot", SNAPSHOTS, ids=[f"{p.parent.name}/{p.stem}" for p in SNAPSHOTS])
+def test_fixture_findings_are_exactly_the_pinned_ones(snapshot):
+    """`name.findings` holds `line:col CODE message` of every finding on `name.py`: which weights, which op,
+    which advice — so a report-only rule is tested positively, message included."""
+    before = snapshot.with_suffix(".py")
+    text = before.read_text(encoding="utf-8")
+    report = run_on_text(text, name=before.name, unsafe_fixes="# gradfix-fixture: unsafe-fixes" in text)
+    found = [f"{d.line}:{d.col} {d.code} {d.message}" for d in report.diagnostics]
+    assert found == snapshot.read_text(encoding="utf-8").splitlines()
+
+
+@pytest.mark.parametrize("body", [
+    "return tf.cast(tf.argmax(self.dense(x), -1), tf.float32) + self.dense(x)[..., 0]",  # another route
+    "h = self.dense(x)\n            q = tf.round(h)\n            return h + tf.stop_gradient(q - h)",
+])
+def test_straight_through_and_other_routes_stay_silent(body):
+    assert findings(LAYER.format(body=body), "GF501") == []
+
+
+def test_one_hot_of_an_argmax_is_reported_once_at_the_argmax():
+    reported = findings(LAYER.format(body="return tf.one_hot(tf.argmax(self.dense(x), -1), 4) * x"), "GF501")
+    assert [r.message.split("()")[0] for r in reported] == ["`tf.argmax"]
+    assert "`self.dense` gets None" in reported[0].message
+
+
+def test_a_loss_given_to_compile_that_stops_the_prediction_is_reported_but_not_its_metrics():
+    code = """
+        import tensorflow as tf
+
+        def frozen_hinge(y_true, y_pred):
+            return tf.reduce_mean(tf.maximum(0.0, 1.0 - y_true * tf.stop_gradient(y_pred)))
+
+        def rounded_accuracy(y_true, y_pred):
+            return tf.reduce_mean(tf.cast(tf.equal(y_true, tf.round(y_pred)), tf.float32))
+
+        model = tf.keras.Sequential([tf.keras.layers.Dense(1)])
+        model.compile("adam", loss=frozen_hinge, metrics=[rounded_accuracy])
+        """
+    reported = findings(code, "GF501")
+    assert len(reported) == 1 and reported[0].message.startswith("`tf.stop_gradient()` in the loss `frozen_hinge`")
+    assert "the weights of `model` get None" in reported[0].message
+
+
+def test_a_batch_fetched_by_a_method_before_the_tape_is_not_a_forward_pass():
+    code = """
+        import tensorflow as tf
+
+        class Trainer(tf.keras.Model):
+            def __init__(self, data):
+                super().__init__()
+                self.data = data
+                self.dense = tf.keras.layers.Dense(1)
+
+            def next_batch(self):
+                return self.data.get()
+
+            def encode(self, x):
+                return self.dense(x)
+
+            def train_step(self, _):
+                x, y = self.next_batch()
+                features = self.encode(x)
+                with tf.GradientTape() as tape:
+                    loss = tf.reduce_mean(tf.square(features - y))
+                return tape.gradient(loss, self.trainable_variables)
+        """
+    reported = findings(code, "GF403")
+    assert len(reported) == 1 and reported[0].message.startswith("`features = self.encode(x)` (line 18)")

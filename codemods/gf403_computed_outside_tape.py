@@ -27,9 +27,16 @@ A tape records only what runs inside its `with` block. A forward pass computed b
 after it leaves the tape without any operation connecting the variables to the target:
 `tape.gradient(loss, model.trainable_variables)` is a list of `None`.
 
+The same happens across function boundaries: logits computed by the caller and handed to a train step
+whose tape computes only the loss; predictions collected in a list while an episode is played, before the
+tape opens; `optimizer.minimize(lambda: cost, var_list)` with `cost` computed before (the optimizer records
+only the call of the lambda).
+
 ## What the fix does
 Reports every statement that computes, outside the block, a value on the way from the differentiated
-model to the gradient's target. With `--unsafe-fixes`, when those statements sit directly before (or
+model to the gradient's target — the forward pass itself (a call of the model, or of a method of it that
+runs its layers), never data fetched or unpacked through a method (`x, y = self.unpack(data)`), sampled
+actions, or a frozen part run with `training=False`. With `--unsafe-fixes`, when those statements sit directly before (or
 directly after) the block, they are moved into it, at its top (or its end). Statements elsewhere, a
 frozen feature extractor or a teacher model whose variables are not differentiated, are not touched.
 The fix is marked unsafe because computing more under the tape costs memory, and because code computed

@@ -39,38 +39,46 @@ class NonDifferentiableOp(Rule):
     summary = "`tf.round`/`tf.argmax`/int cast/`py_function`/... cuts weights off from the output or the loss"
     fix_safety = FixSafety.NONE
     triggers = ("round", "floor", "ceil", "argmax", "argmin", "argsort", "cast", "one_hot", "py_function",
-                "numpy_function", "py_func", "stop_gradient")
+                "numpy_function", "py_func", "stop_gradient", "count_nonzero", "tf.where")
     explanation = """
 ## Why gradients stop
 `tf.round`, `tf.floor`, `tf.math.ceil`, `tf.argmax`/`argmin`/`argsort`, `tf.cast` to an integer or bool
-dtype, `tf.one_hot` of computed indices, `tf.py_function`/`tf.numpy_function` have no gradient:
-TensorFlow returns `None` (not zero) for everything upstream. `tf.stop_gradient` does the same on
-purpose. When such an op sits between a layer's weights and its output, or between the model's
-prediction and the loss, those weights never train.
+dtype, `tf.one_hot` of computed indices, `tf.math.count_nonzero`, `tf.where(condition)` (indices, and its
+`.shape` a Python number), `tf.py_function`/`tf.numpy_function` have no gradient: TensorFlow returns `None`
+(not zero) for everything upstream. `tf.stop_gradient` does the same on purpose. When such an op sits
+between weights and what is differentiated, those weights never train. gradfix looks for it
+- in a layer's `call` (and the helpers it calls), up to what it returns or adds with `add_loss`;
+- between the model and the target of a `GradientTape`, including methods and functions called in the block
+  (`loss = self.custom_loss(y, p)`);
+- in a loss function given to `compile(loss=...)` (then every weight of the model is cut off);
+- in `Lambda` layers and TF ops between the layers of a Sequential or functional model that the file trains
+  (`Lambda(lambda q: tf.argmax(q, 2))`, `K.argmax` between a generator and a discriminator).
 
 ## What the fix does
-Nothing automatic — the right replacement is a modelling decision. The finding says which weights lose
-their gradient and suggests the usual remedy: a straight-through estimator
-(`h + tf.stop_gradient(tf.round(h) - h)`), soft values instead of a hard choice, TF ops instead of Python.
-It is only reported when the weights have no other differentiable route to the output/loss: `tf.argmax`
-for accuracy, casts of masks and position ids, indices for `tf.gather`, rounding in metrics and in
-post-processing, and a router whose probabilities also reach the output are all left alone.
+Nothing automatic: the right replacement is a modelling decision. The finding names the weights that lose
+their gradient (worked out from the value flow, not guessed) and the op, with advice for that op: softmax
+probabilities or a Gumbel-softmax sample instead of a hard argmax choice, a straight-through estimator
+(`h + tf.stop_gradient(tf.round(h) - h)`) for rounding, TensorFlow ops instead of a `numpy_function` body,
+a soft count instead of `count_nonzero`. It stays silent when the weights have another differentiable route
+(straight-through estimators, a router whose softmax also reaches the output, a VQ codebook looked up with
+`argmin` that trains through `add_loss`, `stop_gradient` on a target), when the op is off the path
+(argmax for accuracy or action selection, casts of masks and position ids, indices for `tf.gather`,
+metrics given to `compile`), and for models the file never trains (an export model ending in argmax).
 
 ## Example
 ```python
-# reported
-def call(self, x):
-    gate = tf.round(tf.sigmoid(self.gate(x)))   # self.gate gets no gradient
-    return x * gate
-# a fix you might choose
-def call(self, x):
-    soft = tf.sigmoid(self.gate(x))
-    return x * (soft + tf.stop_gradient(tf.round(soft) - soft))
+# reported: `tf.argmax()` in a Lambda layer of `model` has no gradient: `encoder` gets None
+model = keras.Sequential([keras.layers.Dense(5, name="encoder"),
+                          keras.layers.Lambda(lambda q: tf.argmax(q, -1)),
+                          keras.layers.Embedding(5, 4), keras.layers.Dense(1)])
+# a fix you might choose: keep the probabilities
+model = keras.Sequential([keras.layers.Dense(5, name="encoder"), keras.layers.Softmax(),
+                          keras.layers.Dense(4, use_bias=False), keras.layers.Dense(1)])
 ```
 
 ## Keras 3 vs Keras 2
 The same in both (these are TensorFlow ops); `keras.ops.round`/`argmax`/`cast` behave alike under the
-TensorFlow backend.
+TensorFlow backend. `K.argmax`/`K.one_hot` on Keras tensors between layers exist only in Keras 2 (tf_keras).
 """
 
     def check(self, analysis):

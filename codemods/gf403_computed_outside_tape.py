@@ -36,9 +36,9 @@ only the call of the lambda).
 Reports every statement that computes, outside the block, a value on the way from the differentiated
 model to the gradient's target — the forward pass itself (a call of the model, or of a method of it that
 runs its layers), never data fetched or unpacked through a method (`x, y = self.unpack(data)`), sampled
-actions, or a frozen part run with `training=False`. With `--unsafe-fixes`, when those statements sit directly before (or
-directly after) the block, they are moved into it, at its top (or its end). Statements elsewhere, a
-frozen feature extractor or a teacher model whose variables are not differentiated, are not touched.
+actions, or a frozen part run with `training=False`. With `--unsafe-fixes`, when those statements sit
+directly before (or directly after) the block, they are moved into it, at its top (or its end). Statements
+elsewhere, a frozen feature extractor or a teacher model whose variables are not differentiated, are not touched.
 The fix is marked unsafe because computing more under the tape costs memory, and because code computed
 outside a tape on purpose is indistinguishable from code computed there by mistake.
 

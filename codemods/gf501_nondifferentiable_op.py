@@ -4,7 +4,6 @@ layer's output or from the loss a tape differentiates. Report only: the fix is a
 from __future__ import annotations
 
 import ast
-from typing import Callable, Iterable, Iterator
 
 from gradfix.analysis import KerasKind
 from gradfix.analysis.classes import FORWARD_ENTRY_POINTS
@@ -13,7 +12,7 @@ from gradfix.analysis.flow import dotted
 from gradfix.analysis.keras_graph import KerasGraphs, describe_label
 from gradfix.analysis.ops import NoGradient, lambda_layer_op, no_gradient_kind
 from gradfix.analysis.program import entry_parameters
-from gradfix.analysis.tapes import own_nodes
+from gradfix.analysis.statements import walk_statements
 from gradfix.analysis.values import Kind, Value
 from gradfix.rules import FixSafety, Rule
 
@@ -141,7 +140,8 @@ def _compiled_loss_cuts(analysis):
     """Loss functions given to `model.compile(loss=...)`: a cut of `y_pred` cuts off every weight of the model."""
     if "compile" not in analysis.source.text:
         return
-    for call in ast.walk(analysis.tree):
+    for statement in walk_statements(analysis.tree):
+        call = statement.value if isinstance(statement, ast.Expr) else None
         if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "compile"):
             continue
         loss = next((k.value for k in call.keywords if k.arg == "loss"), call.args[1] if len(call.args) > 1 else None)

@@ -14,7 +14,7 @@ from typing import Iterator
 from gradfix.analysis.flow import dotted, keyword_argument
 from gradfix.analysis.keras import KerasKind
 from gradfix.analysis.ops import layer_label
-from gradfix.analysis.tapes import own_nodes
+from gradfix.analysis.statements import BLOCKS as _BLOCKS
 
 MODEL_CLASSES = frozenset({"keras.Model", "keras.models.Model", "keras.Functional", "keras.models.Functional",
                            "keras.engine.training.Model", "keras.engine.functional.Functional"})
@@ -50,7 +50,7 @@ class KerasGraphs:
 
     @cached_property
     def _class_of(self) -> dict[int, ast.ClassDef]:
-        return {id(method): node for node in ast.walk(self.tree) if isinstance(node, ast.ClassDef)
+        return {id(method): node for node, _ in self._statements if isinstance(node, ast.ClassDef)
                 for method in node.body if isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef))}
 
     def function_called(self, call: ast.Call, scope: ast.AST) -> ast.AST | None:
@@ -65,52 +65,59 @@ class KerasGraphs:
         return None
 
     @cached_property
-    def _scopes(self) -> list[ast.AST]:
-        return [self.tree, *(n for n in ast.walk(self.tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)))]
+    def _statements(self) -> list[tuple[ast.stmt, ast.AST]]:
+        """(statement, the function or module it runs in) for every statement of the file, in source order."""
+        found: list[tuple[ast.stmt, ast.AST]] = []
+        pending: list[tuple[list[ast.stmt], ast.AST]] = [(self.tree.body, self.tree)]
+        while pending:
+            body, scope = pending.pop()
+            for statement in body:
+                found.append((statement, scope))
+                inner = statement if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)) else scope
+                for block in (_BLOCKS if not isinstance(statement, ast.ClassDef) else ("body",)):
+                    children = getattr(statement, block, None) or ()
+                    if block in ("handlers", "cases"):
+                        pending.extend((child.body, inner) for child in children)
+                    elif children:
+                        pending.append((children, inner))
+        return found
 
     @cached_property
-    def _calls(self) -> list[tuple[ast.Call, ast.AST]]:
-        return [(n, scope) for scope in self._scopes for n in own_nodes(scope) if isinstance(n, ast.Call)]
+    def _calls(self) -> list[tuple[ast.Call, ast.stmt, ast.AST]]:
+        """(call, statement, scope) for every statement whose value is a call: `m = Model(...)`, `m.fit(...)`."""
+        return [(statement.value, statement, scope) for statement, scope in self._statements
+                if isinstance(statement, (ast.Expr, ast.Assign, ast.AnnAssign, ast.Return))
+                and isinstance(statement.value, ast.Call)]
 
     @cached_property
     def trained_names(self) -> set[str]:
-        return {dotted(call.func.value) for call, _ in self._calls if isinstance(call.func, ast.Attribute)
+        return {dotted(call.func.value) for call, _, _ in self._calls if isinstance(call.func, ast.Attribute)
                 and call.func.attr in TRAINING_METHODS and dotted(call.func.value)}
 
     def models(self) -> Iterator[AssembledModel]:
-        for call, scope in self._calls:
+        for call, statement, scope in self._calls:
             qualname = self.imports.qualname(call.func)
             if qualname in SEQUENTIAL_CLASSES:
-                names = self.names_bound_to(call, scope)
+                names = self.names_bound_to(statement, scope)
                 listed = call.args[0] if call.args else keyword_argument(call, "layers")
                 layers = list(listed.elts) if isinstance(listed, (ast.List, ast.Tuple)) else []
-                layers += [c.args[0] for c, s in self._calls if s is scope and isinstance(c.func, ast.Attribute)
+                layers += [c.args[0] for c, _, s in self._calls if s is scope and isinstance(c.func, ast.Attribute)
                            and c.func.attr == "add" and c.args and dotted(c.func.value) in names]
                 yield AssembledModel(call, scope, names, bool(set(names) & self.trained_names), layers=layers)
             elif qualname in MODEL_CLASSES:
                 outputs = call.args[1] if len(call.args) > 1 else keyword_argument(call, "outputs")
                 if outputs is not None:
-                    names = self.names_bound_to(call, scope)
+                    names = self.names_bound_to(statement, scope)
                     yield AssembledModel(call, scope, names, bool(set(names) & self.trained_names), outputs=outputs)
 
-    def names_bound_to(self, call: ast.Call, scope: ast.AST) -> list[str]:
+    def names_bound_to(self, statement: ast.stmt, scope: ast.AST) -> list[str]:
         """`model` for `model = Sequential(...)`; for `return Model(...)` in `build()`, the names bound to
         `build()`'s result (`self.combined = self.build_combined()`)."""
-        names = []
-        for node in own_nodes(scope):
-            if isinstance(node, ast.Assign) and node.value is call:
-                names += [dotted(t) for t in node.targets if dotted(t)]
-            if isinstance(node, ast.Return) and node.value is call and isinstance(scope, ast.FunctionDef):
-                for other, _ in self._calls:
-                    if _last_name(other.func) == scope.name:
-                        names += self._assigned_from(other)
-        return names
-
-    def _assigned_from(self, call: ast.Call) -> list[str]:
-        for scope in self._scopes:
-            for node in own_nodes(scope):
-                if isinstance(node, ast.Assign) and node.value is call:
-                    return [dotted(t) for t in node.targets if dotted(t)]
+        if isinstance(statement, ast.Assign):
+            return [dotted(t) for t in statement.targets if dotted(t)]
+        if isinstance(statement, ast.Return) and isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            return [dotted(t) for call, other, _ in self._calls if isinstance(other, ast.Assign)
+                    and _last_name(call.func) == scope.name for t in other.targets if dotted(t)]
         return []
 
     # --- what an expression holds ----------------------------------------------------------------------
@@ -126,8 +133,8 @@ class KerasGraphs:
                 return not WEIGHTLESS_LAYERS.match(qualname.rsplit(".", 1)[-1])
             function = self.function_called(expr, scope)
             if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                return any(self.layer_with_weights(n.value, function, depth + 1)
-                           for n in own_nodes(function) if isinstance(n, ast.Return) and n.value is not None)
+                return any(self.layer_with_weights(n.value, function, depth + 1) for n, where in self._statements
+                           if where is function and isinstance(n, ast.Return) and n.value is not None)
             return False
         name = dotted(expr)
         if name is None:
@@ -135,16 +142,14 @@ class KerasGraphs:
         return any(self.layer_with_weights(value, where, depth + 1) for value, where in self._values_of(name, scope))
 
     def _values_of(self, name: str, scope: ast.AST) -> Iterator[tuple[ast.AST, ast.AST]]:
-        """The values assigned to `name` (`x` or `self.x`) in the scope, else in the module, else anywhere in the
-        class of the scope."""
-        for where in (scope, self.tree) if "." not in name else self._scopes:
-            found = False
-            for node in own_nodes(where):
-                if isinstance(node, ast.Assign) and any(dotted(t) == name for t in node.targets):
-                    found = True
-                    yield node.value, where
-            if found and "." not in name:
-                return
+        """The values assigned to `name`: a plain name in the scope, else in the module; `self.x` anywhere."""
+        assigned = [(statement.value, where) for statement, where in self._statements
+                    if isinstance(statement, ast.Assign) and any(dotted(t) == name for t in statement.targets)]
+        if "." in name:
+            yield from assigned
+            return
+        local = [(value, where) for value, where in assigned if where is scope]
+        yield from local or [(value, where) for value, where in assigned if where is self.tree]
 
     def label_of(self, layer: ast.AST) -> str:
         """The origin label of a layer written in a list (`Dense(4, name="a")`, `encoder`)."""
@@ -159,7 +164,7 @@ class KerasGraphs:
         if node is not None and self.layer_with_weights(node, scope):
             return True
         return any(layer_label(call.func) == label and self.layer_with_weights(call.func, where)
-                   for call, where in self._calls if isinstance(call.func, ast.Call))
+                   for call, _, where in self._calls if isinstance(call.func, ast.Call))
 
 
 def describe_label(label: str) -> str:

@@ -356,7 +356,7 @@ def _self_attribute_values(cls: ast.ClassDef) -> dict[str, list[ast.AST]]:
     for node in ast.walk(cls):
         if isinstance(node, ast.Assign):
             for target in node.targets:
-                if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == "self":
+                if isinstance(target, ast.Attribute) and dotted(target.value) == "self":
                     values.setdefault(target.attr, []).append(node.value)
     return values
 

@@ -1,18 +1,37 @@
 """Finding + fix for a numpy call on tensors, shared by the rules that look for it in different places
-(a layer's forward path, a loss function, a GradientTape block). One mapping table serves them all."""
+(a layer's forward path, a loss function, a GradientTape block). One mapping table serves them all.
+
+A fix is whole or absent: the call is rewritten only when the TF op's result is acceptable wherever the
+NumPy result went (`island_blocker`: every consumer takes a tensor, or is itself a numpy call or `.numpy()`
+copy that is rewritten too; every NumPy operand that copies a tensor is rewritten too), and when its result
+cannot depend on a dtype or rank the value-flow analysis does not know (`dtype_blocker`). Otherwise the
+finding is reported with the reason and nothing is changed."""
 
 from __future__ import annotations
 
 import ast
+from typing import Callable
 
 import libcst as cst
 
-from gradfix.analysis import FileAnalysis, TensorScope
-from gradfix.numpy_to_tf import TranslationContext, translate
+from gradfix.analysis import FileAnalysis, Kind, TensorScope, Value
+from gradfix.numpy_to_tf import MAPPED_FUNCTIONS, TranslationContext, operand_count, translate
 from gradfix.rules import Finding, Rule
 
 # numpy's converters are GF102's business (they are dropped, not translated).
 CONVERTERS = frozenset({"asarray", "array", "asanyarray", "ascontiguousarray"})
+# With integer inputs these give the same dtype in numpy and TF (all other mapped functions do not:
+# numpy computes exp/mean/... of ints in float64, TF rejects or truncates them).
+INTEGER_SAFE = frozenset({"reshape", "transpose", "expand_dims", "squeeze", "concatenate", "stack", "argmax",
+                          "argmin", "max", "amax", "min", "amin", "zeros_like", "ones_like", "abs", "absolute",
+                          "negative", "square", "maximum", "minimum", "add", "subtract", "multiply", "where",
+                          "clip", "sign"})
+# The result depends on whether the input is an integer: refused unless a float dtype is known.
+FLOAT_DEPENDENT = frozenset({"mean", "std", "var", "divide", "true_divide"})
+# Binary functions whose first operand, a Python int, TF turns into an int32 tensor.
+BINARY = frozenset({"add", "subtract", "multiply", "divide", "true_divide", "power", "maximum", "minimum", "dot",
+                    "matmul"})
+MAX_LINE = 100
 
 
 def numpy_function(analysis: FileAnalysis, call: ast.Call) -> str | None:
@@ -23,46 +42,264 @@ def numpy_function(analysis: FileAnalysis, call: ast.Call) -> str | None:
     return None
 
 
-def numpy_calls_on_tensors(analysis: FileAnalysis, scope: TensorScope):
-    """(call, function) for every numpy call in the scope that receives a tensor, converters excluded."""
+def numpy_calls_on_tensors(analysis: FileAnalysis, scope: TensorScope,
+                           on_path: Callable[[ast.Call], bool] | None = None):
+    """(call, function) for every numpy call in the scope that receives a tensor and whose result stays on the
+    gradient path (`on_path`, by default: it reaches the function's output); converters excluded. NumPy on a
+    value that leaves the path (action sampling, label normalisation, logging) is correct and not reported."""
+    on_path = on_path or scope.reaches_output
     for call in scope.calls():
         function = numpy_function(analysis, call)
         if function and function not in CONVERTERS and not function.startswith("random.") \
-                and scope.any_tensor_argument(call):
+                and scope.any_tensor_argument(call) and on_path(call):
             yield call, function
 
 
 def numpy_call_finding(rule: Rule, analysis: FileAnalysis, scope: TensorScope, call: ast.Call,
-                       function: str, where: str) -> Finding:
-    """Report `np.<function>(...)` found `where`, with the exact TF rewrite when the table has one."""
-    ranks = {analysis.segment(arg): scope.rank_of(arg) for arg in call.args}
-    context = TranslationContext(
-        tf=analysis.tf_name,
-        qualname=lambda expr: analysis.qualname(ast.parse(_code(expr), mode="eval").body),
-        rank_of=lambda expr: ranks.get(_code(expr)),
-    )
-    translation = translate(function, analysis.cst_expression(call), context)
-    message = f"np.{function}() on a tensor {where} returns a NumPy array: gradients stop here"
+                       function: str, where: str, on_path: Callable[[ast.AST], bool] | None = None) -> Finding:
+    """Report `np.<function>(...)` found `where`, with the exact TF rewrite when there is one for this call and
+    for everything its result flows into (`on_path`: does a value stay on the gradient path, by default: does
+    it reach the function's output)."""
+    context = translation_context(analysis, scope, call)
+    operands = [scope.value(a) for a in call.args[:operand_count(function)]]
+    on_tensor = any(v.on_gradient_path or v.kind is Kind.UNKNOWN and v.derived for v in operands) \
+        or any(scope.value(k.value).on_gradient_path for k in call.keywords)
+    message = f"np.{function}() {'on a tensor' if on_tensor else 'on a NumPy copy of a tensor'} {where} " \
+              "returns a NumPy array: gradients stop here"
+    call_cst = analysis.cst_expression(call)
+    call_cst, reason = _with_float_first_operand(call, call_cst, function, operands)
+    translation = translate(function, call_cst, context)
     if translation is None:
         return rule.finding(call, f"{message}; no TensorFlow equivalent is known, rewrite it with TF ops")
     if translation.replacement is None:
         return rule.finding(call, f"{message}; not rewritten: {translation.note}")
+    reason = reason or dtype_blocker(analysis, scope, call, function) or island_blocker(
+        analysis, scope, call, on_path or scope.reaches_output)
+    suggestion = _suggestion(final_code(analysis, scope, translation.replacement, context))
+    if reason:
+        return rule.finding(call, f"{message}; not rewritten: {reason} (the TensorFlow form would be {suggestion})")
     replacement = cst.Module([]).code_for_node(translation.replacement)
     note = f" ({translation.note})" if translation.note else ""
     fix = rule.fix(analysis.replace(call, replacement), needs_tensorflow_import=not analysis.tensorflow_imported)
-    return rule.finding(call, f"{message}; use `{_first_line(replacement)}`{note}", fix)
+    return rule.finding(call, f"{message}; use {suggestion}{note}", fix)
+
+
+def translation_context(analysis: FileAnalysis, scope: TensorScope, call: ast.Call) -> TranslationContext:
+    """Names and ranks for translating `call` (and the calls inside it), ranks from the value-flow analysis."""
+    ranks: dict[str, int | None] = {}
+    for node in ast.walk(call):
+        if isinstance(node, ast.expr):
+            ranks.setdefault(analysis.segment(node), scope.rank_of(node))
+
+    return TranslationContext(
+        tf=analysis.tf_name,
+        qualname=lambda expr: analysis.qualname(ast.parse(_code(expr).strip(), mode="eval").body),
+        rank_of=lambda expr: ranks.get(_code(expr)),
+    )
+
+
+# --- what the rewrite may not be sure of -------------------------------------------------------------------
+def dtype_blocker(analysis: FileAnalysis, scope: TensorScope, call: ast.Call, function: str) -> str | None:
+    """Why the TF op could compute another dtype or fail where numpy does not, given what is known of the
+    operands' dtypes and ranks; None when the rewrite is exact."""
+    operands = call.args[:operand_count(function)]
+    values = [scope.value(a) for a in operands]
+    for node, value in zip(operands, values):
+        text = _short(analysis.segment(node))
+        if value.kind is Kind.PYTHON and value.rank and not value.container and value.dtype in ("float", "int"):
+            return f"the list `{text}` becomes a {_numpy_default(value.dtype)} array in numpy, which promotes the " \
+                   "result; TF would keep the tensor's dtype"
+        if value.kind is Kind.NUMPY and not value.derived and value.dtype in (None, "float64"):
+            return f"`{text}` is a NumPy constant of dtype {value.dtype or 'unknown (float64 by default)'}: numpy " \
+                   "promotes the result to float64, TF refuses to mix it with a float32 tensor"
+    arrays = [v for v in values if not v.is_python_scalar and v.kind is not Kind.PYTHON]
+    dtypes = {v.dtype for v in arrays if v.dtype}
+    integer = sorted(d for d in dtypes if d.startswith(("int", "uint")) or d == "bool")
+    if integer and function not in INTEGER_SAFE:
+        return f"the input is {integer[0]}: numpy computes np.{function} of integers in float64, " \
+               f"{analysis.tf_name} keeps or rejects the integer dtype"
+    if len(dtypes) > 1:
+        return f"the operands have dtypes {' and '.join(sorted(dtypes))}: numpy promotes, TensorFlow requires " \
+               "one dtype"
+    if "float64" in dtypes and any(v.dtype is None for v in arrays):
+        return "one operand is float64 and the other's dtype is not known: numpy promotes, TensorFlow " \
+               "requires one dtype"
+    if function in FLOAT_DEPENDENT and not (arrays and all(v.is_float for v in arrays)):
+        return f"the input's dtype is not known: for integers np.{function} gives float64, " \
+               f"{analysis.tf_name} truncates or rejects them"
+    if function in BINARY and len(values) > 1 and values[0].is_python_scalar and values[0].dtype == "int" \
+            and not values[1].is_float:
+        return "the first operand is a Python int and the other's dtype is not known: TensorFlow would make " \
+               "it an int32 tensor"
+    if function == "where" and values and values[0].dtype != "bool":
+        return "the condition is not known to be boolean: np.where takes any truthy values, tf.where only bools"
+    if function == "transpose" and any(_negative(a) for a in [*call.args[1:], *(k.value for k in call.keywords)]) \
+            and (values[0].rank if values else None) is None:
+        return "negative axes need the rank, which is not known here: tf.transpose rejects them"
+    if function == "reshape":
+        shape = call.args[1] if len(call.args) > 1 else next((k.value for k in call.keywords
+                                                              if k.arg in ("shape", "newshape")), None)
+        if shape is not None and scope.value(shape).length is None and not isinstance(shape, (ast.Tuple, ast.List)):
+            return "the shape may be a scalar, which tf.reshape does not take: write it as a list"
+    return None
+
+
+def _with_float_first_operand(call: ast.Call, call_cst: cst.Call, function: str,
+                              operands: list[Value]) -> tuple[cst.Call, str | None]:
+    """`np.maximum(0, h)` with h known float → translate `np.maximum(0.0, h)`: TF would make the int literal an
+    int32 tensor."""
+    if function not in BINARY or len(operands) < 2 or not isinstance(call.args[0], ast.Constant):
+        return call_cst, None
+    first, other = operands[0], operands[1]
+    if not (first.is_python_scalar and first.dtype == "int") or not other.is_float:
+        return call_cst, None
+    args = list(call_cst.args)
+    args[0] = args[0].with_changes(value=cst.Float(f"{float(call.args[0].value)!r}"))
+    return call_cst.with_changes(args=args), None
+
+
+def island_blocker(analysis: FileAnalysis, scope: TensorScope, node: ast.AST, on_path: Callable[[ast.AST], bool],
+                   seen: set[int] | None = None) -> str | None:
+    """Why a tensor in place of `node`'s NumPy value would break the code around it: a consumer that needs an
+    ndarray (`.reshape`, `.T`, `.tolist()`, item assignment, a NumPy-only API, Python iteration), or a NumPy
+    operand copied from a tensor that cannot be rewritten with it. None when the whole island converts."""
+    seen = set() if seen is None else seen
+    if id(node) in seen:
+        return None
+    seen.add(id(node))
+    if isinstance(node, ast.Call):
+        for operand in [*node.args, *(k.value for k in node.keywords)]:
+            reason = _operand_blocker(analysis, scope, operand, on_path, seen)
+            if reason:
+                return reason
+    for use in scope.uses(node):
+        if use.accepts_tensor:
+            continue
+        member = use.node if use.role == "argument" and isinstance(use.node, ast.Call) else None
+        function = numpy_function(analysis, member) if member is not None else None
+        if function in CONVERTERS:
+            continue  # np.asarray(t) becomes tf.convert_to_tensor(t) (GF102)
+        if function in MAPPED_FUNCTIONS:
+            reason = _member_blocker(analysis, scope, member, function, seen, on_path)
+            if reason is None:
+                continue
+            if not on_path(member) and not function.startswith("random."):
+                continue  # off the path (logging): numpy takes the eager tensor as it took the array
+            return f"its result goes to `np.{function}(...)`, which is not rewritten either: {reason}"
+        if function and not function.startswith("random.") and not on_path(member):
+            continue
+        return describe(analysis, use)
+    return None
+
+
+def _operand_blocker(analysis: FileAnalysis, scope: TensorScope, operand: ast.AST, on_path: Callable[[ast.AST], bool],
+                     seen: set[int]) -> str | None:
+    """A NumPy copy of a tensor given to the island must be made by something rewritten with it."""
+    value = scope.value(operand)
+    if not value.numpy_copy_of_gradient:
+        return None
+    producers = [operand]
+    flow = scope.view.flow_of(operand)
+    if isinstance(operand, ast.Name) and flow is not None:
+        producers = [d.value for d in flow.definitions_reaching(operand) if d.value is not None]
+    for producer in producers:
+        if id(producer) in seen:
+            continue
+        if _is_numpy_method(producer):
+            reason = island_blocker(analysis, scope, producer, on_path, seen)
+        elif isinstance(producer, ast.Call) and numpy_function(analysis, producer) in MAPPED_FUNCTIONS:
+            reason = _member_blocker(analysis, scope, producer, numpy_function(analysis, producer), seen, on_path)
+        elif isinstance(producer, ast.Call) and numpy_function(analysis, producer) in CONVERTERS:
+            reason = island_blocker(analysis, scope, producer, on_path, seen)
+        elif isinstance(producer, (ast.BinOp, ast.UnaryOp)):
+            reason = island_blocker(analysis, scope, producer, on_path, seen)
+        else:
+            reason = f"`{_short(analysis.segment(producer))}` makes a NumPy copy that has no TensorFlow rewrite"
+        if reason:
+            return reason
+    return None
+
+
+def _member_blocker(analysis: FileAnalysis, scope: TensorScope, call: ast.Call, function: str,
+                    seen: set[int], on_path: Callable[[ast.AST], bool]) -> str | None:
+    if id(call) in seen:
+        return None
+    context = translation_context(analysis, scope, call)
+    translation = translate(function, analysis.cst_expression(call), context)
+    if translation is None or translation.replacement is None:
+        return f"its result goes to `np.{function}(...)`, which has no exact TensorFlow rewrite here"
+    return dtype_blocker(analysis, scope, call, function) or island_blocker(analysis, scope, call, on_path, seen)
+
+
+def _is_numpy_method(node: ast.AST) -> bool:
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "numpy" \
+        and not node.args and not node.keywords
+
+
+def describe(analysis: FileAnalysis, use) -> str:
+    """Why this consumer needs an ndarray, for the message."""
+    if use.role in ("method", "attribute"):
+        return f"its result is used by `.{use.detail}`, which a tf.Tensor does not have"
+    if use.role == "item-assignment":
+        return "its result is assigned into (`a[...] = ...`), which a tf.Tensor does not allow"
+    if use.role == "subscript":
+        return "its result is indexed with a boolean mask, which a tf.Tensor does not support"
+    if use.role == "iterate":
+        return "its result is iterated in Python"
+    if use.role == "condition":
+        return "its result is used as a Python truth value"
+    if use.role == "argument" and use.detail:
+        name = use.detail.replace("numpy.", "np.")
+        return f"its result goes to `{name}(...)`, which needs a NumPy value"
+    return f"its result is used by `{_short(analysis.segment(use.node))}`, which needs a NumPy value"
+
+
+# --- the code shown in messages ------------------------------------------------------------------------------
+def final_code(analysis: FileAnalysis, scope: TensorScope, replacement: cst.BaseExpression,
+               context: TranslationContext) -> str:
+    """The rewritten call as it reads once the other fixes of its island are applied too: no `.numpy()` of a
+    tensor inside, inner numpy calls translated."""
+
+    class Finish(cst.CSTTransformer):
+        def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
+            func = updated.func
+            if isinstance(func, cst.Attribute) and func.attr.value == "numpy" and not updated.args:
+                return func.value
+            name = context.qualname(func) or ""
+            if name.startswith("numpy."):
+                inner = translate(name[len("numpy."):], updated, context)
+                if inner is not None and inner.replacement is not None:
+                    return inner.replacement
+            return updated
+
+    return cst.Module([]).code_for_node(replacement.visit(Finish()))
+
+
+def _suggestion(code: str) -> str:
+    """The whole code in backquotes, or only the op's name when it does not fit on one line: never cut."""
+    if "\n" not in code and len(code) <= MAX_LINE:
+        return f"`{code}`"
+    return f"`{code.split('(', 1)[0]}(...)`"
+
+
+def _short(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= 40 else line.split("(", 1)[0] + "(...)"
+
+
+def _numpy_default(dtype: str | None) -> str:
+    return "float64" if dtype == "float" else "int64"
+
+
+def _negative(node: ast.AST) -> bool:
+    return any(isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.USub) for n in ast.walk(node))
 
 
 def _code(expr: cst.CSTNode) -> str:
     return cst.Module([]).code_for_node(expr)
 
 
-def _first_line(code: str) -> str:
-    line = code.splitlines()[0]
-    return line if len(line) < 70 and line == code else line[:66] + " ..."
-
-
 def where(scope: TensorScope) -> str:
     """`in MyLayer.call`, for messages."""
     owner = scope.keras_class.name + "." if scope.keras_class else ""
-    return f"in {owner}{scope.function.name}"
+    return f"in {owner}{getattr(scope.function, 'name', '<lambda>')}"

@@ -24,8 +24,13 @@ Rewrites the call to the TensorFlow op that computes the same values and shape (
 more than 40 functions, each checked against NumPy by a property test). Where no exact equivalent
 exists for the form written — e.g. `np.dot(a, b)` when the rank of `b` is unknown (NumPy contracts
 with b's second-to-last axis when rank(b) > 2, so neither `tf.matmul` nor `tf.tensordot(axes=1)` is
-always equal) — the call is reported and left alone. numpy on plain Python values (shapes,
-`np.sqrt(self.units)`, constants) is never touched.
+always equal) — the call is reported and left alone. A fix is whole or absent: it is only made when
+every use of the result takes a tensor (not `.reshape`, `.T`, `.tolist()`, item assignment or a
+NumPy-only API), the numpy calls it feeds are rewritten too, and no dtype or rank the analysis cannot
+see changes the result (integer inputs, float64 constants, a Python int first operand, the mean of
+values of unknown dtype); otherwise the finding says why. numpy on plain Python values (shapes,
+`np.sqrt(self.units)`, constants) and on values that leave the gradient path (an action sampled with
+`np.random.choice`, logging) is never touched.
 
 ## Example
 ```python

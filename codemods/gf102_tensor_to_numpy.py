@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ast
 
-from codemods._numpy_calls import CONVERTERS, numpy_function, where
+from codemods._numpy_calls import CONVERTERS, island_blocker, numpy_function, where
 from gradfix.rules import FixSafety, Rule
 
 KERAS_EVALUATORS = ("keras.backend.eval", "keras.backend.get_value")
@@ -55,15 +55,15 @@ from the layer.
     def _check_call(self, analysis, scope, call: ast.Call):
         func = call.func
         place = where(scope)
+        if not scope.reaches_output(call):
+            return None  # a copy for logging, sampling or Python control flow: off the gradient path
         if isinstance(func, ast.Attribute) and func.attr == "numpy" and not call.args and not call.keywords \
                 and scope.is_tensor(func.value) and not scope.is_iterated(call):
-            return self.finding(call, f"`.numpy()` on a tensor {place} cuts it out of the gradient tape; "
-                                      "use the tensor itself", self.fix(analysis.replace(call, analysis.operand(func.value))))
+            return self._dropped(analysis, scope, call, func.value,
+                                 f"`.numpy()` on a tensor {place} cuts it out of the gradient tape")
         if analysis.qualname(func) in KERAS_EVALUATORS and len(call.args) == 1 and scope.is_tensor(call.args[0]):
-            name = analysis.segment(func)
-            return self.finding(call, f"`{name}()` on a tensor {place} returns a NumPy value: gradients stop here; "
-                                      "use the tensor itself",
-                                self.fix(analysis.replace(call, analysis.operand(call.args[0]))))
+            message = f"`{analysis.segment(func)}()` on a tensor {place} returns a NumPy value: gradients stop here"
+            return self._dropped(analysis, scope, call, call.args[0], message)
         if isinstance(func, ast.Name) and func.id == "float" and len(call.args) == 1 \
                 and scope.is_tensor(call.args[0]) and not analysis.imports.is_bound(func.id) \
                 and scope.is_used_in_arithmetic(call):
@@ -72,10 +72,18 @@ from the layer.
                                       f"(e.g. `{analysis.tf_name}.cast(x, {analysis.tf_name}.float32)`)")
         function = numpy_function(analysis, call)
         if function in CONVERTERS and call.args and scope.is_tensor(call.args[0]):
-            return self._converter_finding(analysis, call, function, place)
+            return self._converter_finding(analysis, scope, call, function, place)
         return None
 
-    def _converter_finding(self, analysis, call: ast.Call, function: str, place: str):
+    def _dropped(self, analysis, scope, call: ast.Call, tensor: ast.AST, message: str):
+        """The copy replaced by the tensor itself, when everything the copy flows into takes a tensor."""
+        reason = island_blocker(analysis, scope, call, scope.reaches_output)
+        if reason:
+            return self.finding(call, f"{message}; not rewritten: {reason}")
+        return self.finding(call, f"{message}; use the tensor itself",
+                            self.fix(analysis.replace(call, analysis.operand(tensor))))
+
+    def _converter_finding(self, analysis, scope, call: ast.Call, function: str, place: str):
         message = f"np.{function}() on a tensor {place} returns a NumPy array: gradients stop here"
         tf = analysis.tf_name
         dtype = next((k.value for k in call.keywords if k.arg == "dtype"), call.args[1] if len(call.args) == 2 else None)
@@ -88,5 +96,8 @@ from the layer.
             replacement = f"{tf}.convert_to_tensor({value})"
         else:
             replacement = f"{tf}.cast({value}, {tf}.{dtype_name[len('numpy.'):]})"
+        reason = island_blocker(analysis, scope, call, scope.reaches_output)
+        if reason:
+            return self.finding(call, f"{message}; not rewritten: {reason}")
         fix = self.fix(analysis.replace(call, replacement), needs_tensorflow_import=not analysis.tensorflow_imported)
         return self.finding(call, f"{message}; use `{replacement}`", fix)

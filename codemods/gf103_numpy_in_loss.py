@@ -6,11 +6,9 @@ from __future__ import annotations
 import ast
 
 from codemods._numpy_calls import numpy_call_finding, numpy_calls_on_tensors
-from gradfix.analysis import KerasKind, TensorScope
+from gradfix.analysis import FlowView, KerasKind, TensorScope
 from gradfix.rules import FixSafety, Rule
 
-LOSS_ARGUMENTS = ("loss", "metrics", "weighted_metrics")
-LOSS_POSITION = 1  # compile(optimizer, loss, ...) in Keras 3 and tf_keras alike
 
 
 class NumpyInLoss(Rule):
@@ -58,83 +56,31 @@ Both trace the loss in a `tf.function` under `fit` (an error rather than a silen
 
 
 def _loss_scopes(analysis):
-    """(TensorScope, "in loss function `f`") for every loss/metric function of the file, each once."""
+    """(TensorScope, "in loss function `f`") for every loss/metric function of the file, each once: given to
+    `compile`, called on the way to a GradientTape's target (with the tape's argument values), or the `call`
+    of a `keras.losses.Loss` subclass."""
     found: dict[int, tuple[TensorScope, str]] = {}
-    text = analysis.source.text
-    compiles, definitions = _compile_calls_and_definitions(analysis.tree) if "compile" in text or \
-        "GradientTape" in text else ([], {})
 
-    def add(function, where):
-        if id(function) not in found:
-            found[id(function)] = (TensorScope(function, analysis.imports), where)
+    def add(views, where):
+        for view in views:
+            if id(view.function) not in found:
+                found[id(view.function)] = (TensorScope(view.function, analysis.imports, view.keras_class, view=view),
+                                            where)
 
-    for call in compiles:
-        if analysis.qualname(call.func):
-            continue  # `re.compile(...)`: a module's function, not a model's method
-        given = [k.value for k in call.keywords if k.arg in LOSS_ARGUMENTS] + call.args[LOSS_POSITION:LOSS_POSITION + 1]
-        for function in (f for value in given for f in _functions_given(value, definitions)):
-            add(function, f"in loss/metric function `{_name(function)}`")
-    if "GradientTape" in text:
+    for function, role, where in analysis.values.keras_function_roles():
+        if role == "loss":
+            add(analysis.values.loss_flow(function), where)
+    if "GradientTape" in analysis.source.text:
         for tape in analysis.tapes:
+            called = {id(flow.function): flow for flow in tape.flow.callees}
             for node in ast.walk(tape.node):
                 if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and tape.on_gradient_path(node):
-                    for function in definitions.get(node.func.id, []):
-                        add(function, f"in `{node.func.id}`, called on the way to the GradientTape's target")
+                    for function in analysis.values.functions_given(node.func):
+                        if id(function) in called:
+                            add([FlowView(function, (called[id(function)],))],
+                                f"in `{node.func.id}`, called on the way to the GradientTape's target")
     for keras_class in analysis.keras_classes:
-        if keras_class.kind is KerasKind.LOSS:
-            for scope in keras_class.forward_scopes:
-                found.setdefault(id(scope.function), (scope, f"in {keras_class.name}.{scope.function.name}"))
+        if keras_class.kind is KerasKind.LOSS and "call" in keras_class.methods:
+            add(analysis.values.loss_flow(keras_class.methods["call"], keras_class),
+                f"in {keras_class.name}.call")
     return list(found.values())
-
-
-def _compile_calls_and_definitions(tree: ast.Module):
-    """`*.compile(...)` calls, and plain functions by name (module level or nested; methods are not reachable
-    by a bare name)."""
-    compiles, functions, methods = [], [], set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "compile":
-            compiles.append(node)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            functions.append(node)
-        elif isinstance(node, ast.ClassDef):
-            methods.update(id(s) for s in node.body)
-    definitions: dict[str, list[ast.AST]] = {}
-    for function in functions:
-        if id(function) not in methods:
-            definitions.setdefault(function.name, []).append(function)
-    return compiles, definitions
-
-
-def _functions_given(value: ast.AST, definitions: dict[str, list[ast.AST]]) -> list[ast.AST]:
-    """The functions a `compile` argument stands for: a function's name, a lambda, lists/dicts of those,
-    and the inner function returned by a factory call (`loss=weighted_mse(0.5)`)."""
-    if isinstance(value, ast.Lambda):
-        return [value]
-    if isinstance(value, ast.Name):
-        return definitions.get(value.id, []) if len(definitions.get(value.id, [])) == 1 else []
-    if isinstance(value, (ast.List, ast.Tuple)):
-        return [f for element in value.elts for f in _functions_given(element, definitions)]
-    if isinstance(value, ast.Dict):
-        return [f for element in value.values for f in _functions_given(element, definitions)]
-    if isinstance(value, ast.Call) and isinstance(value.func, ast.Name):
-        factories = definitions.get(value.func.id, [])
-        if len(factories) == 1:
-            return _returned_functions(factories[0])
-    return []
-
-
-def _returned_functions(factory: ast.AST) -> list[ast.AST]:
-    nested = {s.name: s for s in factory.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))}
-    returned = []
-    for statement in factory.body:
-        if isinstance(statement, ast.Return) and statement.value is not None:
-            value = statement.value
-            if isinstance(value, ast.Lambda):
-                returned.append(value)
-            elif isinstance(value, ast.Name) and value.id in nested:
-                returned.append(nested[value.id])
-    return returned
-
-
-def _name(function: ast.AST) -> str:
-    return getattr(function, "name", "<lambda>")

@@ -76,12 +76,12 @@ class _LayerExpressions:
     `variable.trainable` is Keras's own bookkeeping), read off the value-flow analysis at each point."""
 
     def __init__(self, analysis, scope: ast.AST, layer_attributes: set[str]):
-        owner = next((c for c in analysis.keras_classes if scope in c.node.body), None)
-        self.flow = analysis.values.entry(scope, owner, params={})
+        self.flow = analysis.values.entry(scope, analysis.values.keras_class_of(scope), params={})
         self.layer_attributes = layer_attributes
 
     def is_layer(self, expr: ast.AST) -> bool:
-        if self.flow.value(expr).kind is Kind.LAYER:
+        value = self.flow.value(expr)
+        if value.kind is Kind.LAYER and value.dtype != "self":  # `self.trainable = False`: the class's own design
             return True
         if isinstance(expr, ast.Attribute):
             return self_attribute(expr) in self.layer_attributes or (

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import ast
 
-from codemods._numpy_calls import CONVERTERS, numpy_call_finding, numpy_calls_on_tensors, numpy_function
+from codemods._numpy_calls import CONVERTERS, island_blocker, numpy_call_finding, numpy_calls_on_tensors, \
+    numpy_function
 from gradfix.rules import FixSafety, Rule
 
 WHERE = "inside the GradientTape block"
@@ -60,7 +61,8 @@ the NumPy copy is always an explicit step in your loop.
         for tape in analysis.tapes:
             scope = tape.source_scope
             copies = [(call, lambda call=call, function=function: numpy_call_finding(
-                self, analysis, scope, call, function, WHERE)) for call, function in numpy_calls_on_tensors(analysis, scope)]
+                self, analysis, scope, call, function, WHERE, tape.reaches_target))
+                for call, function in numpy_calls_on_tensors(analysis, scope, tape.reaches_target)]
             copies += [(call, lambda call=call: self._check_conversion(analysis, tape, call)) for call in scope.calls()]
             maybe_intended: list[ast.AST] = []  # reported once for the outermost copy
             for call, check in sorted(copies, key=lambda c: (c[0].lineno, c[0].col_offset,
@@ -89,8 +91,11 @@ the NumPy copy is always an explicit step in your loop.
         func = call.func
         if isinstance(func, ast.Attribute) and func.attr == "numpy" and not call.args and not call.keywords \
                 and tape.depends_on_sources(func.value):
-            return self.finding(call, f"`.numpy()` {WHERE} copies the value out of TensorFlow: the gradient stops "
-                                      "here; use the tensor itself",
+            message = f"`.numpy()` {WHERE} copies the value out of TensorFlow: the gradient stops here"
+            reason = island_blocker(analysis, tape.source_scope, call, tape.reaches_target)
+            if reason:
+                return self.finding(call, f"{message}; not rewritten: {reason}")
+            return self.finding(call, f"{message}; use the tensor itself",
                                 self.fix(analysis.replace(call, analysis.operand(func.value))))
         argument = call.args[0] if len(call.args) == 1 else None
         if argument is None or not tape.depends_on_sources(argument):

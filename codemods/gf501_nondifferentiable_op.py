@@ -115,7 +115,7 @@ def _layer_cuts(analysis):
             method = keras_class.methods.get(name)
             if method is None or any("gradient" in ast.unparse(d) for d in method.decorator_list):
                 continue  # a custom gradient defines its own backward pass
-            flow = analysis.values.entry(method, keras_class, label=f"{keras_class.name}.{name}")
+            flow = analysis.values.entry(method, keras_class)
             place = f"on the way from the weights to the output of {keras_class.name}.{name}"
             for cut in find_cuts(flow, [*flow.return_values, *flow.loss_values], _is_layer_weight):
                 yield cut, place, lambda label: f"`{label}`"
@@ -154,7 +154,7 @@ def _compiled_loss_cuts(analysis):
             for other in _parameter_names(function):
                 if other != prediction:
                     params[other] = Value(Kind.TENSOR)  # the labels
-            flow = analysis.values.entry(function, params=params, label=f"loss {_function_name(function)}")
+            flow = analysis.values.entry(function, params=params)
             place = f"in the loss `{_function_name(function)}` given to `{model}.compile`"
             for cut in find_cuts(flow, flow.return_values, lambda label: label == prediction):
                 yield Cut(cut.op, cut.kind, frozenset({model}), cut.function, cut.via), place, _weights_of
@@ -183,7 +183,7 @@ def _assembled_model_cuts(analysis):
         if model.layers is not None:
             yield from _sequential_cuts(analysis, graphs, model, name)
             continue
-        flow = analysis.values.entry(model.scope, label=f"functional model {name}")
+        flow = analysis.values.entry(model.scope)
         place = f"between the layers of {name}"
         for cut in find_cuts(flow, [model.outputs], lambda label: graphs.weighted_label(label, model.scope)):
             yield cut, place, describe_label
@@ -219,7 +219,7 @@ def _lambda_cuts(analysis, layer: ast.AST):
     for function in analysis.values.functions_given(layer.args[0]):
         names = _parameter_names(function)
         if names:
-            flow = analysis.values.entry(function, label="Lambda")
+            flow = analysis.values.entry(function)
             yield from find_cuts(flow, flow.return_values, lambda label: label == names[0])
 
 

@@ -499,6 +499,12 @@ _TABLE: dict[str, _Entry] = {
 MAPPED_FUNCTIONS: frozenset[str] = frozenset(_TABLE)
 
 
+def operand_count(function: str) -> int:
+    """How many leading positional arguments of np.<function> are its array operands (1 when not mapped)."""
+    entry = _TABLE.get(function)
+    return entry.operands if entry else 1
+
+
 # --------------------------------------------------------------------------- translate
 
 

@@ -56,7 +56,7 @@ class FileAnalysis:
     def values(self) -> ValueAnalysis:
         """The one value-flow analysis of the file (gradfix/analysis/flow.py, program.py): what each expression
         holds at its program point, its dtype and rank, and what later code does with it."""
-        return ValueAnalysis(self.tree, self.imports, self.index, lambda: self.keras_classes)
+        return ValueAnalysis(self.tree, self.imports, self.index, lambda: self.keras_classes, self.source.text)
 
     @cached_property
     def forward_scopes(self) -> list[TensorScope]:

@@ -33,18 +33,20 @@ class KerasClass:
     # `self.<attr> = <value>` anywhere in the class, in source order.
     attribute_values: dict[str, list[ast.AST]] = field(default_factory=dict)
     values: "ValueAnalysis | None" = None  # the file's value-flow analysis (set by FileAnalysis)
+    storing_methods: set[str] = field(default_factory=set)  # methods that assign `self.<attr> = ...`
 
     def __post_init__(self):
         for statement in self.node.body:
             if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 self.methods[statement.name] = statement
-        for method in self.methods.values():
+        for name, method in self.methods.items():
             for node in walk_statements(method):
                 if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
                     targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                     for target in targets:
                         if isinstance(target, ast.Attribute) and is_self(target.value):
                             self.attribute_values.setdefault(target.attr, []).append(node.value)
+                            self.storing_methods.add(name)
 
     @property
     def name(self) -> str:

@@ -102,10 +102,22 @@ def find_cuts(flow: "FunctionFlow", sinks: list[ast.AST], is_weight: Callable[[s
             yield Cut(op, kind, lost, function, frames[-1][0] if frames else None)
 
 
-def _computed_from(flow: "FunctionFlow", expr: ast.AST) -> frozenset[str]:
-    """What the value is computed from, through comparisons and Python/NumPy copies too (`p > 0.5`)."""
+def _computed_from(flow: "FunctionFlow", expr: ast.AST, depth: int = 0) -> frozenset[str]:
+    """What the value is computed from, through Python/NumPy copies and comparisons too (`p > 0.5`)."""
     value = flow.value(expr)
-    return value.origins | value.derived
+    found = value.origins | value.derived
+    if found or depth > 4:
+        return found
+    if isinstance(expr, ast.Name):
+        parts = [d.value for d in flow.definitions_reaching(expr) if d.value is not None]
+    elif isinstance(expr, ast.Compare):
+        parts = [expr.left, *expr.comparators]
+    elif isinstance(expr, (ast.BoolOp, ast.BinOp, ast.UnaryOp, ast.Call)):
+        parts = expr.values if isinstance(expr, ast.BoolOp) else [expr.left, expr.right] \
+            if isinstance(expr, ast.BinOp) else [expr.operand] if isinstance(expr, ast.UnaryOp) else expr.args
+    else:
+        parts = []
+    return frozenset().union(*(_computed_from(flow, part, depth + 1) for part in parts))
 
 
 def cut_inputs(call: ast.Call) -> list[ast.AST]:

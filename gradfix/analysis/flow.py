@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from gradfix.analysis.ops import lambda_layer_op, layer_label
@@ -47,6 +48,7 @@ PYTHON_CONVERSIONS = frozenset({"float", "int", "bool", "len", "str", "range", "
                                 "tuple", "sorted", "iter", "next", "enumerate", "zip"})
 MODEL_LOADERS = frozenset({"load_model", "clone_model", "model_from_json", "model_from_config"})
 LAYER_COLLECTIONS = frozenset({"layers", "submodules", "_layers"})
+EAGER_SAFE_BUILTINS = frozenset({"print", "isinstance", "str", "float", "int", "bool", "len"})
 _MAX_LOOP_PASSES = 4
 _MAX_CALL_DEPTH = 6
 _SCOPE_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
@@ -135,7 +137,6 @@ class Context:
     params: dict[str, Value] = field(default_factory=dict)
     seed: Callable[[ast.AST], Value | None] | None = None
     records_attributes: bool = False
-    label: str = ""
 
 
 Env = dict  # name -> (Value, frozenset of definition ids)
@@ -160,7 +161,7 @@ class FunctionFlow:
         self.return_values: list[ast.AST] = []
         self.call_nodes: list[ast.Call] = []
         self._seen_calls: set[int] = set()
-        self.dispatched: set[int] = set()
+        self.dispatched: list[tuple[int, int]] = []  # line ranges of branches that dispatch on the kind of value
         self.callees: list[FunctionFlow] = []
         self.callee_of: dict[int, FunctionFlow] = {}  # id(call) -> the flow of the project function it runs
         self.attribute_stores: dict[str, Value] = {}
@@ -177,7 +178,7 @@ class FunctionFlow:
                 env[arg.arg] = (value, frozenset({id(arg)}))
                 self.definitions[id(arg)] = Definition(arg, arg.arg, None, None)
         if isinstance(function, ast.Lambda):
-            self._return(self.eval(function.body, env), function.body, function)
+            self._return(self.eval(function.body, env), function.body)
             return
         self.exec_block(function.body, env)
 
@@ -203,7 +204,7 @@ class FunctionFlow:
             return self._bind(env, node.name, value, node, None, node)
         if isinstance(node, ast.Return):
             value = self.eval(node.value, env, node) if node.value is not None else NONE
-            self._return(value, node.value, node)
+            self._return(value, node.value)
             return None
         if isinstance(node, ast.Assign):
             value = self.eval(node.value, env, node)
@@ -232,7 +233,8 @@ class FunctionFlow:
         if isinstance(node, ast.If):
             self.eval(node.test, env, node)
             if mentions_dispatch(node.test):
-                self.dispatched.update(id(n) for branch in (node.body, node.orelse) for s in branch for n in ast.walk(s))
+                branches = node.body + node.orelse
+                self.dispatched.append((branches[0].lineno, max(b.end_lineno for b in branches)))
             return _join_envs(self.exec_block(node.body, dict(env)), self.exec_block(node.orelse, dict(env)))
         if isinstance(node, (ast.With, ast.AsyncWith)):
             for item in node.items:
@@ -296,7 +298,7 @@ class FunctionFlow:
         after = _join_envs(entry, current)
         return self.exec_block(node.orelse, dict(after)) if node.orelse else after
 
-    def _return(self, value: Value, expr: ast.AST | None, node: ast.AST) -> None:
+    def _return(self, value: Value, expr: ast.AST | None) -> None:
         self.returned = value if self.returned is None else self.returned.join(value)
         if expr is not None and expr not in self.return_values:
             self.return_values.append(expr)
@@ -337,11 +339,11 @@ class FunctionFlow:
         if isinstance(target, ast.Subscript):
             container = self.eval(target.value, env, statement)
             self.eval(target.slice, env, target)
-            if isinstance(target.value, ast.Name) and target.value.id in env:
+            if isinstance(target.value, ast.Name) and target.value.id in env and container.kind is Kind.PYTHON \
+                    and not container.container:
                 old, defs = env[target.value.id]
                 env = dict(env)
-                env[target.value.id] = (old.join(replace(value, container=True)) if not old.container else old, defs)
-            del container
+                env[target.value.id] = (old.join(replace(value, container=True)), defs)
             return env
         return env
 
@@ -367,9 +369,8 @@ class FunctionFlow:
         if parent is not None:
             self.parents[id(node)] = parent
         value = self._eval(node, env)
-        derived = value.origins | self._derived(node)
-        if not derived <= value.derived:
-            value = replace(value, derived=value.derived | derived)
+        if not value.origins <= value.derived:
+            value = replace(value, derived=value.derived | value.origins)
         previous = self.values.get(id(node))
         self.values[id(node)] = value if previous is None else previous.join(value)
         return value
@@ -381,7 +382,8 @@ class FunctionFlow:
             if seeded is not None:
                 if isinstance(node, ast.Call):
                     if isinstance(node.func, ast.Attribute):
-                        self.eval(node.func.value, env, node)
+                        self.parents[id(node.func)] = node
+                        self.eval(node.func.value, env, node.func)
                     self._eval_arguments(node, env)
                     self._note_call(node)
                 elif isinstance(node, ast.Name):
@@ -460,7 +462,7 @@ class FunctionFlow:
                 return UNKNOWN
             value = self.eval(node.value, env, node)
             if not isinstance(node, ast.Await):
-                self._return(value, node.value, node)
+                self._return(value, node.value)
             return value
         if isinstance(node, ast.Slice):
             for part in (node.lower, node.upper, node.step):
@@ -468,27 +470,6 @@ class FunctionFlow:
                     self.eval(part, env, node)
             return PYTHON
         return UNKNOWN
-
-    def _derived(self, node: ast.AST) -> frozenset[str]:
-        """What the value is computed from through anything: its operands' origins, except for results that
-        depend only on shapes or types (`x.shape`, `len(x)`, `tf.zeros_like(x)`)."""
-        if isinstance(node, (ast.Name, ast.Constant, ast.Lambda)):
-            return frozenset()
-        if isinstance(node, ast.Attribute) and node.attr in SHAPE_ATTRS:
-            return frozenset()
-        if isinstance(node, ast.Call) and _value_free_call(node, self.program.imports):
-            return frozenset()
-        found = frozenset()
-        for child in ast.iter_child_nodes(node):
-            value = self.values.get(id(child))
-            if value is not None and (value.derived or value.origins):
-                found |= value.derived | value.origins
-        if isinstance(node, ast.Call):
-            for keyword in node.keywords:
-                value = self.values.get(id(keyword.value))
-                if value is not None:
-                    found |= value.derived | value.origins
-        return found
 
     def _name(self, node: ast.Name, env: Env) -> Value:
         if node.id in env:
@@ -508,8 +489,8 @@ class FunctionFlow:
         if values and all(v.kind is Kind.PYTHON and v.rank is not None and not v.container for v in values) \
                 and not starred:
             ranks = {v.rank for v in values}
-            return Value(Kind.PYTHON, promote([v.dtype for v in values]), (ranks.pop() + 1) if len(ranks) == 1 else None,
-                         length=length)
+            rank = (ranks.pop() + 1) if len(ranks) == 1 else None
+            return Value(Kind.PYTHON, promote([v.dtype for v in values]), rank, length=length)
         if not values:
             return Value(Kind.PYTHON, None, 1, length=0, container=True)
         return replace(_container_of(values), length=length)
@@ -541,7 +522,7 @@ class FunctionFlow:
             if index.is_python_scalar and index.dtype == "int":
                 return base.element()
             return replace(base, rank=None)
-        return replace(UNKNOWN, origins=base.origins)
+        return replace(UNKNOWN, origins=base.origins, derived=base.derived)
 
     # --- attributes ----------------------------------------------------------------------------------------
     def _attribute(self, node: ast.Attribute, env: Env) -> Value:
@@ -578,7 +559,7 @@ class FunctionFlow:
             return base
         if base.kind is Kind.PYTHON:
             return PYTHON
-        return replace(UNKNOWN, origins=base.origins)
+        return replace(UNKNOWN, origins=base.origins, derived=base.derived)
 
     # --- calls -----------------------------------------------------------------------------------------------
     def _note_call(self, node: ast.Call) -> None:
@@ -601,22 +582,28 @@ class FunctionFlow:
         qualname = self.program.imports.qualname(func)
         receiver = None
         if qualname is None and isinstance(func, ast.Attribute):
-            receiver = self.eval(func.value, env, node)
+            self.parents[id(func)] = node
+            receiver = self.eval(func.value, env, func)
         elif qualname is None and isinstance(func, ast.Name):
             receiver = self.eval(func, env, node)
         args, keywords = self._eval_arguments(node, env)
         if qualname is not None:
-            return self._library_call(node, qualname, args, keywords)
-        if isinstance(func, ast.Name):
-            return self._name_call(node, func.id, receiver, args, keywords, env)
-        if isinstance(func, ast.Attribute):
-            return self._method_call(node, func, receiver, args, keywords, env)
-        if isinstance(func, ast.Call):  # `Dense(4)(x)`, `Lambda(fn)(x)`: a layer made and called at once
-            return self._inline_layer_call(node, func, args, keywords, env)
-        return replace(UNKNOWN, origins=self._carried(node))
+            result = self._library_call(node, qualname, args, keywords)
+        elif isinstance(func, ast.Name):
+            result = self._name_call(node, func.id, receiver, args, keywords, env)
+        elif isinstance(func, ast.Attribute):
+            result = self._method_call(node, func, receiver, args, keywords, env)
+        elif isinstance(func, ast.Call):  # `Dense(4)(x)`, `Lambda(fn)(x)`: a layer made and called at once
+            result = self._inline_layer_call(node, func, args, env)
+        else:
+            result = replace(UNKNOWN, origins=self._carried(node))
+        if _value_free_call(node, self.program.imports):
+            return result
+        inputs = [*args, *keywords.values(), *([receiver] if isinstance(func, ast.Attribute) else [])]
+        derived = frozenset().union(*(v.derived for v in inputs if v is not None))
+        return result if derived <= result.derived else replace(result, derived=result.derived | derived)
 
-    def _inline_layer_call(self, node: ast.Call, layer: ast.Call, args: list[Value], keywords: dict[str, Value],
-                           env: Env) -> Value:
+    def _inline_layer_call(self, node: ast.Call, layer: ast.Call, args: list[Value], env: Env) -> Value:
         """A `Lambda` layer runs its function (or the op it wraps) on its input; another layer is a layer."""
         made = self.eval(layer, env, node)
         if self.program.imports.qualname(layer.func) == "keras.layers.Lambda" and layer.args:
@@ -665,7 +652,7 @@ class FunctionFlow:
                 return self._variable(node, args, keywords)
             if qualname in ("keras.Input", "keras.layers.Input"):
                 shape = keywords.get("shape", args[0] if args else UNKNOWN)
-                dtype = dtype_of_name(self._name_of(keyword_argument(node, "dtype")))
+                dtype = dtype_of_name(literal_or_qualname(self.program.imports, keyword_argument(node, "dtype")))
                 return Value(Kind.TENSOR, dtype or "float32", None if shape.length is None else shape.length + 1)
             kind = self.program.index.kind_of_base(qualname) if self.program.index else None
             if kind is not None and kind.value in ("layer", "model"):
@@ -674,7 +661,8 @@ class FunctionFlow:
                 return Value(Kind.LAYER)
             return PYTHON if "GradientTape" in op else UNKNOWN
         if qualname in CASTS:
-            dtype = dtype_of_name(self._name_of(node.args[1] if len(node.args) > 1 else keyword_argument(node, "dtype")))
+            dtype_node = node.args[1] if len(node.args) > 1 else keyword_argument(node, "dtype")
+            dtype = dtype_of_name(literal_or_qualname(self.program.imports, dtype_node))
             result = replace(combine([first]), dtype=dtype, kind=Kind.GRADIENT if first.origins and
                              first.kind is not Kind.NUMPY else Kind.TENSOR)
             if dtype is None or dtype in ("bool",) or dtype.startswith(("int", "uint")):
@@ -706,7 +694,7 @@ class FunctionFlow:
 
     def _variable(self, node: ast.Call, args: list[Value], keywords: dict[str, Value]) -> Value:
         initial = args[0] if args else keywords.get("initial_value", UNKNOWN)
-        dtype = dtype_of_name(self._name_of(keyword_argument(node, "dtype")))
+        dtype = dtype_of_name(literal_or_qualname(self.program.imports, keyword_argument(node, "dtype")))
         if dtype is None:
             dtype = {"float": "float32", "int": "int32"}.get(initial.dtype, initial.dtype)
         trainable = keyword_argument(node, "trainable")
@@ -715,7 +703,7 @@ class FunctionFlow:
 
     def _value_free(self, node: ast.Call, op: str, args: list[Value], keywords: dict[str, Value]) -> Value:
         first = args[0] if args else next(iter(keywords.values()), UNKNOWN)
-        dtype = dtype_of_name(self._name_of(keyword_argument(node, "dtype")))
+        dtype = dtype_of_name(literal_or_qualname(self.program.imports, keyword_argument(node, "dtype")))
         if op in ("shape", "size", "shape_n"):
             return Value(Kind.TENSOR, dtype or "int32", 1 if op == "shape" else 0)
         if op in ("range", "arange"):
@@ -746,26 +734,17 @@ class FunctionFlow:
             return None if first.rank is None else first.rank + 1
         return None
 
-    def _name_of(self, node: ast.AST | None) -> str | None:
-        if node is None:
-            return None
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            return node.value
-        if isinstance(node, ast.Name) and node.id in ("float", "int", "bool", "complex"):
-            return node.id
-        return self.program.imports.qualname(node)
-
     def _name_call(self, node: ast.Call, name: str, callee: Value, args: list[Value], keywords: dict[str, Value],
                    env: Env) -> Value:
         if callee.function is not None:
             return self.invoke(callee.function, node, args, keywords, env, bound=False)
         if callee.kind is Kind.LAYER:
             return self._layer_output(node, callee, args)
-        if name in env:
-            return replace(UNKNOWN, origins=self._carried(node))
         kind = self.program.index.kind_of_base(name) if self.program.index else None
         if kind is not None and kind.value in ("layer", "model"):
-            return Value(Kind.LAYER)
+            return Value(Kind.LAYER)  # a Keras class of this run, also one defined locally
+        if name in env:
+            return replace(UNKNOWN, origins=self._carried(node))
         first = args[0] if args else UNKNOWN
         if name in ("float", "int", "bool", "len", "round", "complex"):
             return Value(Kind.PYTHON, {"len": "int", "round": "int"}.get(name, name), 0)
@@ -790,6 +769,7 @@ class FunctionFlow:
                      keywords: dict[str, Value], env: Env) -> Value:
         method = func.attr
         if receiver.kind is Kind.LAYER and receiver.dtype == "self":
+            self.values[id(func)] = self.program.self_attribute(self.context.keras_class, method, self)
             return self._self_method_call(node, method, args, keywords, env)
         if isinstance(func.value, ast.Call) and isinstance(func.value.func, ast.Name) and func.value.func.id == "super":
             if method in ("call", "__call__"):
@@ -823,7 +803,7 @@ class FunctionFlow:
                 return receiver.off_path()
             return receiver
         if receiver.kind is Kind.NUMPY:
-            return ndarray_method(method, receiver, node, args, keywords)
+            return ndarray_method(method, receiver, node, args, keywords, self.program.imports)
         if receiver.kind is Kind.PYTHON:
             if method == "as_list":
                 return Value(Kind.PYTHON, "int", 1, length=receiver.length)
@@ -868,7 +848,7 @@ class FunctionFlow:
         params = bind_arguments(function, node, args, keywords, bound)
         if params is None:
             return replace(UNKNOWN, origins=self._carried(node))
-        nested = _is_nested_in(function, self.function)
+        nested = id(function) in self._nested_functions
         flow = self.program.summary(function, self.context, params, self.depth + 1, closure=env if nested else None)
         if flow is None:
             return replace(UNKNOWN, origins=self._carried(node))
@@ -877,10 +857,14 @@ class FunctionFlow:
         self.callee_of[id(node)] = flow
         return flow.returned if flow.returned is not None else NONE
 
+    @cached_property
+    def _nested_functions(self) -> set[int]:
+        return {id(node) for node in _own_definitions(self.function)}
+
     # --- questions ---------------------------------------------------------------------------------------
     def calls(self) -> list[ast.Call]:
         """Calls of the function in source order, except in branches that dispatch on the kind of value."""
-        return sorted((c for c in self.call_nodes if id(c) not in self.dispatched),
+        return sorted((c for c in self.call_nodes if not any(a <= c.lineno <= b for a, b in self.dispatched)),
                       key=lambda c: (c.lineno, c.col_offset))
 
     def parent(self, node: ast.AST) -> ast.AST | None:
@@ -934,6 +918,9 @@ class FunctionFlow:
             return loads if loads or isinstance(parent, ast.NamedExpr) else [_DISCARDED]
         if isinstance(parent, (ast.Tuple, ast.List, ast.Set, ast.Dict, ast.IfExp, ast.Starred, ast.Await)) \
                 and expr is not getattr(parent, "test", None):
+            return [parent]
+        if isinstance(parent, (ast.ListComp, ast.SetComp, ast.GeneratorExp)) and expr is parent.elt \
+                or isinstance(parent, ast.DictComp) and expr is parent.value:
             return [parent]
         if isinstance(parent, ast.Call) and isinstance(parent.func, ast.Attribute) and \
                 parent.func.attr in CONTAINER_MUTATORS and expr in parent.args and id(parent) in self.definitions:
@@ -998,7 +985,7 @@ class FunctionFlow:
             if id(root) in done:
                 continue
             done.add(id(root))
-            for node in ast.walk(root):
+            for node in _walk_values(root):
                 nodes.add(id(node))
                 if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
                     names.add(node.id)
@@ -1014,6 +1001,19 @@ class FunctionFlow:
                             stack.append(definition.value)
                             nodes.add(id(definition.node))
         return nodes, names
+
+
+def _walk_values(root: ast.AST) -> Iterator[ast.AST]:
+    """Every node of the expression except the indices of subscripts (`probs[0, action]`: the sampled action
+    picks an element, no value flows from it)."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, ast.Subscript):
+            stack.append(node.value)
+        else:
+            stack.extend(ast.iter_child_nodes(node))
 
 
 class _Discarded(ast.AST):
@@ -1043,7 +1043,8 @@ def _container_of(values: list[Value]) -> Value:
     tensors = [v for v in values if v.kind in TENSOR_KINDS or v.kind is Kind.LAYER or v.kind is Kind.NUMPY]
     joined = join_all(tensors) if tensors else join_all(values)
     return replace(joined, container=True, origins=frozenset().union(*(v.origins for v in values)),
-                   function=None, rank=None if tensors else joined.rank)
+                   derived=frozenset().union(*(v.derived for v in values)), function=None,
+                   rank=None if tensors else joined.rank)
 
 
 def _join_envs(first: Env | None, second: Env | None) -> Env | None:
@@ -1060,10 +1061,6 @@ def _join_envs(first: Env | None, second: Env | None) -> Env | None:
             value, defs = first.get(name) or second.get(name)
             joined[name] = (value, defs)
     return joined
-
-
-def _is_nested_in(function: ast.AST, outer: ast.AST) -> bool:
-    return outer is not function and any(node is function for node in _own_definitions(outer))
 
 
 def _own_definitions(scope: ast.AST) -> Iterator[ast.AST]:
@@ -1169,13 +1166,7 @@ def _float_cast(call: ast.Call, imports) -> bool:
     dtype = call.args[1] if len(call.args) > 1 else keyword_argument(call, "dtype")
     if dtype is None:
         return False
-    if isinstance(dtype, ast.Constant) and isinstance(dtype.value, str):
-        name = dtype.value
-    elif isinstance(dtype, ast.Name) and dtype.id in ("float", "int", "bool"):
-        name = dtype.id
-    else:
-        name = imports.qualname(dtype) or dotted(dtype) or ""
-    resolved = dtype_of_name(name)
+    resolved = dtype_of_name(literal_or_qualname(imports, dtype))
     return resolved is None or not (resolved == "bool" or resolved.startswith(("int", "uint")))
 
 
@@ -1222,7 +1213,7 @@ def numpy_result(function: str, node: ast.Call, args: list[Value], keywords: dic
     gradients are lost), a constant for array makers, a Python value for shape queries."""
     first = args[0] if args else next(iter(keywords.values()), UNKNOWN)
     dtype_arg = keyword_argument(node, "dtype")
-    dtype = dtype_of_name(_literal_or_qualname(dtype_arg, imports)) if dtype_arg is not None else None
+    dtype = dtype_of_name(literal_or_qualname(imports, dtype_arg)) if dtype_arg is not None else None
     head = function.split(".")[0]
     if function in NUMPY_PYTHON_RESULTS or head in ("finfo", "iinfo", "dtype"):
         return Value(Kind.PYTHON, "int", 0 if function != "shape" else 1)
@@ -1247,7 +1238,7 @@ def numpy_result(function: str, node: ast.Call, args: list[Value], keywords: dic
     if function in NUMPY_CONVERTERS:
         converted = dtype or (function if function[0] in "fi" and function[-1].isdigit() else _numpy_dtype(first.dtype))
         if len(node.args) > 1 and dtype is None:
-            converted = dtype_of_name(_literal_or_qualname(node.args[1], imports))
+            converted = dtype_of_name(literal_or_qualname(imports, node.args[1]))
         return Value(Kind.NUMPY, converted, first.rank)
     arrays = [a for a in args if a.kind is not Kind.PYTHON or a.rank]
     operands = list(args)
@@ -1284,7 +1275,8 @@ def _numpy_dtype(dtype: str | None) -> str | None:
     return {"float": "float64", "int": "int64", "bool": "bool"}.get(dtype, dtype)
 
 
-def _literal_or_qualname(node: ast.AST | None, imports) -> str | None:
+def literal_or_qualname(imports, node: ast.AST | None) -> str | None:
+    """A dtype argument as a name: `'float32'`, `float`, `numpy.float32`, `tensorflow.int32`."""
     if node is None:
         return None
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
@@ -1294,15 +1286,15 @@ def _literal_or_qualname(node: ast.AST | None, imports) -> str | None:
     return imports.qualname(node) or dotted(node)
 
 
-def ndarray_method(method: str, array: Value, node: ast.Call, args: list[Value], keywords: dict[str, Value]) -> Value:
+def ndarray_method(method: str, array: Value, node: ast.Call, args: list[Value], keywords: dict[str, Value],
+                   imports) -> Value:
     """The value of `array.<method>(...)` on a NumPy array."""
     if method in ("tolist", "item"):
         return Value(Kind.PYTHON, {"float64": "float", "float32": "float"}.get(array.dtype, None),
                      0 if method == "item" else array.rank)
     if method == "astype":
-        target = args[0] if args else UNKNOWN
-        del target
-        return replace(array, dtype=None)
+        dtype = node.args[0] if node.args else keyword_argument(node, "dtype")
+        return replace(array, dtype=dtype_of_name(literal_or_qualname(imports, dtype)))
     if method in REDUCTIONS:
         return replace(array, rank=reduced_rank(array.rank, node, keywords))
     if method == "reshape":
@@ -1328,8 +1320,9 @@ def _use(operand: ast.AST, parent: ast.AST, imports) -> Use:
             return Use(parent, operand, "argument", qualname, False)
         if qualname and qualname.startswith(("tensorflow.", "keras.")):
             return Use(parent, operand, "argument", qualname, True)
-        if isinstance(parent.func, ast.Name) and parent.func.id in PYTHON_CONVERSIONS | {"float", "int"}:
-            return Use(parent, operand, "argument", parent.func.id, parent.func.id in ("print", "isinstance", "str"))
+        if isinstance(parent.func, ast.Name) and parent.func.id in PYTHON_CONVERSIONS:
+            # numpy on a tensor only ever ran eagerly, where these take an eager tensor as they take an array
+            return Use(parent, operand, "argument", parent.func.id, parent.func.id in EAGER_SAFE_BUILTINS)
         return Use(parent, operand, "argument", callee, True)
     if isinstance(parent, ast.Attribute) and parent.value is operand:
         return Use(parent, operand, "attribute", parent.attr,

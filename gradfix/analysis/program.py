@@ -7,13 +7,15 @@ class's `__init__`/`build` (weights with their dtype and rank, sub-layers, confi
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from gradfix.analysis.flow import FLAG_PARAMS, Context, FunctionFlow, dotted, keyword_argument, tensor_params
+from gradfix.analysis.flow import FLAG_PARAMS, Context, FunctionFlow, keyword_argument, literal_or_qualname, \
+    tensor_params
 from gradfix.analysis.statements import walk_statements
-from gradfix.analysis.values import NONE, UNKNOWN, Kind, Value, dtype_of_name, join_all, python_scalar
+from gradfix.analysis.values import UNKNOWN, Kind, Value, dtype_of_name, join_all, python_scalar
 
 if TYPE_CHECKING:
     from gradfix.analysis.classes import KerasClass
@@ -23,6 +25,12 @@ if TYPE_CHECKING:
 FORWARD_ENTRY_POINTS = ("call", "__call__")
 SELF = Value(Kind.LAYER, "self")  # `self` inside a method of the class a flow is computed for
 LOSS_ARGUMENTS = ("loss", "metrics", "weighted_metrics")
+KERAS_TAKERS = ("compile", "Lambda", "add_loss")  # calls that hand a function to Keras
+_COMPOUND = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.If, ast.For, ast.AsyncFor, ast.While, ast.With,
+             ast.AsyncWith, ast.Try)
+# Tensor parameters whose name says they hold integers (token ids, counts, positions): taken as int32, so
+# that no rewrite assumes a float dtype for them.
+INTEGER_NAMES = re.compile(r"(?:^|_)(?:ids?|indices|index|tokens?|counts?|labels?|positions?|lengths?|segments?)$")
 
 
 @dataclass(frozen=True)
@@ -59,8 +67,9 @@ class ValueAnalysis:
     """The value-flow analysis of one file (see gradfix/analysis/flow.py)."""
 
     def __init__(self, tree: ast.Module, imports: "ImportMap", index: "ProjectIndex | None",
-                 keras_classes: Callable[[], list["KerasClass"]] | None = None):
+                 keras_classes: Callable[[], list["KerasClass"]] | None = None, text: str | None = None):
         self.tree = tree
+        self.text = text  # the source, to skip searches for calls it does not contain
         self.imports = imports
         self.index = index
         self._keras_classes = keras_classes or (lambda: [])
@@ -87,6 +96,10 @@ class ValueAnalysis:
             return Value(Kind.PYTHON, function=function)
         return UNKNOWN
 
+    def keras_class_of(self, function: ast.AST) -> "KerasClass | None":
+        """The Keras class the function is a method of, if any."""
+        return next((c for c in self._keras_classes() if function in c.node.body), None)
+
     def method_of(self, keras_class: "KerasClass | None", name: str) -> ast.AST | None:
         """A method of the class, or of a base class defined in this file (mixins and plain helper classes)."""
         if keras_class is None:
@@ -97,7 +110,7 @@ class ValueAnalysis:
         pending = [b for b in keras_class.node.bases]
         while pending:
             base = pending.pop(0)
-            base_name = base.id if isinstance(base, ast.Name) else base.attr if isinstance(base, ast.Attribute) else None
+            base_name = getattr(base, "id", None) or getattr(base, "attr", None)
             if base_name is None or base_name in seen or base_name not in self.module_classes:
                 continue
             seen.add(base_name)
@@ -118,15 +131,16 @@ class ValueAnalysis:
         stores: dict[str, Value] = {}
         self._attributes[key] = stores  # visible (partly filled) while computing: build reads __init__'s
         forward = set(keras_class.forward_method_names)
-        order = sorted((n for n in keras_class.methods if n not in forward),
-                       key=lambda n: (n != "__init__", n != "build", keras_class.methods[n].lineno))
+        storing = [n for n in keras_class.storing_methods if n not in forward]
+        order = sorted(storing, key=lambda n: (n != "__init__", n != "build", keras_class.methods[n].lineno))
         for name in order:
             method = keras_class.methods[name]
-            params = {"self": SELF} if not _is_static(method) else {}
+            params = {p: v for p, v in entry_parameters(method).items() if v.kind is Kind.PYTHON}
+            params.update({"self": SELF} if not _is_static(method) else {})
             if name == "build":
                 shape_param = [a.arg for a in method.args.args[1:2]]
                 params.update({p: Value(Kind.PYTHON, "int", 1) for p in shape_param})
-            context = Context(keras_class, params, records_attributes=True, label=f"{keras_class.name}.{name}")
+            context = Context(keras_class, params, records_attributes=True)
             flow = FunctionFlow(self, method, context)
             for flow_ in _with_callees(flow):
                 for attr, value in flow_.attribute_stores.items():
@@ -144,9 +158,9 @@ class ValueAnalysis:
             return Value(Kind.PYTHON, function=method) if method is not None else UNKNOWN
         label = frozenset({f"self.{attr}"})
         if stored.kind is Kind.GRADIENT or attr in keras_class.weight_attrs and stored.kind is not Kind.TENSOR:
-            return replace(stored, kind=Kind.GRADIENT, origins=label)
+            return replace(stored, kind=Kind.GRADIENT, origins=label, derived=label)
         if stored.kind is Kind.LAYER:
-            return replace(stored, origins=label)
+            return replace(stored, origins=label, derived=label)
         return stored.off_path()
 
     def weight_value(self, call: ast.Call, flow: FunctionFlow) -> Value:
@@ -158,7 +172,7 @@ class ValueAnalysis:
         shape = flow.value(shape_node) if shape_node is not None else Value(Kind.PYTHON, length=0)
         rank = shape.length if shape.length is not None else (0 if shape_node is None else None)
         dtype_node = keyword_argument(call, "dtype")
-        dtype = dtype_of_name(flow._name_of(dtype_node)) if dtype_node is not None else "float32"
+        dtype = dtype_of_name(literal_or_qualname(self.imports, dtype_node)) if dtype_node is not None else "float32"
         trainable = keyword_argument(call, "trainable")
         frozen = isinstance(trainable, ast.Constant) and trainable.value is False
         return Value(Kind.TENSOR if frozen else Kind.GRADIENT, dtype, rank,
@@ -177,14 +191,14 @@ class ValueAnalysis:
         if key in self._summaries:
             return self._summaries[key]
         self._summaries[key] = None
-        callee_context = Context(context.keras_class, params, context.seed, context.records_attributes, context.label)
+        callee_context = Context(context.keras_class, params, context.seed, context.records_attributes)
         flow = FunctionFlow(self, function, callee_context, closure=closure, depth=depth)
         self._summaries[key] = flow
         return flow
 
     def entry(self, function: ast.AST, keras_class: "KerasClass | None" = None,
-              params: dict[str, Value] | None = None, seed: Callable[[ast.AST], Value | None] | None = None,
-              label: str = "") -> FunctionFlow:
+              params: dict[str, Value] | None = None,
+              seed: Callable[[ast.AST], Value | None] | None = None) -> FunctionFlow:
         """The flow of a function where Keras (or a tape) calls it: parameters are tensors on the gradient path
         unless `params` says otherwise (flags such as `training` are Python values, masks tensors off it)."""
         if params is None:
@@ -194,7 +208,7 @@ class ValueAnalysis:
             params = {**params, _first_param(function): SELF}
         key = ("entry", id(function), id(keras_class), id(seed), tuple(sorted(params.items(), key=lambda i: i[0])))
         if key not in self._summaries:
-            self._summaries[key] = FunctionFlow(self, function, Context(keras_class, params, seed, label=label))
+            self._summaries[key] = FunctionFlow(self, function, Context(keras_class, params, seed))
         return self._summaries[key]
 
     # --- roles -------------------------------------------------------------------------------------------
@@ -205,7 +219,7 @@ class ValueAnalysis:
         for name in FORWARD_ENTRY_POINTS:
             method = keras_class.methods.get(name)
             if method is not None:
-                flows.extend(_with_callees(self.entry(method, keras_class, label=f"{keras_class.name}.{name}")))
+                flows.extend(_with_callees(self.entry(method, keras_class)))
         # helpers that `call` does not reach with a known binding keep their old role: their tensor parameters
         reached = {id(f.function) for f in flows}
         for name in keras_class.forward_method_names:
@@ -217,24 +231,45 @@ class ValueAnalysis:
 
     def keras_functions(self) -> list[tuple[ast.AST, str]]:
         """Functions handed to Keras: `compile(loss=f, metrics=[g])`, `Lambda(f)`, `add_loss(f)`, with where."""
-        found: list[tuple[ast.AST, str]] = []
-        for call in (n for n in ast.walk(self.tree) if isinstance(n, ast.Call)):
+        return [(function, where) for function, _, where in self.keras_function_roles()]
+
+    @cached_property
+    def _keras_function_roles(self) -> list[tuple[ast.AST, str, str]]:
+        found: list[tuple[ast.AST, str, str]] = []
+        if self.text is not None and not any(word in self.text for word in KERAS_TAKERS):
+            return found
+        for call in self._calls_on_lines_with(KERAS_TAKERS):
             func = call.func
             qualname = self.imports.qualname(func) or ""
             given: list[ast.AST] = []
-            if isinstance(func, ast.Attribute) and func.attr == "compile" and not self.imports.qualname(func):
-                given = [k.value for k in call.keywords if k.arg in LOSS_ARGUMENTS] + call.args[1:2]
-                where = "in loss/metric function `{}`"
-            elif qualname in ("keras.layers.Lambda",):
-                given = call.args[:1] + [k.value for k in call.keywords if k.arg == "function"]
-                where = "in the function of `Lambda` layer `{}`"
+            if isinstance(func, ast.Attribute) and func.attr == "compile" and not qualname:
+                given, role, where = [k.value for k in call.keywords if k.arg in LOSS_ARGUMENTS] + call.args[1:2], \
+                    "loss", "in loss/metric function `{}`"
+            elif qualname == "keras.layers.Lambda":
+                given, role, where = call.args[:1] + [k.value for k in call.keywords if k.arg == "function"], \
+                    "lambda", "in the function of a `Lambda` layer, `{}`"
             elif isinstance(func, ast.Attribute) and func.attr == "add_loss":
-                given = call.args[:1]
-                where = "in loss `{}` given to add_loss"
+                given, role, where = call.args[:1], "add_loss", "in `{}`, given to add_loss"
             for value in given:
                 for function in self.functions_given(value):
-                    found.append((function, where.format(getattr(function, "name", "<lambda>"))))
+                    found.append((function, role, where.format(getattr(function, "name", "<lambda>"))))
         return found
+
+    def _calls_on_lines_with(self, words: tuple[str, ...]) -> Iterable[ast.Call]:
+        """Calls in the simple statements whose lines contain one of `words` (walking only those)."""
+        lines = re.split(r"\r\n|\r|\n", self.text) if self.text is not None else None
+        for statement in walk_statements(self.tree):
+            if isinstance(statement, _COMPOUND):
+                continue
+            if lines is not None and not any(word in line for line in lines[statement.lineno - 1:statement.end_lineno]
+                                             for word in words):
+                continue
+            yield from (n for n in ast.walk(statement) if isinstance(n, ast.Call))
+
+    def keras_function_roles(self) -> list[tuple[ast.AST, str, str]]:
+        """(function, role, where) for every function handed to Keras; role is "loss" (compile's loss/metrics),
+        "lambda" (`Lambda(fn)`) or "add_loss"."""
+        return self._keras_function_roles
 
     def functions_given(self, value: ast.AST) -> list[ast.AST]:
         """The functions an argument stands for: a name, a lambda, lists/dicts of those, and the function a
@@ -259,19 +294,23 @@ class ValueAnalysis:
         """Functions by name, module level or nested (methods are not reachable by a bare name)."""
         methods = {id(s) for c in self.module_classes.values() for s in c.body}
         found: dict[str, list[ast.AST]] = {}
-        for node in ast.walk(self.tree):
+        for node in walk_statements(self.tree):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and id(node) not in methods:
                 found.setdefault(node.name, []).append(node)
         return found
 
-    def loss_flow(self, function: ast.AST) -> list[FlowView]:
+    def loss_flow(self, function: ast.AST, keras_class: "KerasClass | None" = None) -> list[FlowView]:
         """A loss/metric/Lambda function as Keras calls it: `y_true` is a label (off the path), `y_pred` and
         every other tensor parameter are on it."""
         params = entry_parameters(function)
         names = [a.arg for a in function.args.posonlyargs + function.args.args]
+        if keras_class is not None and not _is_static(function):
+            names = names[1:]
         if len(names) >= 2 and names[0] in ("y_true", "labels", "y", "target", "targets", "true"):
-            params[names[0]] = Value(Kind.TENSOR)
-        return _views(_with_callees(self.entry(function, params=params)), None)
+            params[names[0]] = Value(Kind.TENSOR, "float32")
+        if len(names) >= 2:  # Keras casts y_true to the dtype of y_pred, a model's float output
+            params[names[1]] = replace(params.get(names[1], Value(Kind.GRADIENT)), dtype="float32")
+        return _views(_with_callees(self.entry(function, keras_class, params=params)), keras_class)
 
 
 def entry_parameters(function: ast.AST) -> dict[str, Value]:
@@ -288,8 +327,8 @@ def entry_parameters(function: ast.AST) -> dict[str, Value]:
     for arg in positional + args.kwonlyargs + [a for a in (args.vararg, args.kwarg) if a]:
         name = arg.arg
         if name in tensors:
-            params[name] = Value(Kind.GRADIENT, origins=frozenset({name}),
-                                 container=arg is args.vararg)
+            params[name] = Value(Kind.GRADIENT, "int32" if INTEGER_NAMES.search(name) else None,
+                                 origins=frozenset({name}), container=arg is args.vararg)
         elif "mask" in name:
             params[name] = Value(Kind.TENSOR)
         elif isinstance(defaults.get(name), ast.Constant):
@@ -344,4 +383,3 @@ def _returned_functions(factory: ast.AST) -> list[ast.AST]:
     return returned
 
 
-__all__ = ["FlowView", "ValueAnalysis", "entry_parameters", "NONE", "dotted"]

@@ -235,13 +235,13 @@ class Tape:
         program = self.values or ValueAnalysis(ast.Module(body=[], type_ignores=[]), self.imports, None)
         params = {name: Value(Kind.GRADIENT, origins=frozenset({name})) for name in _parameters(self.scope)
                   if name in self.source_values or name in self.watched_names}
-        return program.entry(self.scope, self.keras_class, params=params, seed=self._seed, label="tape")
+        return program.entry(self.scope, self.keras_class, params=params, seed=self._seed)
 
     def _seed(self, node: ast.AST) -> Value | None:
         if isinstance(node, ast.Call):
             name = dotted(node.func)
             if self.is_owned(name) and self.runs_model(node.func):
-                return Value(Kind.GRADIENT, origins=frozenset({name}))
+                return Value(Kind.GRADIENT, "float32", origins=frozenset({name}))
             return None
         if isinstance(node, (ast.Name, ast.Attribute)) and isinstance(node.ctx, ast.Load):
             name = dotted(node)
@@ -253,7 +253,8 @@ class Tape:
     def source_scope(self) -> TensorScope:
         """The tape's function as a TensorScope whose tensors are the values that depend on the sources."""
         from gradfix.analysis.program import FlowView
-        return TensorScope(self.scope, self.imports, view=FlowView(self.scope, (self.flow,)), through_unknown_calls=True)
+        view = FlowView(self.scope, (self.flow,))
+        return TensorScope(self.scope, self.imports, view=view, through_unknown_calls=True)
 
     def value(self, expr: ast.AST) -> Value:
         """What the expression holds in the tape's function (gradient path = depends on the sources)."""

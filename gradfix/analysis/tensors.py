@@ -11,8 +11,8 @@ from __future__ import annotations
 import ast
 from typing import TYPE_CHECKING, Iterable
 
-from gradfix.analysis.flow import FLAG_PARAMS, dotted, is_self, mentions_dispatch, tensor_params  # noqa: F401
-from gradfix.analysis.values import SHAPE_ATTRS, TENSOR_CLASSES, Kind, Value  # noqa: F401
+from gradfix.analysis.flow import FLAG_PARAMS, is_self, tensor_params  # noqa: F401 - re-exported
+from gradfix.analysis.values import SHAPE_ATTRS, TENSOR_CLASSES, Kind, Value  # noqa: F401 - re-exported
 
 if TYPE_CHECKING:
     from gradfix.analysis.classes import KerasClass

@@ -93,11 +93,9 @@ class Value:
         if self.kind in TENSOR_KINDS or self.kind is Kind.NUMPY:
             return replace(self, rank=None if self.rank is None else max(self.rank - 1, 0))
         if self.kind is Kind.PYTHON:
-            return Value(Kind.PYTHON, self.dtype if self.rank else None, None if self.rank is None else max(self.rank - 1, 0))
+            rank = None if self.rank is None else max(self.rank - 1, 0)
+            return Value(Kind.PYTHON, self.dtype if self.rank else None, rank)
         return replace(self, length=None)
-
-    def with_origins(self, origins: Iterable[str]) -> "Value":
-        return replace(self, origins=frozenset(origins))
 
     def off_path(self) -> "Value":
         """The same value with no gradient: a tensor off the path, a NumPy/Python copy with no origins."""
@@ -163,7 +161,11 @@ def combine(values: list[Value]) -> Value:
         origins = frozenset()
     ranks = [v.rank for v in values]
     rank = max(ranks) if ranks and None not in ranks else None
-    return Value(kind, promote([v.dtype for v in values], [v.kind for v in values]), rank, origins, derived=derived)
+    dtype = promote([v.dtype for v in values], [v.kind for v in values])
+    tensor_dtypes = {v.dtype for v in values if v.kind in TENSOR_KINDS and v.dtype}
+    if kind in TENSOR_KINDS and len(tensor_dtypes) == 1:
+        dtype = tensor_dtypes.pop()  # TF requires one dtype: the others are converted to it, or it fails
+    return Value(kind, dtype, rank, origins, derived=derived)
 
 
 _FLOAT_ORDER = ("float16", "bfloat16", "float32", "float64")

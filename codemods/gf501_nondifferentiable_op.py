@@ -156,7 +156,7 @@ def _compiled_loss_cuts(analysis):
                     params[other] = Value(Kind.TENSOR)  # the labels
             flow = analysis.values.entry(function, params=params)
             place = f"in the loss `{_function_name(function)}` given to `{model}.compile`"
-            for cut in find_cuts(flow, flow.return_values, lambda label: label == prediction):
+            for cut in find_cuts(flow, flow.return_values, lambda label: label == prediction, targets_detached=False):
                 yield Cut(cut.op, cut.kind, frozenset({model}), cut.function, cut.via), place, _weights_of
 
 

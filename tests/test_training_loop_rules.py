@@ -408,3 +408,27 @@ def test_a_batch_fetched_by_a_method_before_the_tape_is_not_a_forward_pass():
         """
     reported = findings(code, "GF403")
     assert len(reported) == 1 and reported[0].message.startswith("`features = self.encode(x)` (line 18)")
+
+
+def test_a_target_detached_beside_the_prediction_in_a_called_loss_is_not_reported():
+    """DDPG's actor loss (tf_agents): the target `stop_gradient(dqda + action)` next to `action`, which comes
+    from the actor through `tf.nest.flatten`."""
+    code = """
+        import tensorflow as tf
+
+        class Agent:
+            def actor_loss(self, observation):
+                actions = tf.nest.flatten(self._actor_network(observation))
+                losses = []
+                for action in actions:
+                    dqda = tf.ones_like(action)
+                    losses.append(tf.reduce_mean(tf.square(tf.stop_gradient(dqda + action) - action)))
+                return tf.add_n(losses)
+
+            def train(self, observation):
+                variables = self._actor_network.trainable_variables
+                with tf.GradientTape() as tape:
+                    loss = self.actor_loss(observation)
+                return tape.gradient(loss, variables)
+        """
+    assert findings(code, "GF501") == []

@@ -39,10 +39,13 @@ Frames = tuple  # ((call, caller flow), ...): the calls that led into the curren
 
 
 def find_cuts(flow: "FunctionFlow", sinks: list[ast.AST], is_weight: Callable[[str], bool] = lambda label: True,
-              include: Callable[[ast.AST], bool] = lambda node: True) -> Iterator[Cut]:
+              include: Callable[[ast.AST], bool] = lambda node: True, targets_detached: bool = True
+              ) -> Iterator[Cut]:
     """Cuts on the way to `sinks` (expressions of `flow`'s function). `is_weight` keeps the origin labels that
     are weights; `include(node)` decides whether an op of the flow's own function (or the call through which a
-    called function is entered) counts — a tape counts only what its block runs."""
+    called function is entered) counts — a tape counts only what its block runs. With `targets_detached`, a
+    `stop_gradient` beside another value is taken for a target made on purpose (not so in a compiled loss,
+    whose only weights come through `y_pred`)."""
     imports = flow.program.imports
     found: dict[int, tuple[ast.Call, NoGradient, "FunctionFlow", Frames]] = {}
     stack: list[tuple[ast.AST, "FunctionFlow", Frames]] = [(sink, flow, ()) for sink in sinks]
@@ -89,8 +92,8 @@ def find_cuts(flow: "FunctionFlow", sinks: list[ast.AST], is_weight: Callable[[s
             stack.extend((child, current, frames) for child in value_children(node))
     reached = frozenset(label for sink in sinks for label in flow.value(sink).origins if is_weight(label))
     for op, kind, current, frames in sorted(found.values(), key=lambda f: (f[0].lineno, f[0].col_offset)):
-        if kind is NoGradient.STOP and reached:
-            continue  # a stop_gradient of part of the value: a straight-through estimator, a frozen part
+        if kind is NoGradient.STOP and (reached or targets_detached and _beside_another_value(current, op)):
+            continue  # a stop_gradient of part of the value (a straight-through estimator), or of a target
         inputs = cut_inputs(op)
         if kind in _OF_FLOATS and inputs and all(current.value(a).is_integer for a in inputs):
             continue  # `one_hot(argmax(x))`: the input is already whole numbers, cut further up
@@ -100,6 +103,19 @@ def find_cuts(flow: "FunctionFlow", sinks: list[ast.AST], is_weight: Callable[[s
         if lost:
             function = current.function if frames else None
             yield Cut(op, kind, lost, function, frames[-1][0] if frames else None)
+
+
+def _beside_another_value(flow: "FunctionFlow", op: ast.Call) -> bool:
+    """Is the detached value one operand of a call or an operator whose other operand is not a constant
+    (`loss(tf.stop_gradient(target), prediction)`, `q - tf.stop_gradient(v)`)? That is how targets are made."""
+    parent = flow.parent(op)
+    if isinstance(parent, ast.BinOp):
+        others = [parent.left, parent.right]
+    elif isinstance(parent, ast.Call) and op is not parent.func:
+        others = [*parent.args, *(k.value for k in parent.keywords)]
+    else:
+        return False
+    return any(other is not op and not isinstance(other, ast.Constant) for other in others)
 
 
 def _computed_from(flow: "FunctionFlow", expr: ast.AST, depth: int = 0) -> frozenset[str]:

@@ -26,8 +26,8 @@ from gradfix.analysis.values import (
     ALL_ARGUMENTS, CASTS, CONTAINER_MUTATORS, ELEMENTWISE, FIRST_ARGUMENT, FLOAT_RESULT, NDARRAY_ONLY_ATTRIBUTES,
     NDARRAY_ONLY_METHODS, NON_DIFFERENTIABLE_OPS, NON_VALUE_KEYWORDS, NONE, NUMPY_CONVERTERS, NUMPY_MAKERS,
     NUMPY_PYTHON_RESULTS, NUMPY_RESULT_FUNCTIONS, PYTHON, PYTHON_RESULT_FUNCTIONS, REDUCTIONS, SHAPE_ATTRS,
-    TENSOR_API, TENSOR_CLASSES, TENSOR_KINDS, UNKNOWN, VALUE_FREE_OPS, VALUE_KEYWORDS, WEIGHT_ATTRS_OF_LAYERS,
-    WHERE_VALUES, Kind, Value, combine, dtype_of_name, join_all, last_name, promote, python_scalar,
+    STRUCTURE_FUNCTIONS, TENSOR_API, TENSOR_CLASSES, TENSOR_KINDS, UNKNOWN, VALUE_FREE_OPS, VALUE_KEYWORDS,
+    WEIGHT_ATTRS_OF_LAYERS, WHERE_VALUES, Kind, Value, combine, dtype_of_name, join_all, last_name, promote, python_scalar,
 )
 
 if TYPE_CHECKING:
@@ -643,6 +643,8 @@ class FunctionFlow:
     def _tensorflow_call(self, node: ast.Call, qualname: str, args: list[Value], keywords: dict[str, Value]) -> Value:
         op = last_name(qualname)
         first = args[0] if args else next(iter(keywords.values()), UNKNOWN)
+        if qualname in STRUCTURE_FUNCTIONS:  # `tf.nest.flatten(outputs)`: the same tensors, in a list
+            return replace(join_all([*args, *keywords.values()], UNKNOWN), container=True, length=None)
         if qualname in PYTHON_RESULT_FUNCTIONS:
             return Value(Kind.PYTHON, "int", 0 if "dimension" in op or op in ("rank", "ndim") else None)
         if qualname in NUMPY_RESULT_FUNCTIONS:

@@ -10,13 +10,15 @@ finding is reported with the reason and nothing is changed."""
 from __future__ import annotations
 
 import ast
-from typing import Callable
-
-import libcst as cst
+from typing import TYPE_CHECKING, Callable
 
 from gradfix.analysis import FileAnalysis, Kind, TensorScope, Value
-from gradfix.numpy_to_tf import MAPPED_FUNCTIONS, TranslationContext, operand_count, translate
 from gradfix.rules import Finding, Rule
+
+if TYPE_CHECKING:  # LibCST and the mapping table are imported only when a numpy call on a tensor is found
+    import libcst as cst
+
+    from gradfix.numpy_to_tf import TranslationContext
 
 # numpy's converters are GF102's business (they are dropped, not translated).
 CONVERTERS = frozenset({"asarray", "array", "asanyarray", "ascontiguousarray"})
@@ -60,6 +62,7 @@ def numpy_call_finding(rule: Rule, analysis: FileAnalysis, scope: TensorScope, c
     """Report `np.<function>(...)` found `where`, with the exact TF rewrite when there is one for this call and
     for everything its result flows into (`on_path`: does a value stay on the gradient path, by default: does
     it reach the function's output)."""
+    from gradfix.numpy_to_tf import operand_count, translate
     context = translation_context(analysis, scope, call)
     operands = [scope.value(a) for a in call.args[:operand_count(function)]]
     on_tensor = any(v.on_gradient_path or v.kind is Kind.UNKNOWN and v.derived for v in operands) \
@@ -75,17 +78,19 @@ def numpy_call_finding(rule: Rule, analysis: FileAnalysis, scope: TensorScope, c
         return rule.finding(call, f"{message}; not rewritten: {translation.note}")
     reason = reason or dtype_blocker(analysis, scope, call, function) or island_blocker(
         analysis, scope, call, on_path or scope.reaches_output)
-    suggestion = _suggestion(final_code(analysis, scope, translation.replacement, context))
+    suggestion = _suggestion(final_code(translation.replacement, context))
     if reason:
         return rule.finding(call, f"{message}; not rewritten: {reason} (the TensorFlow form would be {suggestion})")
-    replacement = cst.Module([]).code_for_node(translation.replacement)
+    replacement = _code(translation.replacement)
     note = f" ({translation.note})" if translation.note else ""
     fix = rule.fix(analysis.replace(call, replacement), needs_tensorflow_import=not analysis.tensorflow_imported)
     return rule.finding(call, f"{message}; use {suggestion}{note}", fix)
 
 
-def translation_context(analysis: FileAnalysis, scope: TensorScope, call: ast.Call) -> TranslationContext:
+def translation_context(analysis: FileAnalysis, scope: TensorScope, call: ast.Call) -> "TranslationContext":
     """Names and ranks for translating `call` (and the calls inside it), ranks from the value-flow analysis."""
+    from gradfix.numpy_to_tf import TranslationContext
+
     ranks: dict[str, int | None] = {}
     for node in ast.walk(call):
         if isinstance(node, ast.expr):
@@ -102,6 +107,8 @@ def translation_context(analysis: FileAnalysis, scope: TensorScope, call: ast.Ca
 def dtype_blocker(analysis: FileAnalysis, scope: TensorScope, call: ast.Call, function: str) -> str | None:
     """Why the TF op could compute another dtype or fail where numpy does not, given what is known of the
     operands' dtypes and ranks; None when the rewrite is exact."""
+    from gradfix.numpy_to_tf import operand_count
+
     operands = call.args[:operand_count(function)]
     values = [scope.value(a) for a in operands]
     for node, value in zip(operands, values):
@@ -144,8 +151,8 @@ def dtype_blocker(analysis: FileAnalysis, scope: TensorScope, call: ast.Call, fu
     return None
 
 
-def _with_float_first_operand(call: ast.Call, call_cst: cst.Call, function: str,
-                              operands: list[Value]) -> tuple[cst.Call, str | None]:
+def _with_float_first_operand(call: ast.Call, call_cst: "cst.Call", function: str,
+                              operands: list[Value]) -> tuple["cst.Call", str | None]:
     """`np.maximum(0, h)` with h known float → translate `np.maximum(0.0, h)`: TF would make the int literal an
     int32 tensor."""
     if function not in BINARY or len(operands) < 2 or not isinstance(call.args[0], ast.Constant):
@@ -153,8 +160,10 @@ def _with_float_first_operand(call: ast.Call, call_cst: cst.Call, function: str,
     first, other = operands[0], operands[1]
     if not (first.is_python_scalar and first.dtype == "int") or not other.is_float:
         return call_cst, None
+    import libcst
+
     args = list(call_cst.args)
-    args[0] = args[0].with_changes(value=cst.Float(f"{float(call.args[0].value)!r}"))
+    args[0] = args[0].with_changes(value=libcst.Float(f"{float(call.args[0].value)!r}"))
     return call_cst.with_changes(args=args), None
 
 
@@ -163,6 +172,8 @@ def island_blocker(analysis: FileAnalysis, scope: TensorScope, node: ast.AST, on
     """Why a tensor in place of `node`'s NumPy value would break the code around it: a consumer that needs an
     ndarray (`.reshape`, `.T`, `.tolist()`, item assignment, a NumPy-only API, Python iteration), or a NumPy
     operand copied from a tensor that cannot be rewritten with it. None when the whole island converts."""
+    from gradfix.numpy_to_tf import MAPPED_FUNCTIONS
+
     seen = set() if seen is None else seen
     if id(node) in seen:
         return None
@@ -195,6 +206,8 @@ def island_blocker(analysis: FileAnalysis, scope: TensorScope, node: ast.AST, on
 def _operand_blocker(analysis: FileAnalysis, scope: TensorScope, operand: ast.AST, on_path: Callable[[ast.AST], bool],
                      seen: set[int]) -> str | None:
     """A NumPy copy of a tensor given to the island must be made by something rewritten with it."""
+    from gradfix.numpy_to_tf import MAPPED_FUNCTIONS
+
     value = scope.value(operand)
     if not value.numpy_copy_of_gradient:
         return None
@@ -222,6 +235,8 @@ def _operand_blocker(analysis: FileAnalysis, scope: TensorScope, operand: ast.AS
 
 def _member_blocker(analysis: FileAnalysis, scope: TensorScope, call: ast.Call, function: str,
                     seen: set[int], on_path: Callable[[ast.AST], bool]) -> str | None:
+    from gradfix.numpy_to_tf import translate
+
     if id(call) in seen:
         return None
     context = translation_context(analysis, scope, call)
@@ -255,15 +270,17 @@ def describe(analysis: FileAnalysis, use) -> str:
 
 
 # --- the code shown in messages ------------------------------------------------------------------------------
-def final_code(analysis: FileAnalysis, scope: TensorScope, replacement: cst.BaseExpression,
-               context: TranslationContext) -> str:
+def final_code(replacement: "cst.BaseExpression", context: "TranslationContext") -> str:
     """The rewritten call as it reads once the other fixes of its island are applied too: no `.numpy()` of a
     tensor inside, inner numpy calls translated."""
+    import libcst
 
-    class Finish(cst.CSTTransformer):
-        def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
+    from gradfix.numpy_to_tf import translate
+
+    class Finish(libcst.CSTTransformer):
+        def leave_Call(self, original: "cst.Call", updated: "cst.Call") -> "cst.BaseExpression":
             func = updated.func
-            if isinstance(func, cst.Attribute) and func.attr.value == "numpy" and not updated.args:
+            if isinstance(func, libcst.Attribute) and func.attr.value == "numpy" and not updated.args:
                 return func.value
             name = context.qualname(func) or ""
             if name.startswith("numpy."):
@@ -272,7 +289,7 @@ def final_code(analysis: FileAnalysis, scope: TensorScope, replacement: cst.Base
                     return inner.replacement
             return updated
 
-    return cst.Module([]).code_for_node(replacement.visit(Finish()))
+    return _code(replacement.visit(Finish()))
 
 
 def _suggestion(code: str) -> str:
@@ -295,8 +312,10 @@ def _negative(node: ast.AST) -> bool:
     return any(isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.USub) for n in ast.walk(node))
 
 
-def _code(expr: cst.CSTNode) -> str:
-    return cst.Module([]).code_for_node(expr)
+def _code(expr: "cst.CSTNode") -> str:
+    import libcst
+
+    return libcst.Module([]).code_for_node(expr)
 
 
 def where(scope: TensorScope) -> str:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from codemods._numpy_calls import numpy_call_finding, numpy_calls_on_tensors, where
+from gradfix.analysis import TensorScope
 from gradfix.rules import FixSafety, Rule
 
 
 class NumpyOnForwardPath(Rule):
     code = "GF101"
     name = "numpy-on-forward-path"
-    summary = "numpy function applied to tensors in a Layer/Model's `call` (or a method it reaches)"
+    summary = "numpy function applied to tensors in a Layer/Model's `call` (or what it reaches), or a `Lambda` layer"
     fix_safety = FixSafety.SAFE
     triggers = ("numpy",)
     explanation = """
@@ -48,6 +49,11 @@ when added to a tensor, so `b` gets a gradient while `w` silently does not.
 """
 
     def check(self, analysis):
-        for scope in analysis.forward_scopes:
+        scopes = [(scope, where(scope)) for scope in analysis.forward_scopes]
+        for function, role, place in analysis.values.keras_function_roles():
+            if role == "lambda":  # the function of a `Lambda` layer is its forward pass
+                scopes += [(TensorScope(view.function, analysis.imports, view=view), place)
+                           for view in analysis.values.views(function)]
+        for scope, place in scopes:
             for call, function in numpy_calls_on_tensors(analysis, scope):
-                yield numpy_call_finding(self, analysis, scope, call, function, where(scope))
+                yield numpy_call_finding(self, analysis, scope, call, function, place)

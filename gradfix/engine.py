@@ -242,6 +242,18 @@ def _first_line(node: ast.AST) -> int:
     return min(d.lineno for d in decorators) if decorators else node.lineno
 
 
+def _sets_environment(statement: ast.stmt) -> bool:
+    """`os.environ["TF_USE_LEGACY_KERAS"] = "1"` (or `.setdefault`/`.update`) among the leading imports: it must
+    run before TensorFlow is imported, so an added import goes after it."""
+    if isinstance(statement, ast.Assign):
+        return any(isinstance(t, ast.Subscript) and "environ" in ast.unparse(t.value) for t in statement.targets)
+    if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call):
+        func = statement.value.func
+        return isinstance(func, ast.Attribute) and (
+            func.attr == "putenv" or func.attr in ("setdefault", "update") and "environ" in ast.unparse(func.value))
+    return False
+
+
 def tensorflow_import_edit(analysis: FileAnalysis) -> Edit:
     """`import tensorflow as tf` after the module's leading imports (or docstring), in its newline style."""
     body = analysis.tree.body
@@ -264,18 +276,6 @@ def tensorflow_import_edit(analysis: FileAnalysis) -> Edit:
         offset = source.line_starts[anchor.end_lineno]
         return Edit(offset, offset, line)
     return Edit(len(source.text), len(source.text), newline + line.rstrip("\r\n"))
-
-
-def _sets_environment(statement: ast.stmt) -> bool:
-    """`os.environ["TF_USE_LEGACY_KERAS"] = "1"` (or `.setdefault`/`.update`) among the leading imports: it must
-    run before TensorFlow is imported, so an added import goes after it."""
-    if isinstance(statement, ast.Assign):
-        return any(isinstance(t, ast.Subscript) and "environ" in ast.unparse(t.value) for t in statement.targets)
-    if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call):
-        func = statement.value.func
-        return isinstance(func, ast.Attribute) and (
-            func.attr == "putenv" or func.attr in ("setdefault", "update") and "environ" in ast.unparse(func.value))
-    return False
 
 
 def diagnostic(path: str, source: SourceText, finding: Finding) -> Diagnostic:

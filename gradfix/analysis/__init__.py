@@ -1,15 +1,15 @@
 """Shared analysis of one file, computed lazily and reused by every rule.
 
 Analysis runs on Python's `ast` (several times faster to build than a LibCST tree, which matters on
-whole repositories); rules build their replacement code with LibCST and hand back text edits.
+whole repositories); rules build their replacement code as text, or with LibCST where a node must keep its
+inner formatting, and hand back text edits. LibCST is imported only there: it costs more than checking a file.
 """
 
 from __future__ import annotations
 
 import ast
 from functools import cached_property
-
-import libcst as cst
+from typing import TYPE_CHECKING
 
 from gradfix.analysis.classes import KerasClass
 from gradfix.analysis.imports import ImportMap
@@ -20,6 +20,9 @@ from gradfix.analysis.tapes import LossCallable, Tape, find_loss_callables, find
 from gradfix.analysis.tensors import TensorScope
 from gradfix.analysis.values import Kind, Value
 from gradfix.source import Edit, SourceText
+
+if TYPE_CHECKING:
+    import libcst as cst
 
 __all__ = ["FileAnalysis", "FlowView", "KerasClass", "KerasKind", "Kind", "ProjectIndex", "Tape", "TensorScope",
            "Value", "ValueAnalysis"]
@@ -103,13 +106,17 @@ class FileAnalysis:
         atomic = (ast.Name, ast.Attribute, ast.Call, ast.Subscript, ast.Constant, ast.List, ast.Tuple, ast.Dict)
         return text if isinstance(node, atomic) and not isinstance(node, ast.Tuple) else f"({text})"
 
-    def cst_expression(self, node: ast.expr) -> cst.BaseExpression:
+    def cst_expression(self, node: ast.expr) -> "cst.BaseExpression":
         """The node as a LibCST expression, to build a replacement that keeps its inner formatting."""
-        return cst.parse_expression(self.segment(node))
+        import libcst
 
-    def replace(self, node: ast.AST, new: str | cst.CSTNode) -> Edit:
-        if isinstance(new, cst.CSTNode):
-            new = cst.Module([]).code_for_node(new)
+        return libcst.parse_expression(self.segment(node))
+
+    def replace(self, node: ast.AST, new: "str | cst.CSTNode") -> Edit:
+        if not isinstance(new, str):  # a LibCST node (LibCST is then imported already)
+            import libcst
+
+            new = libcst.Module([]).code_for_node(new)
         start, end = self.span(node)
         return Edit(start, end, new)
 

@@ -97,12 +97,26 @@ def find_cuts(flow: "FunctionFlow", sinks: list[ast.AST], is_weight: Callable[[s
         inputs = cut_inputs(op)
         if kind in _OF_FLOATS and inputs and all(current.value(a).is_integer for a in inputs):
             continue  # `one_hot(argmax(x))`: the input is already whole numbers, cut further up
-        fed = frozenset(label for argument in inputs for label in _computed_from(current, argument)
+        fed = frozenset(label for argument in inputs for label in _at_call_sites(current, argument, frames)
                         if is_weight(label))
         lost = fed - reached
         if lost:
             function = current.function if frames else None
             yield Cut(op, kind, lost, function, frames[-1][0] if frames else None)
+
+
+def _at_call_sites(flow: "FunctionFlow", expr: ast.AST, frames: Frames) -> frozenset[str]:
+    """What the value is computed from, in the terms of the outermost flow: a called function's flow is a
+    summary whose parameters are marks (`@p`), replaced here by what each call passes."""
+    labels = _computed_from(flow, expr)
+    if not frames:
+        return labels
+    call, caller = frames[-1]
+    found: set[str] = set()
+    for label in labels:
+        argument = argument_for(flow.function, call, label[1:]) if label.startswith("@") else None
+        found |= {label} if argument is None else _at_call_sites(caller, argument, frames[:-1])
+    return frozenset(found)
 
 
 def _beside_another_value(flow: "FunctionFlow", op: ast.Call) -> bool:

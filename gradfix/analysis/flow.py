@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field, replace
-from functools import cached_property
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from gradfix.analysis.ops import lambda_layer_op, layer_label
@@ -167,7 +166,13 @@ class FunctionFlow:
         self.attribute_stores: dict[str, Value] = {}
         self.loss_values: list[ast.AST] = []  # arguments of `self.add_loss(...)`: outputs too
         self._uses: dict[int, list[Use]] | None = None
-        self._run()
+        try:
+            self._run()
+        except RecursionError:  # expressions nested too deeply to interpret: know nothing rather than half
+            self.values.clear()
+            self.call_nodes.clear()
+            self.return_values.clear()
+            self.returned = None
 
     # --- the walk ---------------------------------------------------------------------------------------
     def _run(self) -> None:
@@ -779,11 +784,12 @@ class FunctionFlow:
             return NONE
         if method in CONTAINER_MUTATORS and isinstance(func.value, ast.Name) and func.value.id in env and args:
             old, defs = env[func.value.id]
-            added = args[-1].element() if method in ("extend", "update") else args[-1]
-            filled = old.join(replace(added, container=True)) if old.container or old.kind is not Kind.PYTHON \
-                or old.length == 0 else old
-            if old.length == 0 or (old.kind is Kind.PYTHON and old.container):
-                filled = replace(added, container=True, length=None)
+            added = replace(args[-1].element() if method in ("extend", "update") else args[-1], container=True,
+                            length=None)
+            if old.container and old.length == 0:  # `losses = []`, then filled
+                filled = added
+            else:
+                filled = old.join(added) if old.container else old
             env[func.value.id] = (filled, defs | {id(node)})
             if id(node) not in self.definitions:
                 self.definitions[id(node)] = Definition(node, func.value.id, node.args[-1], node)
@@ -850,18 +856,18 @@ class FunctionFlow:
         params = bind_arguments(function, node, args, keywords, bound)
         if params is None:
             return replace(UNKNOWN, origins=self._carried(node))
-        nested = id(function) in self._nested_functions
-        flow = self.program.summary(function, self.context, params, self.depth + 1, closure=env if nested else None)
+        outer = self.function
+        nested = not isinstance(outer, ast.Module) and function is not outer \
+            and outer.lineno <= function.lineno <= outer.end_lineno
+        summary_params = {name: _placeholder(name, value) for name, value in params.items()}
+        flow = self.program.summary(function, self.context, summary_params, self.depth + 1,
+                                    closure=env if nested else None)
         if flow is None:
             return replace(UNKNOWN, origins=self._carried(node))
         if flow not in self.callees:
             self.callees.append(flow)
         self.callee_of[id(node)] = flow
-        return flow.returned if flow.returned is not None else NONE
-
-    @cached_property
-    def _nested_functions(self) -> set[int]:
-        return {id(node) for node in _own_definitions(self.function)}
+        return _instantiate(flow.returned, params) if flow.returned is not None else NONE
 
     # --- questions ---------------------------------------------------------------------------------------
     def calls(self) -> list[ast.Call]:
@@ -1018,6 +1024,30 @@ def _walk_values(root: ast.AST) -> Iterator[ast.AST]:
             stack.extend(ast.iter_child_nodes(node))
 
 
+def _placeholder(name: str, value: Value) -> Value:
+    """The parameter's value with its origins replaced by a mark of the parameter: one summary serves every
+    call site whose arguments differ only in where their gradient comes from."""
+    mark = frozenset({f"@{name}"})
+    return replace(value, origins=mark if value.origins else frozenset(),
+                   derived=mark if value.derived or value.origins else frozenset())
+
+
+def _instantiate(value: Value, params: dict[str, Value]) -> Value:
+    """A summary's value at one call site: parameter marks replaced by the arguments' origins."""
+    def resolve(labels: frozenset[str], derived: bool) -> frozenset[str]:
+        found: set[str] = set()
+        for label in labels:
+            argument = params.get(label[1:]) if label.startswith("@") else None
+            if argument is None:
+                found.add(label)
+            else:
+                found |= argument.derived | argument.origins if derived else argument.origins
+        return frozenset(found)
+    if not any(label.startswith("@") for label in value.origins | value.derived):
+        return value
+    return replace(value, origins=resolve(value.origins, False), derived=resolve(value.derived, True))
+
+
 class _Discarded(ast.AST):
     """Stands for "the value is bound to a name nobody reads"."""
 
@@ -1063,16 +1093,6 @@ def _join_envs(first: Env | None, second: Env | None) -> Env | None:
             value, defs = first.get(name) or second.get(name)
             joined[name] = (value, defs)
     return joined
-
-
-def _own_definitions(scope: ast.AST) -> Iterator[ast.AST]:
-    stack = list(ast.iter_child_nodes(scope))
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-            yield node
-        elif not isinstance(node, ast.ClassDef):
-            stack.extend(ast.iter_child_nodes(node))
 
 
 def bind_arguments(function: ast.AST, call: ast.Call, args: list[Value], keywords: dict[str, Value],

@@ -7,6 +7,7 @@ class's `__init__`/`build` (weights with their dtype and rank, sub-layers, confi
 from __future__ import annotations
 
 import ast
+import bisect
 import re
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -257,13 +258,17 @@ class ValueAnalysis:
 
     def _calls_on_lines_with(self, words: tuple[str, ...]) -> Iterable[ast.Call]:
         """Calls in the simple statements whose lines contain one of `words` (walking only those)."""
-        lines = re.split(r"\r\n|\r|\n", self.text) if self.text is not None else None
+        hits = None
+        if self.text is not None:
+            lines = re.split(r"\r\n|\r|\n", self.text)
+            hits = [number for number, line in enumerate(lines, 1) if any(word in line for word in words)]
         for statement in walk_statements(self.tree):
             if isinstance(statement, _COMPOUND):
                 continue
-            if lines is not None and not any(word in line for line in lines[statement.lineno - 1:statement.end_lineno]
-                                             for word in words):
-                continue
+            if hits is not None:
+                first = bisect.bisect_left(hits, statement.lineno)
+                if first == len(hits) or hits[first] > statement.end_lineno:
+                    continue
             yield from (n for n in ast.walk(statement) if isinstance(n, ast.Call))
 
     def keras_function_roles(self) -> list[tuple[ast.AST, str, str]]:
@@ -299,6 +304,12 @@ class ValueAnalysis:
                 found.setdefault(node.name, []).append(node)
         return found
 
+    def views(self, function: ast.AST, keras_class: "KerasClass | None" = None,
+              params: dict[str, Value] | None = None) -> list[FlowView]:
+        """Views of a function where Keras calls it (a `Lambda` layer's function: its parameters on the path)
+        and of every function it reaches."""
+        return _views(_with_callees(self.entry(function, keras_class, params=params)), keras_class)
+
     def loss_flow(self, function: ast.AST, keras_class: "KerasClass | None" = None) -> list[FlowView]:
         """A loss/metric/Lambda function as Keras calls it: `y_true` is a label (off the path), `y_pred` and
         every other tensor parameter are on it."""
@@ -310,7 +321,7 @@ class ValueAnalysis:
             params[names[0]] = Value(Kind.TENSOR, "float32")
         if len(names) >= 2:  # Keras casts y_true to the dtype of y_pred, a model's float output
             params[names[1]] = replace(params.get(names[1], Value(Kind.GRADIENT)), dtype="float32")
-        return _views(_with_callees(self.entry(function, keras_class, params=params)), keras_class)
+        return self.views(function, keras_class, params)
 
 
 def entry_parameters(function: ast.AST) -> dict[str, Value]:

@@ -432,3 +432,29 @@ def test_a_target_detached_beside_the_prediction_in_a_called_loss_is_not_reporte
                 return tape.gradient(loss, variables)
         """
     assert findings(code, "GF501") == []
+
+
+def test_lambda_layers_kept_in_attributes_and_names_run_their_function():
+    code = """
+        import tensorflow as tf
+        from tensorflow import keras
+
+        class Picker(keras.layers.Layer):
+            def __init__(self):
+                super().__init__()
+                self.scores = keras.layers.Dense(4)
+                self.pick = keras.layers.Lambda(lambda s: tf.one_hot(tf.argmax(s, -1), 4))
+                self.head = keras.layers.Dense(1)
+
+            def call(self, x):
+                return self.head(self.pick(self.scores(x)))
+
+        inputs = keras.Input((8,))
+        hidden = keras.layers.Dense(8, name="hidden")(inputs)
+        rounding = keras.layers.Lambda(lambda t: tf.round(t))
+        model = keras.Model(inputs, keras.layers.Dense(1)(rounding(hidden)))
+        model.compile("adam", "mse")
+        """
+    reported = findings(code, "GF501")
+    assert [(r.line, r.message.split(" has no gradient: ")[1].split(";")[0]) for r in reported] == [
+        (9, "`self.scores` gets None"), (17, "`hidden` gets None")]

@@ -661,6 +661,9 @@ class FunctionFlow:
                 shape = keywords.get("shape", args[0] if args else UNKNOWN)
                 dtype = dtype_of_name(literal_or_qualname(self.program.imports, keyword_argument(node, "dtype")))
                 return Value(Kind.TENSOR, dtype or "float32", None if shape.length is None else shape.length + 1)
+            if qualname == "keras.layers.Lambda" and node.args:  # called later, it runs its function
+                functions = self.program.functions_given(node.args[0])
+                return Value(Kind.LAYER, function=functions[0] if len(functions) == 1 else None)
             kind = self.program.index.kind_of_base(qualname) if self.program.index else None
             if kind is not None and kind.value in ("layer", "model"):
                 return Value(Kind.LAYER)
@@ -832,6 +835,8 @@ class FunctionFlow:
         if function is not None:
             return self.invoke(function, node, args, keywords, env, bound=not is_static(function))
         attribute = self.program.self_attribute(self.context.keras_class, method, self)
+        if attribute.kind is Kind.LAYER and attribute.function is not None:  # `self.pick = Lambda(fn)`
+            return self.invoke(attribute.function, node, args[:1], {}, env, bound=False)
         if attribute.kind is Kind.LAYER:
             return self._layer_output(node, attribute, args)
         if method in ("add_weight", "add_variable"):

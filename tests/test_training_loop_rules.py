@@ -353,3 +353,114 @@ def test_gf401_keeps_training_true_for_a_tape_that_also_trains_the_model():
         """
     after = fixed_text(textwrap.dedent(code), select=["GF401"])
     assert "critic(fake, training=True)" in after
+
+
+# --- GF501 / GF403 -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("body", [
+    "return tf.cast(tf.argmax(self.dense(x), -1), tf.float32) + self.dense(x)[..., 0]",  # another route
+    "h = self.dense(x)\n            q = tf.round(h)\n            return h + tf.stop_gradient(q - h)",
+])
+def test_straight_through_and_other_routes_stay_silent(body):
+    assert findings(LAYER.format(body=body), "GF501") == []
+
+
+def test_one_hot_of_an_argmax_is_reported_once_at_the_argmax():
+    reported = findings(LAYER.format(body="return tf.one_hot(tf.argmax(self.dense(x), -1), 4) * x"), "GF501")
+    assert [r.message.split("()")[0] for r in reported] == ["`tf.argmax"]
+    assert "`self.dense` gets None" in reported[0].message
+
+
+def test_a_loss_given_to_compile_that_stops_the_prediction_is_reported_but_not_its_metrics():
+    code = """
+        import tensorflow as tf
+
+        def frozen_hinge(y_true, y_pred):
+            return tf.reduce_mean(tf.maximum(0.0, 1.0 - y_true * tf.stop_gradient(y_pred)))
+
+        def rounded_accuracy(y_true, y_pred):
+            return tf.reduce_mean(tf.cast(tf.equal(y_true, tf.round(y_pred)), tf.float32))
+
+        model = tf.keras.Sequential([tf.keras.layers.Dense(1)])
+        model.compile("adam", loss=frozen_hinge, metrics=[rounded_accuracy])
+        """
+    reported = findings(code, "GF501")
+    assert len(reported) == 1 and reported[0].message.startswith("`tf.stop_gradient()` in the loss `frozen_hinge`")
+    assert "the weights of `model` get None" in reported[0].message
+
+
+def test_a_batch_fetched_by_a_method_before_the_tape_is_not_a_forward_pass():
+    code = """
+        import tensorflow as tf
+
+        class Trainer(tf.keras.Model):
+            def __init__(self, data):
+                super().__init__()
+                self.data = data
+                self.dense = tf.keras.layers.Dense(1)
+
+            def next_batch(self):
+                return self.data.get()
+
+            def encode(self, x):
+                return self.dense(x)
+
+            def train_step(self, _):
+                x, y = self.next_batch()
+                features = self.encode(x)
+                with tf.GradientTape() as tape:
+                    loss = tf.reduce_mean(tf.square(features - y))
+                return tape.gradient(loss, self.trainable_variables)
+        """
+    reported = findings(code, "GF403")
+    assert len(reported) == 1 and reported[0].message.startswith("`features = self.encode(x)` (line 18)")
+
+
+def test_a_target_detached_beside_the_prediction_in_a_called_loss_is_not_reported():
+    """DDPG's actor loss (tf_agents): the target `stop_gradient(dqda + action)` next to `action`, which comes
+    from the actor through `tf.nest.flatten`."""
+    code = """
+        import tensorflow as tf
+
+        class Agent:
+            def actor_loss(self, observation):
+                actions = tf.nest.flatten(self._actor_network(observation))
+                losses = []
+                for action in actions:
+                    dqda = tf.ones_like(action)
+                    losses.append(tf.reduce_mean(tf.square(tf.stop_gradient(dqda + action) - action)))
+                return tf.add_n(losses)
+
+            def train(self, observation):
+                variables = self._actor_network.trainable_variables
+                with tf.GradientTape() as tape:
+                    loss = self.actor_loss(observation)
+                return tape.gradient(loss, variables)
+        """
+    assert findings(code, "GF501") == []
+
+
+def test_lambda_layers_kept_in_attributes_and_names_run_their_function():
+    code = """
+        import tensorflow as tf
+        from tensorflow import keras
+
+        class Picker(keras.layers.Layer):
+            def __init__(self):
+                super().__init__()
+                self.scores = keras.layers.Dense(4)
+                self.pick = keras.layers.Lambda(lambda s: tf.one_hot(tf.argmax(s, -1), 4))
+                self.head = keras.layers.Dense(1)
+
+            def call(self, x):
+                return self.head(self.pick(self.scores(x)))
+
+        inputs = keras.Input((8,))
+        hidden = keras.layers.Dense(8, name="hidden")(inputs)
+        rounding = keras.layers.Lambda(lambda t: tf.round(t))
+        model = keras.Model(inputs, keras.layers.Dense(1)(rounding(hidden)))
+        model.compile("adam", "mse")
+        """
+    reported = findings(code, "GF501")
+    assert [(r.line, r.message.split(" has no gradient: ")[1].split(";")[0]) for r in reported] == [
+        (9, "`self.scores` gets None"), (17, "`hidden` gets None")]

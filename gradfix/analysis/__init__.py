@@ -16,7 +16,7 @@ from gradfix.analysis.imports import ImportMap
 from gradfix.analysis.keras import KerasKind, ProjectIndex
 from gradfix.analysis.program import FlowView, ValueAnalysis
 from gradfix.analysis.statements import walk_statements
-from gradfix.analysis.tapes import Tape, find_tapes
+from gradfix.analysis.tapes import LossCallable, Tape, find_loss_callables, find_tapes
 from gradfix.analysis.tensors import TensorScope
 from gradfix.analysis.values import Kind, Value
 from gradfix.source import Edit, SourceText
@@ -71,7 +71,16 @@ class FileAnalysis:
     @cached_property
     def tapes(self) -> list[Tape]:
         """Every `tf.GradientTape` block of the file, with its gradient requests and data flow."""
-        return find_tapes(self.tree, self.imports, self.values)
+        tapes = find_tapes(self.tree, self.imports, self.values)
+        classes = {id(c.node): c for c in self.keras_classes}
+        for tape in tapes:
+            tape.keras_class = classes.get(id(tape.owner_class))
+        return tapes
+
+    @cached_property
+    def loss_callables(self) -> list[LossCallable]:
+        """Every `optimizer.minimize(lambda: loss, var_list)`: the lambda's body is recorded like a tape's block."""
+        return find_loss_callables(self.tree, self.imports, self.values)
 
     # --- writing code back -------------------------------------------------------------------------
     @cached_property

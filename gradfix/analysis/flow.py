@@ -20,12 +20,13 @@ import ast
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
+from gradfix.analysis.ops import lambda_layer_op, layer_label
 from gradfix.analysis.values import (
     ALL_ARGUMENTS, CASTS, CONTAINER_MUTATORS, ELEMENTWISE, FIRST_ARGUMENT, FLOAT_RESULT, NDARRAY_ONLY_ATTRIBUTES,
     NDARRAY_ONLY_METHODS, NON_DIFFERENTIABLE_OPS, NON_VALUE_KEYWORDS, NONE, NUMPY_CONVERTERS, NUMPY_MAKERS,
     NUMPY_PYTHON_RESULTS, NUMPY_RESULT_FUNCTIONS, PYTHON, PYTHON_RESULT_FUNCTIONS, REDUCTIONS, SHAPE_ATTRS,
-    TENSOR_API, TENSOR_CLASSES, TENSOR_KINDS, UNKNOWN, VALUE_FREE_OPS, VALUE_KEYWORDS, WEIGHT_ATTRS_OF_LAYERS,
-    WHERE_VALUES, Kind, Value, combine, dtype_of_name, join_all, last_name, promote, python_scalar,
+    STRUCTURE_FUNCTIONS, TENSOR_API, TENSOR_CLASSES, TENSOR_KINDS, UNKNOWN, VALUE_FREE_OPS, VALUE_KEYWORDS,
+    WEIGHT_ATTRS_OF_LAYERS, WHERE_VALUES, Kind, Value, combine, dtype_of_name, join_all, last_name, promote, python_scalar,
 )
 
 if TYPE_CHECKING:
@@ -161,6 +162,7 @@ class FunctionFlow:
         self._seen_calls: set[int] = set()
         self.dispatched: list[tuple[int, int]] = []  # line ranges of branches that dispatch on the kind of value
         self.callees: list[FunctionFlow] = []
+        self.callee_of: dict[int, FunctionFlow] = {}  # id(call) -> the flow of the project function it runs
         self.attribute_stores: dict[str, Value] = {}
         self.loss_values: list[ast.AST] = []  # arguments of `self.add_loss(...)`: outputs too
         self._uses: dict[int, list[Use]] | None = None
@@ -596,6 +598,8 @@ class FunctionFlow:
             result = self._name_call(node, func.id, receiver, args, keywords, env)
         elif isinstance(func, ast.Attribute):
             result = self._method_call(node, func, receiver, args, keywords, env)
+        elif isinstance(func, ast.Call):  # `Dense(4)(x)`, `Lambda(fn)(x)`: a layer made and called at once
+            result = self._inline_layer_call(node, func, args, env)
         else:
             result = replace(UNKNOWN, origins=self._carried(node))
         if _value_free_call(node, self.program.imports):
@@ -603,6 +607,24 @@ class FunctionFlow:
         inputs = [*args, *keywords.values(), *([receiver] if isinstance(func, ast.Attribute) else [])]
         derived = frozenset().union(*(v.derived for v in inputs if v is not None))
         return result if derived <= result.derived else replace(result, derived=result.derived | derived)
+
+    def _inline_layer_call(self, node: ast.Call, layer: ast.Call, args: list[Value], env: Env) -> Value:
+        """A `Lambda` layer runs its function (or the op it wraps) on its input; another layer is a layer."""
+        made = self.eval(layer, env, node)
+        if self.program.imports.qualname(layer.func) == "keras.layers.Lambda" and layer.args:
+            op = lambda_layer_op(node, self.program.imports)
+            if op is not None:
+                for keyword in op.keywords:
+                    self.eval(keyword.value, env, node)
+                return self._library_call(op, self.program.imports.qualname(op.func), args[:1],
+                                          {k.arg: self.value(k.value) for k in op.keywords})
+            functions = self.program.functions_given(layer.args[0])
+            if len(functions) == 1:
+                return self.invoke(functions[0], node, args[:1], {}, env, bound=False)
+            return replace(UNKNOWN, origins=self._carried(node))
+        if made.kind is Kind.LAYER:
+            return self._layer_output(node, replace(made, origins=frozenset({layer_label(layer)})), args)
+        return replace(UNKNOWN, origins=self._carried(node))
 
     def _carried(self, node: ast.Call) -> frozenset[str]:
         """Origins of the arguments through which gradient flows into the call's result."""
@@ -626,6 +648,8 @@ class FunctionFlow:
     def _tensorflow_call(self, node: ast.Call, qualname: str, args: list[Value], keywords: dict[str, Value]) -> Value:
         op = last_name(qualname)
         first = args[0] if args else next(iter(keywords.values()), UNKNOWN)
+        if qualname in STRUCTURE_FUNCTIONS:  # `tf.nest.flatten(outputs)`: the same tensors, in a list
+            return replace(join_all([*args, *keywords.values()], UNKNOWN), container=True, length=None)
         if qualname in PYTHON_RESULT_FUNCTIONS:
             return Value(Kind.PYTHON, "int", 0 if "dimension" in op or op in ("rank", "ndim") else None)
         if qualname in NUMPY_RESULT_FUNCTIONS:
@@ -637,6 +661,9 @@ class FunctionFlow:
                 shape = keywords.get("shape", args[0] if args else UNKNOWN)
                 dtype = dtype_of_name(literal_or_qualname(self.program.imports, keyword_argument(node, "dtype")))
                 return Value(Kind.TENSOR, dtype or "float32", None if shape.length is None else shape.length + 1)
+            if qualname == "keras.layers.Lambda" and node.args:  # called later, it runs its function
+                functions = self.program.functions_given(node.args[0])
+                return Value(Kind.LAYER, function=functions[0] if len(functions) == 1 else None)
             kind = self.program.index.kind_of_base(qualname) if self.program.index else None
             if kind is not None and kind.value in ("layer", "model"):
                 return Value(Kind.LAYER)
@@ -809,6 +836,8 @@ class FunctionFlow:
         if function is not None:
             return self.invoke(function, node, args, keywords, env, bound=not is_static(function))
         attribute = self.program.self_attribute(self.context.keras_class, method, self)
+        if attribute.kind is Kind.LAYER and attribute.function is not None:  # `self.pick = Lambda(fn)`
+            return self.invoke(attribute.function, node, args[:1], {}, env, bound=False)
         if attribute.kind is Kind.LAYER:
             return self._layer_output(node, attribute, args)
         if method in ("add_weight", "add_variable"):
@@ -821,7 +850,7 @@ class FunctionFlow:
         return replace(UNKNOWN, origins=self._carried(node))
 
     def _layer_output(self, node: ast.Call, layer: Value, args: list[Value]) -> Value:
-        label = dotted(node.func) or "layer"
+        label = layer_label(node.func)
         origins = (layer.origins or frozenset({label})) | self._carried(node)
         return Value(Kind.GRADIENT, "float32", None, origins)
 
@@ -843,6 +872,7 @@ class FunctionFlow:
             return replace(UNKNOWN, origins=self._carried(node))
         if flow not in self.callees:
             self.callees.append(flow)
+        self.callee_of[id(node)] = flow
         return _instantiate(flow.returned, params) if flow.returned is not None else NONE
 
     # --- questions ---------------------------------------------------------------------------------------
@@ -1108,6 +1138,22 @@ def bind_arguments(function: ast.AST, call: ast.Call, args: list[Value], keyword
     if spec.kwarg is not None:
         params[spec.kwarg.arg] = replace(join_all(rest.values(), PYTHON), container=True)
     return params
+
+
+def argument_for(function: ast.AST, call: ast.Call, parameter: str) -> ast.AST | None:
+    """The argument expression `call` gives to `parameter` of `function` (`self` skipped for a method called
+    through an attribute, unless static)."""
+    args = function.args
+    positional = [a.arg for a in args.posonlyargs + args.args]
+    static = any(isinstance(d, ast.Name) and d.id == "staticmethod" for d in getattr(function, "decorator_list", ()))
+    if isinstance(call.func, ast.Attribute) and not static and positional and positional[0] in ("self", "cls"):
+        positional = positional[1:]
+    for name, value in zip(positional, call.args):
+        if isinstance(value, ast.Starred):
+            return None
+        if name == parameter:
+            return value
+    return next((k.value for k in call.keywords if k.arg == parameter), None)
 
 
 def gradient_arguments(call: ast.Call, imports) -> list[ast.AST]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import ast
 from typing import Iterator
 
-_BLOCKS = ("body", "handlers", "orelse", "finalbody", "cases")
+BLOCKS = ("body", "handlers", "orelse", "finalbody", "cases")
 
 
 def walk_statements(node: ast.AST) -> Iterator[ast.stmt]:
@@ -17,5 +17,5 @@ def walk_statements(node: ast.AST) -> Iterator[ast.stmt]:
         current = stack.pop()
         if isinstance(current, ast.stmt) and current is not node:
             yield current
-        children = [child for block in _BLOCKS for child in getattr(current, block, None) or ()]
+        children = [child for block in BLOCKS for child in getattr(current, block, None) or ()]
         stack.extend(reversed(children))

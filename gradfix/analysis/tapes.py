@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING, Iterable, Iterator
 
 from gradfix.analysis.flow import FunctionFlow, dotted, keyword_argument  # noqa: F401 - re-exported
 from gradfix.analysis.tensors import TensorScope, assigned_names
-from gradfix.analysis.values import Kind, Value
+from gradfix.analysis.values import CONTAINER_MUTATORS, Kind, Value
 
 if TYPE_CHECKING:
+    from gradfix.analysis.classes import KerasClass
     from gradfix.analysis.imports import ImportMap
     from gradfix.analysis.program import ValueAnalysis
 
@@ -89,6 +90,8 @@ class Tape:
     requests: list[GradientRequest] = field(default_factory=list)
     watch_calls: list[ast.Call] = field(default_factory=list)
     values: "ValueAnalysis | None" = None  # the file's value-flow analysis
+    owner_class: ast.ClassDef | None = None  # the class whose method holds the block
+    keras_class: "KerasClass | None" = None  # that class, when it is a Keras class: `self.method()` is followed
 
     def visible_bindings(self, name: str) -> list[ast.AST]:
         """The bindings a read of `name` in the tape's function can see: its own, else the module's (none for
@@ -175,6 +178,21 @@ class Tape:
             return False
         return any(name == o or name.startswith(o + ".") or o.startswith(name + ".") for o in self.owners)
 
+    def runs_model(self, func: ast.AST) -> bool | None:
+        """Does calling `func` (owned: see `is_owned`) run the differentiated model or a part of it? True for
+        `model(x)`, `model.call(x)`, `self.encoder(x)` with `encoder` a layer; False for `model.summary()`,
+        `self.buffer.sample()` or a method of the class that calls no layer (`self.unpack(data)`); None when
+        it cannot be told (a method inherited from elsewhere), so the arguments decide."""
+        name = dotted(func)
+        if isinstance(func, ast.Attribute) and func.attr in NON_FORWARD_METHODS:
+            return False
+        if name in self.owners or (isinstance(func, ast.Attribute) and func.attr in ("call", "__call__")):
+            return True
+        owner = max((o for o in self.owners if name.startswith(o + ".")), key=len, default=None)
+        if owner != "self" or self.owner_class is None:
+            return True
+        return _runs_layers(self.owner_class, name.split(".")[1:])
+
     @cached_property
     def watched_names(self) -> set[str]:
         """Names passed to `tape.watch`, and the names in a list such a name was bound to (`xs = [a, b]`)."""
@@ -199,13 +217,12 @@ class Tape:
         program = self.values or ValueAnalysis(ast.Module(body=[], type_ignores=[]), self.imports, None)
         params = {name: Value(Kind.GRADIENT, origins=frozenset({name})) for name in _parameters(self.scope)
                   if name in self.source_values or name in self.watched_names}
-        return program.entry(self.scope, params=params, seed=self._seed)
+        return program.entry(self.scope, self.keras_class, params=params, seed=self._seed)
 
     def _seed(self, node: ast.AST) -> Value | None:
         if isinstance(node, ast.Call):
             name = dotted(node.func)
-            method = node.func.attr if isinstance(node.func, ast.Attribute) else None
-            if self.is_owned(name) and method not in NON_FORWARD_METHODS:
+            if self.is_owned(name) and self.runs_model(node.func):
                 return Value(Kind.GRADIENT, "float32", origins=frozenset({name}))
             return None
         if isinstance(node, (ast.Name, ast.Attribute)) and isinstance(node.ctx, ast.Load):
@@ -274,6 +291,76 @@ class Tape:
         return (self._path[1] | self._target_names) - self.names_bound_inside
 
 
+@dataclass(eq=False)
+class LossCallable(Tape):
+    """`optimizer.minimize(lambda: loss, var_list)`: the optimizer opens its own tape around the call of the
+    lambda, so the lambda's body is the block that gets recorded."""
+
+    @cached_property
+    def body(self) -> list[ast.stmt]:
+        return [ast.copy_location(ast.Expr(value=self.node.body), self.node.body)]
+
+
+def container_mutated(node: ast.AST) -> ast.Name | None:
+    """`losses` for `losses.append(...)` and the like."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in CONTAINER_MUTATORS \
+            and isinstance(node.func.value, ast.Name):
+        return node.func.value
+    return None
+
+
+def _runs_layers(cls: ast.ClassDef, path: list[str], depth: int = 0) -> bool | None:
+    """Does `self.<path>(...)` run layers or weights of `cls`: a sub-layer, or a method that (through other
+    methods) calls `self(...)`, a sub-layer or reads a weight? None when the class does not define it."""
+    attribute_values = _self_attribute_values(cls)
+    methods = {s.name: s for s in cls.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    if len(path) > 1 or depth > 3:
+        return False if path[0] in attribute_values and not _is_layer_value(attribute_values[path[0]]) else None
+    name = path[0]
+    if name in attribute_values:
+        return _is_layer_value(attribute_values[name])
+    if name not in methods:
+        return None
+    for node in ast.walk(methods[name]):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "self":
+            return True
+        target = dotted(node.func) if isinstance(node, ast.Call) else None
+        if target and target.startswith("self.") and target.count(".") == 1 and target != "self." + name:
+            if _runs_layers(cls, [target[5:]], depth + 1):
+                return True
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self" \
+                and node.attr in attribute_values and _is_weight_value(attribute_values[node.attr]):
+            return True
+    return False
+
+
+def _self_attribute_values(cls: ast.ClassDef) -> dict[str, list[ast.AST]]:
+    values: dict[str, list[ast.AST]] = {}
+    for node in ast.walk(cls):
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Attribute) and dotted(target.value) == "self":
+                    values.setdefault(target.attr, []).append(node.value)
+    return values
+
+
+def _is_layer_value(values: list[ast.AST]) -> bool:
+    """A value made by calling a class (`keras.layers.Dense(4)`, `Encoder()`), or a list of such."""
+    for value in values:
+        elements = value.elts if isinstance(value, (ast.List, ast.Tuple)) else [value]
+        for element in elements:
+            if isinstance(element, ast.ListComp):
+                element = element.elt
+            if isinstance(element, ast.Call) and (dotted(element.func) or "").rsplit(".", 1)[-1][:1].isupper():
+                return True
+    return False
+
+
+def _is_weight_value(values: list[ast.AST]) -> bool:
+    return any(isinstance(v, ast.Call) and (dotted(v.func) or "").rsplit(".", 1)[-1] in ("add_weight", "Variable")
+               for v in values)
+
+
 def _names_variables(value: ast.AST) -> bool:
     """Is the value a collection of variables (`model.trainable_variables`, `a.weights + b.weights`)?"""
     return any(isinstance(n, ast.Attribute) and n.attr in VARIABLE_COLLECTIONS for n in ast.walk(value))
@@ -288,6 +375,8 @@ def _walk_own(node: ast.AST) -> Iterator[ast.AST]:
 def find_tapes(tree: ast.Module, imports: "ImportMap", values: "ValueAnalysis | None" = None) -> list[Tape]:
     tapes: list[Tape] = []
     module_bindings = None
+    class_of = {id(method): node for node in ast.walk(tree) if isinstance(node, ast.ClassDef)
+                for method in node.body if isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef))}
     for scope in [tree, *(n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)))]:
         nodes = list(own_nodes(scope))
         withs = [n for n in nodes if isinstance(n, (ast.With, ast.AsyncWith))]
@@ -301,8 +390,27 @@ def find_tapes(tree: ast.Module, imports: "ImportMap", values: "ValueAnalysis | 
             _attach_calls(scope_tapes, [n for n in nodes if isinstance(n, ast.Call)])
             for tape in scope_tapes:
                 tape.values = values
+                tape.owner_class = class_of.get(id(scope))
             tapes.extend(scope_tapes)
     return sorted(tapes, key=lambda t: (t.node.lineno, t.node.col_offset))
+
+
+def find_loss_callables(tree: ast.Module, imports: "ImportMap", values: "ValueAnalysis | None" = None
+                        ) -> list[LossCallable]:
+    """Every `x.minimize(lambda: ..., var_list)` without a `tape=`, as the block its optimizer records."""
+    found: list[LossCallable] = []
+    module_bindings = _bindings(list(own_nodes(tree)))
+    for scope in [tree, *(n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)))]:
+        nodes = list(own_nodes(scope))
+        bindings = module_bindings if scope is tree else _bindings(nodes)
+        for call in nodes:
+            if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "minimize" \
+                    and call.args and isinstance(call.args[0], ast.Lambda) and keyword_argument(call, "tape") is None:
+                sources = call.args[1] if len(call.args) > 1 else keyword_argument(call, "var_list")
+                if sources is not None:
+                    found.append(LossCallable(call.args[0], None, False, scope, imports, bindings, module_bindings,
+                                              [GradientRequest(call, call.args[0].body, sources)], values=values))
+    return found
 
 
 def _bindings(nodes: list[ast.AST]) -> dict[str, list[ast.AST]]:

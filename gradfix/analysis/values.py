@@ -204,8 +204,11 @@ PYTHON_RESULT_FUNCTIONS = frozenset({
     "tensorflow.get_logger", "tensorflow.name_scope", "keras.backend.backend", "keras.config.backend",
     "keras.config.floatx", "keras.config.epsilon", "keras.config.image_data_format",
     "tensorflow.python.framework.tensor_shape.dimension_value", "tensorflow.python.framework.tensor_shape.TensorShape",
-    "tensorflow.python.framework.tensor_shape.as_dimension", "tensorflow.nest.flatten", "keras.ops.shape",
+    "tensorflow.python.framework.tensor_shape.as_dimension", "keras.ops.shape",
 })
+# Functions that hand back the tensors of a nested structure, rearranged: the values themselves.
+STRUCTURE_FUNCTIONS = frozenset({"tensorflow.nest.flatten", "tensorflow.nest.pack_sequence_as",
+                                 "tensorflow.nest.map_structure", "keras.tree.flatten"})
 NUMPY_RESULT_FUNCTIONS = frozenset({"keras.ops.convert_to_numpy", "keras.backend.convert_to_numpy",
                                     "keras.backend.eval", "keras.backend.get_value", "keras.backend.batch_get_value"})
 # Tensors whose value does not depend on the values of their arguments, only on shapes/dtypes: off the path.
@@ -219,7 +222,8 @@ NON_DIFFERENTIABLE_OPS = frozenset({"round", "floor", "ceil", "argmax", "argmin"
                                     "equal", "not_equal", "greater", "greater_equal", "less", "less_equal",
                                     "logical_and", "logical_or", "logical_not", "is_nan", "is_finite", "top_k",
                                     "unique", "where_indices", "histogram_fixed_width"})
-CASTS = frozenset({"tensorflow.cast", "tensorflow.dtypes.cast", "keras.ops.cast", "tensorflow.saturate_cast"})
+CASTS = frozenset({"tensorflow.cast", "tensorflow.dtypes.cast", "keras.ops.cast", "tensorflow.saturate_cast",
+                   "keras.backend.cast"})
 TENSOR_CLASSES = frozenset({"tensorflow.Variable", "keras.Variable", "keras.backend.Variable",
                             "tensorflow.RaggedTensor", "tensorflow.SparseTensor"})
 

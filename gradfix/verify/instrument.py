@@ -1,21 +1,30 @@
 """Instrumentation for a script run by `gradfix verify`: every `GradientTape.gradient` call is recorded with the
-trainable variables that got None, and every layer or model called from user code is remembered with its last
-inputs. The patches attach when the script itself imports TensorFlow / Keras / tf_keras, so the child pays no
-import the script would not pay, and whichever Keras the script really uses is covered."""
+sources that got None (variables and tensors), which of them the tape never read, and the first cut point
+(NumPy conversion, op without gradient) recorded while the tape recorded; every layer or model called from user
+code is remembered with its last inputs, and a model's training batch (`train_step`) with its labels. The
+patches attach when the script itself imports TensorFlow / Keras / tf_keras, so the child pays no import the
+script would not pay, and whichever Keras the script really uses is covered."""
 
 from __future__ import annotations
 
+import ast
 import functools
 import importlib
+import inspect
+import linecache
 import random
 import sys
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
-from types import ModuleType
+from types import FrameType, ModuleType
 from typing import Any, Callable
 
-from gradfix.verify.frames import caller_location
+from gradfix.verify.frames import caller_location, location, user_frame
 from gradfix.verify.report import TapeCall, variable_name
+
+RECORDED_TAPES_PER_LINE = 2  # cut points are recorded for the first tapes opened at each line: a training loop
+# repeats the same step, and recording slows every op down
 
 
 @dataclass
@@ -29,12 +38,24 @@ class CalledModel:
     eager: bool = True  # False: args/kwargs hold tf.TensorSpecs, seen while tracing a tf.function (fit, predict)
 
 
+@dataclass
+class TrainingBatch:
+    """The data of a model's `train_step` (fit, train_on_batch): x, y and sample weights, as tensors (eager) or
+    tf.TypeSpecs (traced)."""
+
+    data: tuple
+    location: str
+    eager: bool
+
+
 class Recorder:
     def __init__(self) -> None:
         self.active = True
         self._models: dict[int, CalledModel] = {}
         self._tape_calls: dict[tuple, TapeCall] = {}
         self._local = threading.local()
+        self.training_batches: dict[int, TrainingBatch] = {}
+        self._tapes_opened: Counter[str] = Counter()
 
     @property
     def models(self) -> list[CalledModel]:
@@ -67,18 +88,96 @@ class Recorder:
                 lambda x: tf.type_spec_from_value(x) if isinstance(x, symbolic) else x, (args, kwargs))
             self._models[id(layer)] = CalledModel(layer, spec_args, spec_kwargs, where, eager=False)
 
-    def gradient_returned(self, sources: Any, gradients: Any) -> None:
+    def train_step(self, model: Any, data: Any) -> None:
+        """Keep the latest batch of each model, eager over traced (eager tensors can be probed as they are)."""
+        if not self.active:
+            return
+        tf = sys.modules["tensorflow"]
+        eager = tf.executing_eagerly()
+        if not eager and id(model) in self.training_batches and self.training_batches[id(model)].eager:
+            return
+        unpacked = tuple(data) if isinstance(data, (tuple, list)) else (data,)
+        if not eager:
+            unpacked = tf.nest.map_structure(
+                lambda x: tf.type_spec_from_value(x) if isinstance(x, (tf.Tensor, tf.SparseTensor)) else x, unpacked)
+        self.training_batches[id(model)] = TrainingBatch(unpacked, caller_location(sys._getframe()) or "?", eager)
+
+    def tape_opened(self, tape: Any) -> None:
+        """Record cut points while the first tapes opened at each line record."""
+        if not self.active:
+            return
+        where = caller_location(sys._getframe()) or "?"
+        self._tapes_opened[where] += 1
+        if self._tapes_opened[where] <= RECORDED_TAPES_PER_LINE:
+            from gradfix.verify.cuts import CutRecorder  # TensorFlow is loaded: a tape was opened
+
+            tape._gradfix_cuts = CutRecorder().__enter__()
+
+    @staticmethod
+    def tape_closed(tape: Any) -> None:
+        recorder = getattr(tape, "_gradfix_cuts", None)
+        if recorder is not None:
+            recorder.__exit__(None, None, None)
+
+    def gradient_returned(self, tape: Any, sources: Any, gradients: Any, read: set[int] | None) -> None:
+        """`read`: ids of the variables the tape watched before the call (None: not known)."""
         if not self.active:
             return
         tf = sys.modules["tensorflow"]
         flat_sources = tf.nest.flatten(sources)
-        none = tuple(variable_name(source) for source, gradient in zip(flat_sources, tf.nest.flatten(gradients))
-                     if gradient is None and getattr(source, "trainable", False))
-        key = (caller_location(sys._getframe()) or "?", not tf.executing_eagerly(), none)
+        none_variables, none_tensors, unread = [], [], []
+        frame = user_frame(sys._getframe())
+        names = _source_expressions(frame, len(flat_sources)) if frame else None
+        for index, (source, gradient) in enumerate(zip(flat_sources, tf.nest.flatten(gradients))):
+            if gradient is not None:
+                continue
+            if _is_variable(source):
+                if getattr(source, "trainable", False):
+                    none_variables.append(variable_name(source))
+                    if read is not None and id(getattr(source, "value", source)) not in read:
+                        unread.append(none_variables[-1])
+            else:
+                none_tensors.append(names[index] if names else f"sources[{index}]")
+        recorder = getattr(tape, "_gradfix_cuts", None)
+        cut = recorder.events[0].site if recorder is not None and recorder.events else None
+        where = location(frame.f_code.co_filename, frame.f_lineno) if frame else "?"
+        key = (where, not tf.executing_eagerly(), tuple(none_variables), tuple(none_tensors))
         if key in self._tape_calls:
             self._tape_calls[key].calls += 1
         else:
-            self._tape_calls[key] = TapeCall(key[0], key[1], len(flat_sources), list(none))
+            self._tape_calls[key] = TapeCall(where, key[1], len(flat_sources), none_variables,
+                                             none_tensors=none_tensors, unread_variables=unread, cut=cut)
+
+
+def _is_variable(value: Any) -> bool:
+    tf = sys.modules["tensorflow"]
+    keras = sys.modules.get("keras")
+    return isinstance(value, tf.Variable) or (keras is not None and isinstance(value, getattr(keras, "Variable", ())))
+
+
+def _source_expressions(frame: FrameType, count: int) -> list[str] | None:
+    """The sources of the `tape.gradient(...)` call running in `frame`, as written (`[w, x]` → "w", "x"), when
+    the call spells out as many as were passed."""
+    positions = inspect.getframeinfo(frame).positions
+    if positions is None or positions.lineno is None or positions.end_lineno is None:
+        return None
+    lines = [linecache.getline(frame.f_code.co_filename, n) for n in range(positions.lineno, positions.end_lineno + 1)]
+    if len(lines) == 1:
+        text = lines[0][positions.col_offset:positions.end_col_offset]
+    else:
+        text = lines[0][positions.col_offset:] + "".join(lines[1:-1]) + lines[-1][:positions.end_col_offset]
+    try:
+        call = ast.parse(text.strip(), mode="eval").body
+    except SyntaxError:
+        return None
+    if not isinstance(call, ast.Call):
+        return None
+    argument = call.args[1] if len(call.args) > 1 else next(
+        (k.value for k in call.keywords if k.arg == "sources"), None)
+    if argument is None:
+        return None
+    items = argument.elts if isinstance(argument, (ast.List, ast.Tuple)) else [argument]
+    return [ast.unparse(item) for item in items] if len(items) == count else None
 
 
 RECORDER = Recorder()
@@ -90,7 +189,7 @@ def install(seed: int) -> None:
     random.seed(seed)
     patches = {"numpy": lambda numpy: numpy.random.seed(seed),
                "tensorflow": functools.partial(_patch_tensorflow, seed=seed),
-               "keras": lambda keras: _patch_layers(keras.layers.Layer, getattr(keras, "KerasTensor", None)),
+               "keras": _patch_keras,
                "tf_keras": _patch_tf_keras}
     pending = {}
     for name, patch in patches.items():
@@ -103,20 +202,52 @@ def install(seed: int) -> None:
 
 def _patch_tensorflow(tf: ModuleType, seed: int) -> None:
     tf.random.set_seed(seed)
-    gradient = tf.GradientTape.gradient
+    gradient, enter, exit_ = tf.GradientTape.gradient, tf.GradientTape.__enter__, tf.GradientTape.__exit__
 
     @functools.wraps(gradient)
     def recorded_gradient(tape, target, sources, *args, **kwargs):
+        read = {id(v) for v in tape.watched_variables()} if getattr(tape, "_tape", None) is not None else None
         result = gradient(tape, target, sources, *args, **kwargs)
-        RECORDER.gradient_returned(sources, result)
+        RECORDER.gradient_returned(tape, sources, result, read)
         return result
 
+    @functools.wraps(enter)
+    def recorded_enter(tape):
+        entered = enter(tape)
+        RECORDER.tape_opened(tape)
+        return entered
+
+    @functools.wraps(exit_)
+    def recorded_exit(tape, *exc_info):
+        RECORDER.tape_closed(tape)
+        return exit_(tape, *exc_info)
+
     tf.GradientTape.gradient = recorded_gradient
+    tf.GradientTape.__enter__, tf.GradientTape.__exit__ = recorded_enter, recorded_exit
+
+
+def _patch_keras(keras: ModuleType) -> None:
+    _patch_layers(keras.layers.Layer, getattr(keras, "KerasTensor", None))
+    _patch_train_step(keras.Model)
 
 
 def _patch_tf_keras(tf_keras: ModuleType) -> None:
     keras_tensor = importlib.import_module("tf_keras.src.engine.keras_tensor")
     _patch_layers(tf_keras.layers.Layer, keras_tensor.KerasTensor)
+    _patch_train_step(tf_keras.Model)
+
+
+def _patch_train_step(model_class: type) -> None:
+    train_step = getattr(model_class, "train_step", None)
+    if train_step is None:
+        return
+
+    @functools.wraps(train_step)
+    def recorded_train_step(model, data):
+        RECORDER.train_step(model, data)
+        return train_step(model, data)
+
+    model_class.train_step = recorded_train_step
 
 
 def _patch_layers(layer_class: type, keras_tensor: type | None) -> None:

@@ -1,0 +1,51 @@
+"""The static finding that explains a cut: gradfix's own check of the files the cut points lie in, matched by
+line. Runs in the verify parent, without TensorFlow, like every static check."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from gradfix.config import Config, ConfigError, load_config
+from gradfix.engine import Diagnostic
+from gradfix.runner import RunOptions, run
+from gradfix.verify.report import CutSite
+
+if TYPE_CHECKING:
+    from gradfix.verify.runner import VerifyOutcome
+
+
+def explain_cuts(outcome: VerifyOutcome, cwd: Path) -> VerifyOutcome:
+    """Set `finding` on every cut site of `outcome` (rows and tape calls) that a static finding explains."""
+    sites = [v.cut for v in outcome.variables if v.cut] + [call.cut for call in outcome.tape_calls if call.cut]
+    by_file: dict[Path, list[CutSite]] = {}
+    for site in sites:
+        file, _, line = site.location.rpartition(":")
+        path = (cwd / file).resolve()
+        if line.isdigit() and path.suffix == ".py" and path.is_file():
+            by_file.setdefault(path, []).append(site)
+    if not by_file:
+        return outcome
+    findings: dict[tuple[Path, int], list[Diagnostic]] = {}
+    for diagnostic in run(list(by_file), RunOptions(jobs=1), _config(next(iter(by_file)))).diagnostics:
+        findings.setdefault((Path(diagnostic.path).resolve(), diagnostic.line), []).append(diagnostic)
+    for path, file_sites in by_file.items():
+        for site in file_sites:
+            on_line = findings.get((path, int(site.location.rpartition(":")[2])), [])
+            if on_line:
+                best = min(on_line, key=lambda d: (not _names_the_same_call(site, d), d.col))
+                site.finding = f"{best.code} at {site.location}:{best.col}: {best.message}"
+    return outcome
+
+
+def _config(path: Path) -> Config:
+    try:
+        return load_config(path.parent)
+    except ConfigError:
+        return Config()
+
+
+def _names_the_same_call(site: CutSite, diagnostic: Diagnostic) -> bool:
+    """`np.dot on a tensor` is best explained by the finding about `np.dot()`, `.numpy() on ...` by `.numpy()`."""
+    called = site.what.split(" on ")[0].split(" (")[0]
+    return diagnostic.message.lstrip("`").startswith(called)

@@ -10,15 +10,17 @@ Imports TensorFlow: load it only in the verify child."""
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, field
-from typing import Any
+from types import FrameType
+from typing import Any, Callable
 
 import numpy as np
 import tensorflow as tf
 from tensorflow.python.framework import op_callbacks, ops
 
-from gradfix.verify.frames import caller_location
+from gradfix.verify.frames import caller_location, is_user_file
 from gradfix.verify.report import CutSite
 
 # ops that read a tensor's shape or guard values: no gradient, but the weight's value never mattered there
@@ -27,6 +29,9 @@ _HARMLESS_OPS = frozenset({"Shape", "ShapeN", "Size", "Rank", "IsFinite", "IsInf
 _TENSOR_METHODS = {"numpy": ".numpy() on a tensor", "__array__": "conversion of a tensor to NumPy",
                    "__float__": "float() on a tensor", "__int__": "int() on a tensor",
                    "__index__": "use of a tensor as an index"}
+_OP_FRONTENDS = tuple(os.path.join(os.path.dirname(os.path.dirname(tf.__file__)), *part) for part in (
+    ("tensorflow", ""), ("keras", "src", "ops", ""), ("keras", "src", "backend", ""),
+    ("tf_keras", "src", "backend.py")))
 MAX_EVENTS = 64  # cut points examined per forward pass: each costs one backward pass
 
 
@@ -51,6 +56,8 @@ class CutRecorder:
         return self
 
     def __exit__(self, *exc_info) -> None:
+        if self._depth == 0:  # closed already (a tape stops recording at its gradient call, then exits)
+            return
         self._depth -= 1
         if self._depth == 0:
             self._unpatch()
@@ -85,11 +92,19 @@ class CutRecorder:
         if op_type in _HARMLESS_OPS or not outputs:  # no outputs: assignments (batch-norm statistics, counters)
             return None
         floating = [x for x in inputs if x.dtype.is_floating]
-        if floating and _cuts_gradient(op_type, outputs):
+        if floating and _cuts_gradient(op_type, outputs) and _called_by_user(sys._getframe(1)):
             produces = outputs[0].dtype.name
             what = f"{op_type} (no gradient)" if outputs[0].dtype.is_floating else f"{op_type} → {produces}"
             self.record(f"TensorFlow op {what}", floating)
         return None
+
+
+def _called_by_user(frame: FrameType | None) -> bool:
+    """The op was asked for by user code (through TensorFlow's or Keras' op functions), not by a library's
+    implementation: `tf.nn.moments` stops gradients to its shift on purpose, that is no cut."""
+    while frame is not None and frame.f_code.co_filename.startswith(_OP_FRONTENDS):
+        frame = frame.f_back
+    return frame is not None and is_user_file(frame.f_code.co_filename)
 
 
 class _RecordedNumpy:
@@ -151,12 +166,15 @@ def _cuts_gradient(op_type: str, outputs: list[Any]) -> bool:
     return gradient is None or op_type in ("Round", "Floor", "Ceil", "Rint")  # their gradient functions give None
 
 
-def first_cuts(tape: tf.GradientTape, events: list[CutEvent], sources: list[Any]) -> dict[int, CutSite]:
+def first_cuts(tape: tf.GradientTape, events: list[CutEvent], sources: list[Any],
+               gradient: Callable | None = None) -> dict[int, CutSite]:
     """For each source (by index): the first cut point that a path from it reaches. `tape` must be persistent
-    and have recorded the forward pass in which the events happened."""
+    and have recorded the forward pass in which the events happened; `gradient` is GradientTape.gradient
+    unpatched, when the verify child has patched it."""
+    gradient = gradient or type(tape).gradient
     found: dict[int, CutSite] = {}
     position = {id(source): index for index, source in enumerate(sources)}
-    for event in events:
+    for event in list(events):  # a tape still recording adds the gradient's own ops
         reached = set()
         tensors = []
         for value in event.tensors:
@@ -167,7 +185,7 @@ def first_cuts(tape: tf.GradientTape, events: list[CutEvent], sources: list[Any]
                 tensors.append(value)
         if tensors:
             try:
-                gradients = tape.gradient(tensors, sources, unconnected_gradients=tf.UnconnectedGradients.NONE)
+                gradients = gradient(tape, tensors, sources)
             except Exception:  # symbolic tensors of a traced function, ops without gradient: not reachable here
                 gradients = []
             reached |= {index for index, gradient in enumerate(gradients) if gradient is not None}

@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 
 def explain_cuts(outcome: VerifyOutcome, cwd: Path) -> VerifyOutcome:
     """Set `finding` on every cut site of `outcome` (rows and tape calls) that a static finding explains."""
-    sites = [v.cut for v in outcome.variables if v.cut] + [call.cut for call in outcome.tape_calls if call.cut]
+    sites = [v.cut for v in outcome.variables if v.cut] + [site for call in outcome.tape_calls
+                                                            for site in call.cuts.values()]
     by_file: dict[Path, list[CutSite]] = {}
     for site in sites:
         file, _, line = site.location.rpartition(":")

@@ -102,16 +102,25 @@ class Recorder:
                 lambda x: tf.type_spec_from_value(x) if isinstance(x, (tf.Tensor, tf.SparseTensor)) else x, unpacked)
         self.training_batches[id(model)] = TrainingBatch(unpacked, caller_location(sys._getframe()) or "?", eager)
 
-    def tape_opened(self, tape: Any) -> None:
-        """Record cut points while the first tapes opened at each line record."""
-        if not self.active:
+    def tape_opening(self, tape: Any) -> None:
+        """Record cut points while the first tapes opened at each line record. Such a tape is made persistent so
+        that `first_cuts` can ask it which sources reach each cut point; `released` undoes that for the script."""
+        if not self.active or tape._tape is not None:  # re-entered: it keeps what it had
             return
         where = caller_location(sys._getframe()) or "?"
         self._tapes_opened[where] += 1
         if self._tapes_opened[where] <= RECORDED_TAPES_PER_LINE:
-            from gradfix.verify.cuts import CutRecorder  # TensorFlow is loaded: a tape was opened
+            from gradfix.verify.cuts import CutRecorder  # TensorFlow is loaded: a tape is being opened
 
-            tape._gradfix_cuts = CutRecorder().__enter__()
+            tape._gradfix_made_persistent = not tape._persistent
+            tape._persistent = True
+            tape._gradfix_cuts = CutRecorder()
+
+    @staticmethod
+    def tape_opened(tape: Any) -> None:
+        recorder = getattr(tape, "_gradfix_cuts", None)
+        if recorder is not None:
+            recorder.__enter__()
 
     @staticmethod
     def tape_closed(tape: Any) -> None:
@@ -119,7 +128,8 @@ class Recorder:
         if recorder is not None:
             recorder.__exit__(None, None, None)
 
-    def gradient_returned(self, tape: Any, sources: Any, gradients: Any, read: set[int] | None) -> None:
+    def gradient_returned(self, tape: Any, sources: Any, gradients: Any, read: set[int] | None,
+                          unpatched_gradient: Callable) -> None:
         """`read`: ids of the variables the tape watched before the call (None: not known)."""
         if not self.active:
             return
@@ -128,25 +138,39 @@ class Recorder:
         none_variables, none_tensors, unread = [], [], []
         frame = user_frame(sys._getframe())
         names = _source_expressions(frame, len(flat_sources)) if frame else None
+        judged: dict[int, str] = {}  # source index → its name, for the sources whose cut is looked for
         for index, (source, gradient) in enumerate(zip(flat_sources, tf.nest.flatten(gradients))):
             if gradient is not None:
                 continue
             if _is_variable(source):
                 if getattr(source, "trainable", False):
                     none_variables.append(variable_name(source))
-                    if read is not None and id(getattr(source, "value", source)) not in read:
+                    judged[index] = none_variables[-1]
+                    if read is not None and id(_watchable(source)) not in read:
                         unread.append(none_variables[-1])
             else:
                 none_tensors.append(names[index] if names else f"sources[{index}]")
+                judged[index] = none_tensors[-1]
         recorder = getattr(tape, "_gradfix_cuts", None)
-        cut = recorder.events[0].site if recorder is not None and recorder.events else None
+        cuts = {}
+        if judged and recorder is not None and recorder.events:
+            from gradfix.verify.cuts import first_cuts
+
+            found = first_cuts(tape, recorder.events, [_watchable(s) for s in flat_sources], unpatched_gradient)
+            cuts = {name: found[index] for index, name in judged.items() if index in found}
         where = location(frame.f_code.co_filename, frame.f_lineno) if frame else "?"
         key = (where, not tf.executing_eagerly(), tuple(none_variables), tuple(none_tensors))
         if key in self._tape_calls:
             self._tape_calls[key].calls += 1
         else:
             self._tape_calls[key] = TapeCall(where, key[1], len(flat_sources), none_variables,
-                                             none_tensors=none_tensors, unread_variables=unread, cut=cut)
+                                             none_tensors=none_tensors, unread_variables=unread, cuts=cuts)
+
+
+def _watchable(source: Any) -> Any:
+    """What the tape watches for a source: Keras 3 variables wrap a tf.Variable."""
+    tf = sys.modules["tensorflow"]
+    return source.value if _is_variable(source) and not isinstance(source, tf.Variable) else source
 
 
 def _is_variable(value: Any) -> bool:
@@ -202,17 +226,27 @@ def install(seed: int) -> None:
 
 def _patch_tensorflow(tf: ModuleType, seed: int) -> None:
     tf.random.set_seed(seed)
+    if getattr(tf.GradientTape.gradient, "_gradfix", False):  # patched already (the module ran twice)
+        return
     gradient, enter, exit_ = tf.GradientTape.gradient, tf.GradientTape.__enter__, tf.GradientTape.__exit__
 
     @functools.wraps(gradient)
     def recorded_gradient(tape, target, sources, *args, **kwargs):
         read = {id(v) for v in tape.watched_variables()} if getattr(tape, "_tape", None) is not None else None
+        made_persistent = getattr(tape, "_gradfix_made_persistent", False)
+        if made_persistent and tape._recording:  # as a non-persistent tape does: stop recording
+            RECORDER.tape_closed(tape)
+            tape._pop_tape()
         result = gradient(tape, target, sources, *args, **kwargs)
-        RECORDER.gradient_returned(tape, sources, result, read)
+        RECORDER.gradient_returned(tape, sources, result, read, gradient)
+        if made_persistent and tape._tape is not None:  # release it, as a non-persistent tape is after one call
+            tape._watched_variables, tape._tape = tape._tape.watched_variables(), None
+            tape._gradfix_made_persistent = False
         return result
 
     @functools.wraps(enter)
     def recorded_enter(tape):
+        RECORDER.tape_opening(tape)
         entered = enter(tape)
         RECORDER.tape_opened(tape)
         return entered
@@ -222,6 +256,7 @@ def _patch_tensorflow(tf: ModuleType, seed: int) -> None:
         RECORDER.tape_closed(tape)
         return exit_(tape, *exc_info)
 
+    recorded_gradient._gradfix = True
     tf.GradientTape.gradient = recorded_gradient
     tf.GradientTape.__enter__, tf.GradientTape.__exit__ = recorded_enter, recorded_exit
 

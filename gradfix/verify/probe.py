@@ -120,8 +120,9 @@ def _children(path: str, obj: Any, layer_types: tuple[type, ...]) -> Iterator[tu
 
 def _public_name(obj: Any, name: str, value: Any) -> str:
     """`kernel` for Keras' `_kernel` when the class exposes it as a property: the name the user writes."""
-    public = name.lstrip("_")
-    if public != name and isinstance(getattr(type(obj), public, None), property):
+    public = name[1:]
+    if name.startswith("_") and isinstance(value, _keras_types()[1]) \
+            and isinstance(getattr(type(obj), public, None), property):
         try:
             if getattr(obj, public) is value:
                 return public
@@ -158,10 +159,12 @@ def _is_floating(variable: Any) -> bool:
     return tf.as_dtype(variable.dtype).is_floating
 
 
-def _is_reported(variable: Any) -> bool:
-    """Integer variables only when they claim to be trainable (step counters and seed states are not worth a
-    row)."""
-    return _is_floating(variable) or bool(variable.trainable)
+def _is_reported(path: str, variable: Any, tracked: set[int]) -> bool:
+    """Integer variables only when they claim to be trainable and are the user's (Keras' step counters and seed
+    states are not worth a row: untracked ones sit in private attributes)."""
+    if _is_floating(variable):
+        return True
+    return bool(variable.trainable) and (id(variable) in tracked or not path.rpartition(".")[2].startswith("_"))
 
 
 def _tape_source(variable: Any) -> Any:
@@ -188,7 +191,7 @@ def _inventory(model: Any, found: Discovery) -> list[tuple[VariableStatus, Any]]
     for path, variable in _paths_and_variables(model, found):
         source = _tape_source(variable)
         if id(source) in sources_seen or not (id(variable) in tracked or variable.trainable) \
-                or not _is_reported(variable):
+                or not _is_reported(path, variable, tracked):
             continue
         sources_seen.add(id(source))
         status = VariableStatus(

@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from gradfix.verify.report import (CUT, FAILING_VERDICTS, FROZEN, TRAINS, UNKNOWN, UNUSED, CutSite, GradientReport,
-                                   TapeCall, VariableStatus)
+                                   TapeCall, VariableStatus, judged_names)
 
 if TYPE_CHECKING:
     from gradfix.verify.runner import VerifyOutcome
@@ -72,7 +72,7 @@ def outcome_renderable(outcome: VerifyOutcome) -> RenderableType:
                                                                              if outcome.keras else ""), style="bold")]
     parts += [report_renderable(report) for report in outcome.models]
     if outcome.tape_calls:
-        parts.append(_tape_calls_table(outcome.tape_calls))
+        parts.append(_tape_calls_table(outcome.tape_calls, {v.name for v in outcome.variables}))
     findings = _explaining_findings(outcome)
     if findings:
         parts.append(Group(Text("static findings on the cut lines (gradfix check):", style="bold"),
@@ -83,11 +83,11 @@ def outcome_renderable(outcome: VerifyOutcome) -> RenderableType:
 
 def _explaining_findings(outcome: VerifyOutcome) -> list[str]:
     sites = [v.cut for v in outcome.variables if v.cut and v.verdict == CUT]
-    sites += [call.cut for call in outcome.tape_calls if call.cut and not call.ok]
+    sites += [site for call in outcome.tape_calls for site in call.cuts.values()]
     return list(dict.fromkeys(site.finding for site in sites if site.finding))
 
 
-def _tape_calls_table(tape_calls: list[TapeCall]) -> Table:
+def _tape_calls_table(tape_calls: list[TapeCall], judged: set[str]) -> Table:
     table = Table(title="GradientTape.gradient calls made by the target", title_justify="left",
                   box=box.SIMPLE_HEAD, title_style="bold")
     for column in ("called at", "calls", "mode", "sources"):
@@ -95,20 +95,24 @@ def _tape_calls_table(tape_calls: list[TapeCall]) -> Table:
     table.add_column("sources whose gradient is None", overflow="fold", min_width=24)
     for call in tape_calls:
         table.add_row(call.location, str(call.calls), "tf.function (per trace)" if call.in_function else "eager",
-                      str(call.sources), _nones(call))
+                      str(call.sources), _nones(call, judged))
     return table
 
 
-def _nones(call: TapeCall) -> Text:
+def _nones(call: TapeCall, judged: set[str]) -> Text:
+    """The sources that got None; variables with a row above are counted, not listed again."""
     if call.ok:
         return Text("– (all got gradients)", style="green")
     unread = set(call.unread_variables)
-    parts = [f"{name} (never read)" if name in unread else name for name in call.none_variables]
+    in_rows = [name for name in call.none_variables if name in judged]
+    parts = [f"{len(in_rows)} variable{'s' * (len(in_rows) != 1)} (verdicts above)"] if in_rows else []
+    parts += [f"{name} (never read)" if name in unread else name for name in call.none_variables
+              if name not in judged]
     parts += [f"{name} (a tensor)" for name in call.none_tensors]
     text = ", ".join(parts)
-    if call.cut and len(unread) < len(call.none_variables):
-        text += f"; first cut while the tape recorded: {_site(call.cut)}"
-    return Text(text, style="red")
+    if call.cuts:
+        text += f"; first cut: {_site(next(iter(call.cuts.values())))}"
+    return Text(text, style="red" if call.none_tensors or call.cuts else "yellow")
 
 
 def _verdict_line(outcome: VerifyOutcome) -> RenderableType:
@@ -116,7 +120,7 @@ def _verdict_line(outcome: VerifyOutcome) -> RenderableType:
     counts = Counter(v.verdict for v in outcome.variables if v.meant_to_train and v.verdict != TRAINS)
     why = ", ".join(f"{count} {verdict}" for verdict, count in counts.items())
     summary = f"{trained}/{meant} variables meant to train get gradients" + (f" ({why})" if why else "") \
-        if meant else "no model variables probed; the tape calls below decide"
+        if meant else "no model variables probed (the tape calls above decide)"
     lines = []
     if outcome.exit_code == 0:
         lines.append(Text(f"✓ gradients flow: {summary}", style="bold green"))
@@ -126,10 +130,11 @@ def _verdict_line(outcome: VerifyOutcome) -> RenderableType:
         lines += [Text(f"✗ {failure}", style="red") for failure in outcome.failures
                   if not any(failure.startswith(f"{report.model}: ") for report in outcome.models)
                   and failure.split(":")[0] not in judged]
-    if outcome.warnings and outcome.exit_code != 2:
-        unused = "; ".join(outcome.warnings)
-        lines.append(Text(f"⚠ unused (a warning; --strict makes it a failure): {unused}" if not outcome.strict
-                          else f"✗ unused (--strict): {unused}", style="yellow"))
+    unused = [v.label for v in outcome.variables if v.verdict == UNUSED]
+    unused += [warning for call in outcome.tape_calls for warning in call.warnings(judged_names(outcome.models))]
+    if unused and outcome.exit_code != 2:
+        lines.append(Text(("✗ unused (--strict): " if outcome.strict else
+                           "⚠ unused, a warning (--strict makes it a failure): ") + ", ".join(unused), style="yellow"))
     if outcome.error:
         prefix = "the target stopped" if outcome.exit_code == 1 else "✗ cannot verify"
         lines.append(Text(f"{prefix}: {outcome.error}", style="bold red" if outcome.exit_code == 2 else "red"))

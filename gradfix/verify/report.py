@@ -227,7 +227,7 @@ class TapeCall:
     calls: int = 1
     none_tensors: list[str] = field(default_factory=list)  # other sources whose gradient was None, as written
     unread_variables: list[str] = field(default_factory=list)  # of none_variables: never read while taped
-    cut: CutSite | None = None  # the first cut recorded while the tape recorded
+    cuts: dict[str, CutSite] = field(default_factory=dict)  # source → the first cut point its path reaches
 
     @property
     def ok(self) -> bool:
@@ -236,10 +236,8 @@ class TapeCall:
     def failures(self, judged: set[str]) -> list[str]:
         """Nones that fail: every tensor source, and every variable the tape read whose path was cut — except the
         variables in `judged`, whose rows (with this call's facts attached) speak for them."""
-        found = []
-        cut_off = [n for n in self.none_variables if n not in judged and n not in self.unread_variables and self.cut]
-        if cut_off:
-            found.append(f"{self.location}: tape.gradient returned None for {', '.join(cut_off)}; cut at {self.cut}")
+        found = [f"{self.location}: tape.gradient returned None for {name}; cut at {self.cuts[name]}"
+                 for name in self.none_variables if name not in judged and name in self.cuts]
         if self.none_tensors:
             found.append(f"{self.location}: tape.gradient returned None for {', '.join(self.none_tensors)}: a "
                          "tensor gets a gradient only when the tape watches it (tape.watch) and the target depends "
@@ -247,14 +245,13 @@ class TapeCall:
         return found
 
     def warnings(self, judged: set[str]) -> list[str]:
-        unused = [n for n in self.none_variables if n not in judged and (n in self.unread_variables or not self.cut)]
+        unused = [n for n in self.none_variables if n not in judged and n not in self.cuts]
         return [f"{self.location}: tape.gradient returned None for {', '.join(unused)}: the target does not "
                 "depend on them (unused)"] if unused else []
 
     @classmethod
     def from_dict(cls, data: dict) -> TapeCall:
-        cut = data.get("cut")
-        return cls(**{**data, "cut": CutSite(**cut) if cut else None})
+        return cls(**{**data, "cuts": {name: CutSite(**site) for name, site in data.get("cuts", {}).items()}})
 
 
 def attach_tape_calls(reports: list[GradientReport], tape_calls: list[TapeCall]) -> None:
@@ -270,7 +267,7 @@ def attach_tape_calls(reports: list[GradientReport], tape_calls: list[TapeCall])
                 row.script_none = row.script_none or call.location
                 read = name not in call.unread_variables
                 row.script_read = row.script_read and read
-                row.cut = row.cut or (call.cut if read else None)
+                row.cut = row.cut or call.cuts.get(name)
 
 
 def judged_names(reports: list[GradientReport]) -> set[str]:

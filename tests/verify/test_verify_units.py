@@ -62,7 +62,7 @@ def test_exit_codes():
     assert _outcome(_variable(gradient="none")).exit_code == 1
     assert _outcome(error="boom").exit_code == 2
     assert _outcome(_variable(gradient="none"), error="ValueError: No gradients provided").exit_code == 1
-    cut_call = TapeCall("train.py:9", False, 1, ["net/dense/kernel"], cut=NP_DOT)
+    cut_call = TapeCall("train.py:9", False, 1, ["net/dense/kernel"], cuts={"net/dense/kernel": NP_DOT})
     assert _outcome(_variable(), tape_calls=[cut_call]).exit_code == 1
 
 
@@ -78,12 +78,12 @@ def test_unused_variables_warn_and_fail_only_under_strict():
 def test_a_none_from_the_scripts_own_tape_becomes_the_variables_verdict():
     """The probe's loss reaches the bias; the script's loss does not: cut where the tape recorded a cut, unused
     where its tape never read it (or nothing cut it)."""
-    cut = TapeCall("train.py:9", True, 3, ["net/dense/bias"], calls=3, cut=NP_DOT)
+    cut = TapeCall("train.py:9", True, 3, ["net/dense/bias"], calls=3, cuts={"net/dense/bias": NP_DOT})
     outcome = _outcome(_variable(), _variable("net/dense/bias"), tape_calls=[cut])
     assert outcome.gradient_counts == (1, 2)
     assert outcome.failures == ["Net 'net': net/dense/bias: cut at model.py:26: np.dot on a tensor "
                                 "(tape.gradient at train.py:9 returned None)"]
-    unread = TapeCall("train.py:9", True, 3, ["net/dense/bias"], unread_variables=["net/dense/bias"], cut=NP_DOT)
+    unread = TapeCall("train.py:9", True, 3, ["net/dense/bias"], unread_variables=["net/dense/bias"])
     outcome = _outcome(_variable(), _variable("net/dense/bias"), tape_calls=[unread])
     assert (outcome.exit_code, [v.verdict for v in outcome.variables]) == (0, ["trains", "unused"])
 
@@ -104,10 +104,10 @@ def test_a_synthesized_input_that_fails_is_inconclusive_not_a_failure():
 
 def test_outcome_round_trips_through_json():
     outcome = _outcome(_variable(), _variable("net/dense/bias", gradient="none", read=True, cut=NP_DOT),
-                       tape_calls=[TapeCall("t.py:1", False, 1, [], cut=NP_DOT)],
+                       tape_calls=[TapeCall("t.py:1", False, 1, ["w"], cuts={"w": NP_DOT})],
                        output=OutputDigest([[1, 2]], [0.5, -1.0]))
     data = outcome.to_dict()
-    assert (data["exit_code"], data["failing_variables"]) == (1, ["net/dense/bias"])
+    assert (data["exit_code"], data["failing_variables"]) == (1, ["net/dense/bias", "w"])
     assert data["models"][0]["variables"][1]["verdict"] == "cut"
     assert VerifyOutcome.from_dict("model.py", data) == outcome
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import sysconfig
 from pathlib import Path
@@ -110,6 +111,20 @@ def test_outcome_round_trips_through_json():
     assert (data["exit_code"], data["failing_variables"]) == (1, ["net/dense/bias", "w"])
     assert data["models"][0]["variables"][1]["verdict"] == "cut"
     assert VerifyOutcome.from_dict("model.py", data) == outcome
+
+
+def test_the_json_outcome_follows_the_documented_schema():
+    import jsonschema
+
+    schema = json.loads((Path(__file__).resolve().parents[1] / "data" / "gradfix-verify.schema.json").read_text())
+    outcome = _outcome(_variable(), _variable("net/dense/bias", gradient="none", read=True, cut=NP_DOT),
+                       tape_calls=[TapeCall("t.py:1", True, 2, ["w"], none_tensors=["x"], cuts={"w": NP_DOT})],
+                       output=OutputDigest([[1, 2]], [0.5, None]))
+    jsonschema.validate(json.loads(outcome.to_json()), schema)
+    broken = outcome.to_dict()
+    broken["models"][0]["variables"][0]["verdict"] = "fine"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, schema)
 
 
 def test_digest_differences():

@@ -159,12 +159,10 @@ def _is_floating(variable: Any) -> bool:
     return tf.as_dtype(variable.dtype).is_floating
 
 
-def _is_reported(path: str, variable: Any, tracked: set[int]) -> bool:
-    """Integer variables only when they claim to be trainable and are the user's (Keras' step counters and seed
-    states are not worth a row: untracked ones sit in private attributes)."""
-    if _is_floating(variable):
-        return True
-    return bool(variable.trainable) and (id(variable) in tracked or not path.rpartition(".")[2].startswith("_"))
+def _is_reported(variable: Any, tracked: set[int]) -> bool:
+    """Integer variables only when Keras tracks them as trainable (its step counters, seed states and
+    `steps_per_execution` are not worth a row)."""
+    return _is_floating(variable) or (bool(variable.trainable) and id(variable) in tracked)
 
 
 def _tape_source(variable: Any) -> Any:
@@ -191,7 +189,7 @@ def _inventory(model: Any, found: Discovery) -> list[tuple[VariableStatus, Any]]
     for path, variable in _paths_and_variables(model, found):
         source = _tape_source(variable)
         if id(source) in sources_seen or not (id(variable) in tracked or variable.trainable) \
-                or not _is_reported(path, variable, tracked):
+                or not _is_reported(variable, tracked):
             continue
         sources_seen.add(id(source))
         status = VariableStatus(

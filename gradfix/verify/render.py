@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 _VERDICT_STYLES = {TRAINS: "green", UNUSED: "yellow", FROZEN: "cyan", UNKNOWN: "yellow"}
 PLAIN_WIDTH = 130  # logs and pipes; longer names fold onto the next line
+_MAX_NAME_WIDTH = 58  # names up to this long stay on one line; the verdict keeps the rest of the width
 
 
 def to_text(renderable: RenderableType) -> str:
@@ -31,15 +32,15 @@ def to_text(renderable: RenderableType) -> str:
 def report_renderable(report: GradientReport) -> RenderableType:
     table = Table(title=f"{report.model} ({report.inputs})\nloss: {report.loss}", title_justify="left",
                   box=box.SIMPLE_HEAD, title_style="bold")
-    for column in ("variable", "attribute"):
-        table.add_column(column, overflow="fold")
-    table.add_column("shape", overflow="fold")
+    longest = max((len(text) for v in report.variables for text in (v.name, v.path)), default=0)
+    table.add_column("variable / attribute", overflow="fold", width=min(longest + 2, _MAX_NAME_WIDTH))
+    table.add_column("shape", no_wrap=True)
     for column in ("mean |grad|", "max |grad|"):
         table.add_column(column, justify="right", no_wrap=True)
-    table.add_column("verdict", overflow="fold", min_width=24)
+    table.add_column("verdict", overflow="fold", ratio=1)  # the rest of the width
     for v in report.variables:
-        table.add_row(v.name, v.path, str(tuple(v.shape)), _magnitude(v.grad_mean), _magnitude(v.grad_max),
-                      verdict_text(v))
+        table.add_row(Text.assemble(v.name, "\n", (f"  {v.path}", "dim")), str(tuple(v.shape)),
+                      _magnitude(v.grad_mean), _magnitude(v.grad_max), verdict_text(v))
     notes = [Text(f"✗ {failure}", style="red") for failure in report.model_failures]
     if report.error and report.inputs_synthesized:
         notes.append(Text(f"not probed with these inputs: {report.error}", style="yellow"))

@@ -141,12 +141,18 @@ def _tensor_arguments(args: tuple, kwargs: dict) -> list[Any]:
 
 
 def _is_tensor(value: Any) -> bool:
-    return isinstance(value, (tf.Tensor, tf.Variable)) or _is_keras_variable(value)
+    return isinstance(value, tf.Tensor) or is_variable(value)
 
 
-def _is_keras_variable(value: Any) -> bool:
+def is_variable(value: Any) -> bool:
+    """A tf.Variable or a Keras 3 variable (whichever Keras is loaded; never imports one)."""
     keras = sys.modules.get("keras")
-    return keras is not None and isinstance(value, getattr(keras, "Variable", ()))
+    return isinstance(value, tf.Variable) or (keras is not None and isinstance(value, getattr(keras, "Variable", ())))
+
+
+def tape_source(variable: Any) -> Any:
+    """What a tape watches for a variable: Keras 3 variables wrap a tf.Variable."""
+    return variable.value if is_variable(variable) and not isinstance(variable, tf.Variable) else variable
 
 
 def _is_floating_tensor(value: Any) -> bool:
@@ -178,10 +184,9 @@ def first_cuts(tape: tf.GradientTape, events: list[CutEvent], sources: list[Any]
         reached = set()
         tensors = []
         for value in event.tensors:
-            variable = getattr(value, "value", value) if _is_keras_variable(value) else value
-            if id(variable) in position:
-                reached.add(position[id(variable)])
-            elif isinstance(value, tf.Tensor) and not isinstance(value, tf.Variable):
+            if id(tape_source(value)) in position:
+                reached.add(position[id(tape_source(value))])
+            elif isinstance(value, tf.Tensor) and not is_variable(value):
                 tensors.append(value)
         if tensors:
             try:

@@ -104,7 +104,8 @@ class Recorder:
 
     def tape_opening(self, tape: Any) -> None:
         """Record cut points while the first tapes opened at each line record. Such a tape is made persistent so
-        that `first_cuts` can ask it which sources reach each cut point; `released` undoes that for the script."""
+        that `first_cuts` can ask it which sources reach each cut point; the patched `gradient` then releases it as
+        a non-persistent tape would be."""
         if not self.active or tape._tape is not None:  # re-entered: it keeps what it had
             return
         where = caller_location(sys._getframe()) or "?"
@@ -133,6 +134,8 @@ class Recorder:
         """`read`: ids of the variables the tape watched before the call (None: not known)."""
         if not self.active:
             return
+        from gradfix.verify.cuts import first_cuts, is_variable, tape_source  # TensorFlow is loaded
+
         tf = sys.modules["tensorflow"]
         flat_sources = tf.nest.flatten(sources)
         none_variables, none_tensors, unread = [], [], []
@@ -142,11 +145,11 @@ class Recorder:
         for index, (source, gradient) in enumerate(zip(flat_sources, tf.nest.flatten(gradients))):
             if gradient is not None:
                 continue
-            if _is_variable(source):
+            if is_variable(source):
                 if getattr(source, "trainable", False):
                     none_variables.append(variable_name(source))
                     judged[index] = none_variables[-1]
-                    if read is not None and id(_watchable(source)) not in read:
+                    if read is not None and id(tape_source(source)) not in read:
                         unread.append(none_variables[-1])
             else:
                 none_tensors.append(names[index] if names else f"sources[{index}]")
@@ -154,9 +157,7 @@ class Recorder:
         recorder = getattr(tape, "_gradfix_cuts", None)
         cuts = {}
         if judged and recorder is not None and recorder.events:
-            from gradfix.verify.cuts import first_cuts
-
-            found = first_cuts(tape, recorder.events, [_watchable(s) for s in flat_sources], unpatched_gradient)
+            found = first_cuts(tape, recorder.events, [tape_source(s) for s in flat_sources], unpatched_gradient)
             cuts = {name: found[index] for index, name in judged.items() if index in found}
         where = location(frame.f_code.co_filename, frame.f_lineno) if frame else "?"
         key = (where, not tf.executing_eagerly(), tuple(none_variables), tuple(none_tensors))
@@ -165,18 +166,6 @@ class Recorder:
         else:
             self._tape_calls[key] = TapeCall(where, key[1], len(flat_sources), none_variables,
                                              none_tensors=none_tensors, unread_variables=unread, cuts=cuts)
-
-
-def _watchable(source: Any) -> Any:
-    """What the tape watches for a source: Keras 3 variables wrap a tf.Variable."""
-    tf = sys.modules["tensorflow"]
-    return source.value if _is_variable(source) and not isinstance(source, tf.Variable) else source
-
-
-def _is_variable(value: Any) -> bool:
-    tf = sys.modules["tensorflow"]
-    keras = sys.modules.get("keras")
-    return isinstance(value, tf.Variable) or (keras is not None and isinstance(value, getattr(keras, "Variable", ())))
 
 
 def _source_expressions(frame: FrameType, count: int) -> list[str] | None:

@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import tensorflow as tf
 
-from gradfix.verify.cuts import CutRecorder, first_cuts
+from gradfix.verify.cuts import CutRecorder, first_cuts, tape_source
 from gradfix.verify.frames import describe_exception, is_user_file, location
 from gradfix.verify.report import (GRADIENT_NONE, GRADIENT_OK, GRADIENT_UNKNOWN, GRADIENT_ZERO, MAX_DIGEST_VALUES,
                                    GradientReport, OutputDigest, VariableStatus, variable_name)
@@ -165,11 +165,6 @@ def _is_reported(variable: Any, tracked: set[int]) -> bool:
     return _is_floating(variable) or (bool(variable.trainable) and id(variable) in tracked)
 
 
-def _tape_source(variable: Any) -> Any:
-    """What a tape can watch: Keras 3 variables wrap a tf.Variable."""
-    return variable if isinstance(variable, tf.Variable) else variable.value
-
-
 def _paths_and_variables(model: Any, found: Discovery) -> list[tuple[str, Any]]:
     """Every variable: Keras' own list first, in its order, then the untracked ones the walk found. A tracked
     variable the walk did not reach is named by its Keras name."""
@@ -187,7 +182,7 @@ def _inventory(model: Any, found: Discovery) -> list[tuple[VariableStatus, Any]]
     frozen = {id(v) for layer in found.layers if not layer.trainable for v in layer.variables}
     rows, sources_seen = [], set()
     for path, variable in _paths_and_variables(model, found):
-        source = _tape_source(variable)
+        source = tape_source(variable)
         if id(source) in sources_seen or not (id(variable) in tracked or variable.trainable) \
                 or not _is_reported(variable, tracked):
             continue

@@ -87,6 +87,29 @@ def test_numpy_on_a_symbolic_tensor_is_caught_in_tf_function(net):
     assert cut.endswith(f"test_verify_api.py:{_line_of('np.asarray(self.w)')}: np.asarray on a tensor")
 
 
+def test_a_layer_built_but_never_called_is_unused_not_failing(tf):
+    keras = tf.keras
+
+    class Net(keras.Model):
+        def __init__(self):
+            super().__init__(name="net")
+            self.head = keras.layers.Dense(2, name="head")
+            self.spare = keras.layers.Dense(2, name="spare")
+
+        def build(self, input_shape):
+            self.spare.build(input_shape)  # built, never called in `call`
+
+        def call(self, inputs):
+            return self.head(inputs)
+
+    report = check_gradients(Net(), X)
+    assert report.ok, str(report)
+    spare = [v for v in report.variables if v.path.startswith("model.spare.")]
+    assert [(v.verdict, v.read) for v in spare] == [("unused", False)] * 2
+    assert spare[0].detail == "never read by the forward pass: built but never called in `call`?"
+    assert "⚠ unused: never read by the forward pass" in str(report)
+
+
 def test_frozen_layers_are_reported_frozen_not_failing(net):
     model = net("tracked")
     model(X)

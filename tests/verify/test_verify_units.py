@@ -127,6 +127,17 @@ def test_the_json_outcome_follows_the_documented_schema():
         jsonschema.validate(broken, schema)
 
 
+def test_the_readme_documents_the_verify_json_and_every_verdict():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    schema = json.loads((Path(__file__).resolve().parents[1] / "data" / "gradfix-verify.schema.json").read_text())
+    assert "tests/data/gradfix-verify.schema.json" in readme
+    for key in ("exit_code", "failures", "warnings", "failing_variables", "models", "tape_calls"):
+        assert f'"{key}"' in readme, key
+    documented = schema["definitions"]["variable"]["properties"]["verdict"]["enum"]
+    assert documented == list(VERDICTS)
+    assert all(f"`{verdict}`" in readme for verdict in VERDICTS)
+
+
 def test_digest_differences():
     digest = OutputDigest([[3]], [1.0, None, 2.0])  # None: not finite
     assert digest.max_abs_diff(OutputDigest([[3]], [1.5, None, 2.0])) == 0.5

@@ -63,8 +63,10 @@ class CutRecorder:
             self._unpatch()
 
     def record(self, what: str, values: Any) -> None:
+        if self._depth == 0 or len(self.events) >= MAX_EVENTS:  # a wrapper kept past the recording is inert
+            return
         tensors = [x for x in tf.nest.flatten(values) if _is_floating_tensor(x)]
-        if not tensors or len(self.events) >= MAX_EVENTS:
+        if not tensors:
             return
         where = caller_location(sys._getframe(1))
         if where is not None:  # library-internal conversions (no user line on the stack) are not the user's cut
@@ -74,8 +76,9 @@ class CutRecorder:
         for name, value in list(vars(np).items()):
             if not name.startswith("_") and callable(value) and not isinstance(value, type):
                 self._replace(np, name, _RecordedNumpy(self, name, value))
+        tensor_class = ops._EagerTensorBase
         for method, what in _TENSOR_METHODS.items():
-            self._replace(ops._EagerTensorBase, method, _recorded_method(self, getattr(ops._EagerTensorBase, method), what))
+            self._replace(tensor_class, method, _recorded_method(self, getattr(tensor_class, method), what))
         op_callbacks.add_op_callback(self._op_callback)
 
     def _unpatch(self) -> None:

@@ -134,8 +134,8 @@ def _verdict_line(outcome: VerifyOutcome) -> RenderableType:
     unused = [v.label for v in outcome.variables if v.verdict == UNUSED]
     unused += [warning for call in outcome.tape_calls for warning in call.warnings(judged_names(outcome.models))]
     if unused and outcome.exit_code != 2:
-        lines.append(Text(("✗ unused (--strict): " if outcome.strict else
-                           "⚠ unused, a warning (--strict makes it a failure): ") + ", ".join(unused), style="yellow"))
+        label = "✗ unused (--strict): " if outcome.strict else "⚠ unused, a warning (--strict makes it a failure): "
+        lines.append(Text(label + ", ".join(unused), style="yellow"))
     if outcome.error:
         prefix = "the target stopped" if outcome.exit_code == 1 else "✗ cannot verify"
         lines.append(Text(f"{prefix}: {outcome.error}", style="bold red" if outcome.exit_code == 2 else "red"))

@@ -67,7 +67,8 @@ def test_an_untracked_variable_fails_with_its_path(net):
     assert not report.ok
     (untracked,) = [v for v in report.variables if not v.tracked]
     assert (untracked.path, untracked.verdict) == ("model.scale.w", "untracked")
-    assert "model.scale.w: not tracked by Keras: not in model.variables, so neither trained nor saved" in report.failures
+    assert "model.scale.w: not tracked by Keras: not in model.variables, so neither trained nor saved" \
+        in report.failures
     assert "✗ untracked: not tracked by Keras" in str(report)
 
 

@@ -71,7 +71,8 @@ def test_a_codebook_trained_only_through_add_loss_trains(verify):
     code, outcome = verify("vqvae_codebook.py", "3")
     (model,) = outcome["models"]
     assert (code, _rows(outcome)["quantizer/codebook"]["verdict"]) == (0, "trains")
-    assert model["loss"] == "the compiled loss 'mse' (as `fit` computes it) + model.losses (1 add_loss/regularizer term)"
+    assert model["loss"] == ("the compiled loss 'mse' (as `fit` computes it) + model.losses "
+                             "(1 add_loss/regularizer term)")
     assert model["inputs"].startswith("random data shaped like the training batch traced at ")
 
 

@@ -111,7 +111,7 @@ class Recorder:
         where = caller_location(sys._getframe()) or "?"
         self._tapes_opened[where] += 1
         if self._tapes_opened[where] <= RECORDED_TAPES_PER_LINE:
-            from gradfix.verify.cuts import CutRecorder  # TensorFlow is loaded: a tape is being opened
+            from .cuts import CutRecorder  # TensorFlow is loaded: a tape is being opened
 
             tape._gradfix_made_persistent = not tape._persistent
             tape._persistent = True
@@ -134,7 +134,7 @@ class Recorder:
         """`read`: ids of the variables the tape watched before the call (None: not known)."""
         if not self.active:
             return
-        from gradfix.verify.cuts import first_cuts, is_variable, tape_source  # TensorFlow is loaded
+        from .cuts import first_cuts, is_variable, tape_source  # TensorFlow is loaded
 
         tf = sys.modules["tensorflow"]
         flat_sources = tf.nest.flatten(sources)

@@ -18,10 +18,11 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import tensorflow as tf
 
-from gradfix.verify.cuts import CutRecorder, first_cuts, tape_source
 from gradfix.verify.frames import describe_exception, is_user_file, location
 from gradfix.verify.report import (GRADIENT_NONE, GRADIENT_OK, GRADIENT_UNKNOWN, GRADIENT_ZERO, MAX_DIGEST_VALUES,
                                    GradientReport, OutputDigest, VariableStatus, variable_name)
+
+from .cuts import CutRecorder, first_cuts, tape_source  # relative, as main's child modules import one another
 
 _MAX_OBJECTS = 200_000  # bounds the object-graph walk on models that hold large data structures
 _UNKNOWN_DIMENSION = 2  # size given to unknown (batch) dimensions of inputs built from a tf.function signature

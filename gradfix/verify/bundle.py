@@ -12,7 +12,7 @@ from pathlib import Path
 PACKAGE = "_gradfix_verify"
 LAUNCHER = "gradfix_verify_child.py"
 # what runs in the child; the rest of the package (cli, runner, change, render, plot) runs in gradfix's process
-CHILD_MODULES = ("__init__", "child", "frames", "instrument", "overlay", "probe", "report", "targets")
+CHILD_MODULES = ("__init__", "child", "cuts", "frames", "instrument", "overlay", "probe", "report", "targets")
 _HERE = Path(__file__).resolve().parent
 
 

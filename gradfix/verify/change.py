@@ -17,7 +17,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Callable, Mapping
 
-from gradfix.verify.report import GRADIENT_OK, GRADIENT_ZERO
+from gradfix.verify.report import TRAINS
 from gradfix.verify.runner import VerifyOutcome, run_verify
 
 CONVENTIONAL_FACTORIES = ("make", "build_model", "get_model", "create_model")
@@ -111,12 +111,10 @@ def _forward_diff(before: VerifyOutcome, after: VerifyOutcome, tolerance: float)
 
 
 def training_weights(outcome: VerifyOutcome) -> set[str]:
-    """The weights that will train (nothing fails them and the probe's gradient reaches them), by model and
-    attribute path: the same weight keeps its path when a fix changes how it is tracked (a bare tf.Variable made
-    an add_weight), where its Keras name appears."""
-    failing = outcome.failing_variables
+    """The weights that will train (their verdict), by model and attribute path: the same weight keeps its path
+    when a fix changes how it is tracked (a bare tf.Variable made an add_weight), where its Keras name appears."""
     return {f"{report.model} {v.path}" for report in outcome.models for v in report.variables
-            if v.meant_to_train and v.label not in failing and v.gradient in (GRADIENT_OK, GRADIENT_ZERO)}
+            if v.verdict == TRAINS}
 
 
 @dataclass

@@ -125,14 +125,27 @@ def _probe_all(to_probe: list[tuple[CalledModel, Callable | None]]) -> list:
     for called, loss_fn in to_probe:
         if id(called.model) in inner:
             continue  # a part of a model probed as a whole
-        args, kwargs, inputs = called.args, called.kwargs, f"inputs from {called.location}"
-        if not called.eager:
-            inputs = f"random inputs shaped like those traced at {called.location}"
+        batch = RECORDER.training_batches.get(id(called.model)) if loss_fn is None else None
+        labels = None
+        if batch:  # trained by fit: probe on its batch, with its labels, through the compiled loss
+            x, y, sample_weight = (*batch.data, None, None)[:3]
+            args, kwargs, eager = (x, y, sample_weight), {"training": True}, batch.eager
+            inputs = f"the training batch at {batch.location}" if eager else \
+                f"random data shaped like the training batch traced at {batch.location}"
+        else:
+            args, kwargs, eager = called.args, called.kwargs, called.eager
+            inputs = f"inputs from {called.location}" if eager else \
+                f"random inputs shaped like those traced at {called.location}"
+        if not eager:
             try:
                 args, kwargs = probe.synthesize_inputs(args, kwargs)
             except probe.CannotSynthesize:
                 continue
-        report = probe.probe(called.model, args, kwargs, loss_fn, inputs=inputs, synthesized=not called.eager)
+        if batch:
+            (x, y, sample_weight), args = args, args[:1]
+            labels = probe.Labels(y, sample_weight) if y is not None else None
+        report = probe.probe(called.model, args, kwargs, loss_fn, inputs=inputs, synthesized=not eager,
+                             labels=labels)
         if report.variables or report.error or report.graph_error:
             probed.append((report, called.model, args, kwargs))
     for report, model, args, kwargs in probed:  # last: it overwrites the weights

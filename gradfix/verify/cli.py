@@ -69,12 +69,14 @@ def verify(
     plot: Optional[Path] = typer.Option(None, "--plot",
                                         help="Also draw the gradient flow per weight into this .png or .svg file "
                                              "(needs matplotlib: pip install 'gradfix\\[plot]')."),
+    strict: bool = typer.Option(False, "--strict", help="Fail on unused variables too (never read by the forward "
+                                                        "pass, or their result never reaches the loss)."),
 ) -> None:
     """Run the model and show, variable by variable, whether gradients reach it.
 
     Exit 0 when every variable meant to train is tracked by Keras, in trainable_variables and gets a gradient
-    (and no tape.gradient call of the target returned None for a trainable variable); 1 when not; 2 when the
-    target cannot run.
+    (unused ones only warn, unless --strict) and no tape.gradient call of the target returned None for a source
+    it cut off or for a tensor; 1 when not; 2 when the target cannot run.
     """
     try:
         from gradfix.verify.runner import run_verify
@@ -89,6 +91,7 @@ def verify(
     except Exception as exc:  # a clean line, never a traceback
         typer.echo(f"gradfix verify: error: {exc}", err=True)
         raise typer.Exit(EXIT_CANNOT_RUN)
+    outcome.strict = strict
     if output_format is VerifyFormat.json:
         typer.echo(outcome.to_json())
     else:

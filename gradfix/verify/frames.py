@@ -34,13 +34,17 @@ def location(filename: str, line: int) -> str:
     return f"{path}:{line}"
 
 
+def user_frame(frame: FrameType | None) -> FrameType | None:
+    """The innermost frame of user code on the stack from `frame` outwards."""
+    while frame is not None and not is_user_file(frame.f_code.co_filename):
+        frame = frame.f_back
+    return frame
+
+
 def caller_location(frame: FrameType | None) -> str | None:
     """The innermost user line on the stack from `frame` outwards (for a call inside `fit`: the `fit` line)."""
-    while frame is not None:
-        if is_user_file(frame.f_code.co_filename):
-            return location(frame.f_code.co_filename, frame.f_lineno)
-        frame = frame.f_back
-    return None
+    frame = user_frame(frame)
+    return location(frame.f_code.co_filename, frame.f_lineno) if frame else None
 
 
 def describe_exception(exc: BaseException) -> str:

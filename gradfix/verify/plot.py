@@ -14,17 +14,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gradfix.verify.report import GRADIENT_NONE, GRADIENT_UNKNOWN, VariableStatus
+from gradfix.verify.report import (CUT, EXCLUDED, FROZEN, NOT_DIFFERENTIABLE, NOT_TRAINABLE, TRAINS, UNKNOWN, UNTRACKED,
+                                   UNUSED)
 
 if TYPE_CHECKING:
     from gradfix.verify.runner import VerifyOutcome
 
 FORMATS = (".png", ".svg")
-TRAINS = "trains"
-# every verdict a weight can have (the names of the report's per-variable verdicts) and its colour (matplotlib's
-# tab10); "trains" is the unmarked one
-COLOURS = {TRAINS: "tab:blue", "cut": "tab:red", "unused": "tab:orange", "untracked": "tab:purple",
-           "excluded": "tab:pink", "frozen": "tab:gray", "not-differentiable": "tab:brown", "unknown": "tab:olive"}
+# the colour (matplotlib's tab10) of every verdict a plotted weight can have (all but not-trainable, which is not
+# plotted); "trains" is the unmarked one
+COLOURS = {TRAINS: "tab:blue", CUT: "tab:red", UNUSED: "tab:orange", UNTRACKED: "tab:purple", EXCLUDED: "tab:pink",
+           FROZEN: "tab:gray", NOT_DIFFERENTIABLE: "tab:brown", UNKNOWN: "tab:olive"}
 _FALLBACK_FLOOR = 1e-12  # the log axis' bottom when no weight has a gradient
 
 
@@ -75,35 +75,17 @@ def flow_chart(weights: list[WeightFlow]) -> FlowChart:
 
 
 def weights_of(outcome: VerifyOutcome) -> list[WeightFlow]:
-    """The weights of every model probed (those meant to train, frozen ones and untracked ones; not statistics
-    such as batch-norm means), each model's in forward order: the weights its forward pass read, in the order
-    they were created (layers build when first called), then the unread ones."""
-    failing = outcome.failing_variables
+    """The weights of every model probed with their verdicts (not the statistics such as batch-norm means, which
+    nothing trains), each model's in forward order: the weights its forward pass read, in the order they were
+    created (layers build when first called), then the unread ones."""
     several = len(outcome.models) > 1
     weights: list[WeightFlow] = []
     for report in outcome.models:
-        shown = [v for v in report.variables if v.meant_to_train or v.frozen or not v.tracked]
+        shown = [v for v in report.variables if v.verdict != NOT_TRAINABLE]
         for v in sorted(shown, key=lambda v: (v.read_order is None, v.read_order or 0)):  # sorted() is stable
             name = f"{report.model}: {v.label}" if several else v.label
-            weights.append(WeightFlow(name, verdict_of(v, failing), v.grad_mean, v.grad_max, len(weights)))
+            weights.append(WeightFlow(name, v.verdict, v.grad_mean, v.grad_max, len(weights)))
     return weights
-
-
-def verdict_of(variable: VariableStatus, failing: set[str]) -> str:
-    """The verdict from the report's rows: untracked, frozen, excluded (not in trainable_variables), unknown (the
-    forward pass failed); cut when the forward pass read it and no gradient reached it (in the probe or in the
-    target's own tape calls), unused when it was never read."""
-    if not variable.tracked and variable.trainable:
-        return "untracked"
-    if variable.frozen:
-        return "frozen"
-    if not variable.in_trainable_variables:
-        return "excluded"
-    if variable.gradient == GRADIENT_UNKNOWN:
-        return "unknown"
-    if variable.gradient == GRADIENT_NONE or variable.label in failing:
-        return "unused" if variable.read_order is None and variable.gradient == GRADIENT_NONE else "cut"
-    return TRAINS
 
 
 def check_plot_path(path: Path) -> None:

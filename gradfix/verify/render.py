@@ -1,8 +1,10 @@
-"""Verify results as rich tables: for the CLI, for `str(report)` and for pytest failure messages."""
+"""Verify results as rich tables: for the CLI, for `str(report)` and for pytest failure messages. Names are
+folded, never cut: a row must say exactly which weight it is about."""
 
 from __future__ import annotations
 
 import io
+from collections import Counter
 from typing import TYPE_CHECKING
 
 from rich import box
@@ -10,13 +12,15 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from gradfix.verify.report import GRADIENT_NONE, GRADIENT_OK, GRADIENT_ZERO, GradientReport, VariableStatus
+from gradfix.verify.report import (CUT, FAILING_VERDICTS, FROZEN, TRAINS, UNKNOWN, UNUSED, CutSite, GradientReport,
+                                   TapeCall, VariableStatus, judged_names)
 
 if TYPE_CHECKING:
     from gradfix.verify.runner import VerifyOutcome
 
-_GRADIENT_STYLES = {GRADIENT_OK: "green", GRADIENT_ZERO: "yellow", GRADIENT_NONE: "bold red"}
-PLAIN_WIDTH = 130  # wide enough that the variable table does not fold
+_VERDICT_STYLES = {TRAINS: "green", UNUSED: "yellow", FROZEN: "cyan", UNKNOWN: "yellow"}
+PLAIN_WIDTH = 130  # logs and pipes; longer names fold onto the next line
+_MAX_NAME_WIDTH = 58  # names up to this long stay on one line; the verdict keeps the rest of the width
 
 
 def to_text(renderable: RenderableType) -> str:
@@ -26,32 +30,42 @@ def to_text(renderable: RenderableType) -> str:
 
 
 def report_renderable(report: GradientReport) -> RenderableType:
-    table = Table(title=f"{report.model} ({report.inputs})", title_justify="left", box=box.SIMPLE_HEAD,
-                  title_style="bold")
-    for column in ("variable", "shape", "tracked", "trainable", "in trainable_variables", "gradient", "verdict"):
-        table.add_column(column)
+    table = Table(title=f"{report.model} ({report.inputs})\nloss: {report.loss}", title_justify="left",
+                  box=box.SIMPLE_HEAD, title_style="bold")
+    longest = max((len(text) for v in report.variables for text in (v.name, v.path)), default=0)
+    table.add_column("variable / attribute", overflow="fold", width=min(longest + 2, _MAX_NAME_WIDTH))
+    table.add_column("shape", no_wrap=True)
+    for column in ("mean |grad|", "max |grad|"):
+        table.add_column(column, justify="right", no_wrap=True)
+    table.add_column("verdict", overflow="fold", ratio=1)  # the rest of the width
     for v in report.variables:
-        table.add_row(v.label, str(tuple(v.shape)), _yes_no(v.tracked),
-                      "frozen" if v.frozen else _yes_no(v.trainable), _yes_no(v.in_trainable_variables),
-                      Text(v.gradient, style=_GRADIENT_STYLES.get(v.gradient, "dim")), _verdict(v))
+        table.add_row(Text.assemble(v.name, "\n", (f"  {v.path}", "dim")), str(tuple(v.shape)),
+                      _magnitude(v.grad_mean), _magnitude(v.grad_max), verdict_text(v))
     notes = [Text(f"✗ {failure}", style="red") for failure in report.model_failures]
     if report.error and report.inputs_synthesized:
         notes.append(Text(f"not probed with these inputs: {report.error}", style="yellow"))
     return Group(table, *notes)
 
 
-def _yes_no(flag: bool) -> str:
-    return "yes" if flag else "no"
+def verdict_text(v: VariableStatus) -> Text:
+    """`✗ cut at model.py:26: np.dot on a tensor [GF101]`, `⚠ unused: ...`, `✓ trains`."""
+    verdict = v.verdict
+    if verdict == TRAINS:
+        return Text(f"✓ {v.detail}", style="green")
+    mark = "✗ " if verdict in FAILING_VERDICTS else "⚠ " if verdict == UNUSED else ""
+    detail = v.detail if verdict != CUT or not v.cut else v.detail.replace(str(v.cut), _site(v.cut))
+    text = detail if detail.startswith(verdict) else f"{verdict}: {detail}"
+    return Text(mark + text, style=_VERDICT_STYLES.get(verdict, "red" if mark else "dim"))
 
 
-def _verdict(v: VariableStatus) -> Text:
-    if v.problems:
-        return Text(f"✗ {'; '.join(v.problems)}", style="red")
-    if v.frozen:
-        return Text("frozen (deliberate)", style="cyan")
-    if not v.meant_to_train:
-        return Text("not trained", style="dim")
-    return Text("✓ trains" + (" (zero gradient)" if v.gradient == GRADIENT_ZERO else ""), style="green")
+def _site(site: CutSite) -> str:
+    """The cut point with the code of the static finding on its line, the finding itself listed below."""
+    code = f" [{site.finding.split()[0]}]" if site.finding else ""
+    return f"{site.location}: {site.what}{code}"
+
+
+def _magnitude(value: float | None) -> str:
+    return "–" if value is None else "0" if value == 0 else f"{value:.1e}"
 
 
 def outcome_renderable(outcome: VerifyOutcome) -> RenderableType:
@@ -59,34 +73,69 @@ def outcome_renderable(outcome: VerifyOutcome) -> RenderableType:
                                                                              if outcome.keras else ""), style="bold")]
     parts += [report_renderable(report) for report in outcome.models]
     if outcome.tape_calls:
-        parts.append(_tape_calls_table(outcome))
+        parts.append(_tape_calls_table(outcome.tape_calls, {v.name for v in outcome.variables}))
+    findings = _explaining_findings(outcome)
+    if findings:
+        parts.append(Group(Text("static findings on the cut lines (gradfix check):", style="bold"),
+                           *(Text(f"  {finding}") for finding in findings)))
     parts.append(_verdict_line(outcome))
     return Group(*parts)
 
 
-def _tape_calls_table(outcome: VerifyOutcome) -> Table:
+def _explaining_findings(outcome: VerifyOutcome) -> list[str]:
+    sites = [v.cut for v in outcome.variables if v.cut and v.verdict == CUT]
+    sites += [site for call in outcome.tape_calls for site in call.cuts.values()]
+    return list(dict.fromkeys(site.finding for site in sites if site.finding))
+
+
+def _tape_calls_table(tape_calls: list[TapeCall], judged: set[str]) -> Table:
     table = Table(title="GradientTape.gradient calls made by the target", title_justify="left",
                   box=box.SIMPLE_HEAD, title_style="bold")
-    for column in ("called at", "calls", "mode", "sources", "None for trainable variables"):
-        table.add_column(column)
-    for call in outcome.tape_calls:
+    for column in ("called at", "calls", "mode", "sources"):
+        table.add_column(column, overflow="fold")
+    table.add_column("sources whose gradient is None", overflow="fold", min_width=24)
+    for call in tape_calls:
         table.add_row(call.location, str(call.calls), "tf.function (per trace)" if call.in_function else "eager",
-                      str(call.sources), Text(", ".join(call.none_variables), style="red") if call.none_variables
-                      else Text("– (all got gradients)", style="green"))
+                      str(call.sources), _nones(call, judged))
     return table
+
+
+def _nones(call: TapeCall, judged: set[str]) -> Text:
+    """The sources that got None; variables with a row above are counted, not listed again."""
+    if call.ok:
+        return Text("– (all got gradients)", style="green")
+    unread = set(call.unread_variables)
+    in_rows = [name for name in call.none_variables if name in judged]
+    parts = [f"{len(in_rows)} variable{'s' * (len(in_rows) != 1)} (verdicts above)"] if in_rows else []
+    parts += [f"{name} (never read)" if name in unread else name for name in call.none_variables
+              if name not in judged]
+    parts += [f"{name} (a tensor)" for name in call.none_tensors]
+    text = ", ".join(parts)
+    if call.cuts:
+        text += f"; first cut: {_site(next(iter(call.cuts.values())))}"
+    return Text(text, style="red" if call.none_tensors or call.cuts else "yellow")
 
 
 def _verdict_line(outcome: VerifyOutcome) -> RenderableType:
     trained, meant = outcome.gradient_counts
+    counts = Counter(v.verdict for v in outcome.variables if v.meant_to_train and v.verdict != TRAINS)
+    why = ", ".join(f"{count} {verdict}" for verdict, count in counts.items())
+    summary = f"{trained}/{meant} variables meant to train get gradients" + (f" ({why})" if why else "") \
+        if meant else "no model variables probed (the tape calls above decide)"
     lines = []
     if outcome.exit_code == 0:
-        lines.append(Text(f"✓ gradients flow: {trained}/{meant} variables meant to train get gradients",
-                          style="bold green"))
+        lines.append(Text(f"✓ gradients flow: {summary}", style="bold green"))
     elif outcome.exit_code == 1:
-        # every variable trains, yet the target's own tape got None: a gradient w.r.t. an input tensor
-        but = ", but the target's tape.gradient returned None (above)" if trained == meant else ""
-        lines.append(Text(f"✗ gradients do not flow: {trained}/{meant} variables meant to train get gradients{but}",
-                          style="bold red"))
+        lines.append(Text(f"✗ gradients do not flow: {summary}", style="bold red"))
+        judged = {v.label for v in outcome.variables}
+        lines += [Text(f"✗ {failure}", style="red") for failure in outcome.failures
+                  if not any(failure.startswith(f"{report.model}: ") for report in outcome.models)
+                  and failure.split(":")[0] not in judged]
+    unused = [v.label for v in outcome.variables if v.verdict == UNUSED]
+    unused += [warning for call in outcome.tape_calls for warning in call.warnings(judged_names(outcome.models))]
+    if unused and outcome.exit_code != 2:
+        label = "✗ unused (--strict): " if outcome.strict else "⚠ unused, a warning (--strict makes it a failure): "
+        lines.append(Text(label + ", ".join(unused), style="yellow"))
     if outcome.error:
         prefix = "the target stopped" if outcome.exit_code == 1 else "✗ cannot verify"
         lines.append(Text(f"{prefix}: {outcome.error}", style="bold red" if outcome.exit_code == 2 else "red"))

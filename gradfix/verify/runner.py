@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Mapping
 
 from gradfix.verify.bundle import write_child
-from gradfix.verify.report import GradientReport, OutputDigest, TapeCall, VariableStatus
+from gradfix.verify.explain import explain_cuts
+from gradfix.verify.report import (TRAINS, UNUSED, GradientReport, OutputDigest, TapeCall, VariableStatus,
+                                   attach_tape_calls, judged_names)
 from gradfix.verify.targets import TargetError, check_target
 
 KERAS_CHOICES = ("auto", "3", "2")
@@ -31,6 +33,10 @@ class VerifyOutcome:
     tape_calls: list[TapeCall] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     output: str = ""  # the end of what the target printed
+    strict: bool = False  # unused variables fail too
+
+    def __post_init__(self) -> None:
+        attach_tape_calls(self.models, self.tape_calls)
 
     @property
     def variables(self) -> list[VariableStatus]:
@@ -38,16 +44,26 @@ class VerifyOutcome:
 
     @property
     def failures(self) -> list[str]:
-        """Every reason gradients do not flow: from the probes and from the target's own tape calls."""
+        """Every reason gradients do not flow: from the probes and from the target's own tape calls (whose Nones
+        for probed variables are part of those variables' verdicts)."""
+        judged = judged_names(self.models)
         found = [f"{report.model}: {failure}" for report in self.models for failure in report.failures]
-        found += [f"{call.location}: tape.gradient returned None for {', '.join(call.none_variables)}"
-                  for call in self.tape_calls if not call.ok]
-        return found
+        found += [failure for call in self.tape_calls for failure in call.failures(judged)]
+        return found + (self.warnings if self.strict else [])
+
+    @property
+    def warnings(self) -> list[str]:
+        """Variables without gradient that the loss does not use (unused): failures under --strict."""
+        judged = judged_names(self.models)
+        return ([f"{report.model}: {warning}" for report in self.models for warning in report.warnings]
+                + [warning for call in self.tape_calls for warning in call.warnings(judged)])
 
     @property
     def failing_variables(self) -> set[str]:
-        return ({v.label for v in self.variables if v.problems}
-                | {name for call in self.tape_calls for name in call.none_variables})
+        judged = judged_names(self.models)
+        return ({v.label for v in self.variables if v.problems or (self.strict and v.verdict == UNUSED)}
+                | {name for call in self.tape_calls if call.failures(judged) for name in call.none_variables
+                   if name not in judged})
 
     @property
     def exit_code(self) -> int:
@@ -61,8 +77,7 @@ class VerifyOutcome:
     def gradient_counts(self) -> tuple[int, int]:
         """(variables that will train, variables meant to train)."""
         meant = [v for v in self.variables if v.meant_to_train]
-        failing = self.failing_variables
-        return sum(v.label not in failing for v in meant), len(meant)
+        return sum(v.verdict == TRAINS for v in meant), len(meant)
 
     @property
     def forward_output(self) -> OutputDigest | None:
@@ -70,7 +85,8 @@ class VerifyOutcome:
         return OutputDigest.concat(digests) if digests and None not in digests else None
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "exit_code": self.exit_code, "failures": self.failures,
+        return {**asdict(self), "models": [report.to_dict() for report in self.models], "exit_code": self.exit_code,
+                "failures": self.failures, "warnings": self.warnings,
                 "failing_variables": sorted(self.failing_variables)}
 
     def to_json(self) -> str:
@@ -80,7 +96,7 @@ class VerifyOutcome:
     def from_dict(cls, target: str, data: dict, output: str = "") -> VerifyOutcome:
         return cls(target=target, error=data["error"], keras=data["keras"],
                    models=[GradientReport.from_dict(m) for m in data["models"]],
-                   tape_calls=[TapeCall(**call) for call in data["tape_calls"]],
+                   tape_calls=[TapeCall.from_dict(call) for call in data["tape_calls"]],
                    timings=data["timings"], output=output)
 
     def __rich__(self):
@@ -129,7 +145,8 @@ def run_verify(target: str, *, keras: str = "auto", timeout: float = DEFAULT_TIM
         if not result.is_file():  # killed, or died in the interpreter itself
             last = output.strip().splitlines()[-1:] or [f"the verify process exited with status {child.returncode}"]
             return VerifyOutcome(target, error=last[0], output=output)
-        return VerifyOutcome.from_dict(target, json.loads(result.read_text(encoding="utf-8")), output)
+        outcome = VerifyOutcome.from_dict(target, json.loads(result.read_text(encoding="utf-8")), output)
+    return explain_cuts(outcome, cwd, patched)
 
 
 def find_python(text: str, base: Path | None) -> str:

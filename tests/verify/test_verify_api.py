@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -57,7 +59,7 @@ def test_a_healthy_model_is_ok_and_reads_as_a_table(net):
     assert [v.label for v in report.variables] == ["net/scale/w", "net/head/kernel", "net/head/bias"]
     assert all(v.gradient == "ok" for v in report.variables)  # softmax outputs: a plain sum would give zeros
     text = str(report)
-    assert "in trainable_variables" in text and "net/head/kernel" in text and "✓ trains" in text
+    assert "attribute" in text and "model.head.kernel" in text and "✓ trains" in text
 
 
 def test_gradient_magnitudes_and_the_order_in_which_the_forward_pass_reads_the_weights(tf):
@@ -79,8 +81,8 @@ def test_gradient_magnitudes_and_the_order_in_which_the_forward_pass_reads_the_w
     by_path = {v.path: v for v in report.variables}
     read = sorted((v for v in report.variables if v.read_order is not None), key=lambda v: v.read_order)
     assert [v.name for v in read] == ["net/hidden/kernel", "net/hidden/bias", "net/head/kernel", "net/head/bias"]
-    assert by_path["model.spare._kernel"].read_order is None and by_path["model.spare._kernel"].grad_max is None
-    kernel = by_path["model.head._kernel"]
+    assert by_path["model.spare.kernel"].read_order is None and by_path["model.spare.kernel"].grad_max is None
+    kernel = by_path["model.head.kernel"]
     assert 0 < kernel.grad_mean <= kernel.grad_max
 
 
@@ -88,21 +90,49 @@ def test_an_untracked_variable_fails_with_its_path(net):
     report = check_gradients(net("bare"), X)
     assert not report.ok
     (untracked,) = [v for v in report.variables if not v.tracked]
-    assert (untracked.path, untracked.problems) == ("model.scale.w", ["not tracked by Keras"])
-    assert "model.scale.w: not tracked by Keras" in report.failures
-    assert "✗ not tracked by Keras" in str(report)
+    assert (untracked.path, untracked.verdict) == ("model.scale.w", "untracked")
+    assert "model.scale.w: not tracked by Keras: not in model.variables, so neither trained nor saved" \
+        in report.failures
+    assert "✗ untracked: not tracked by Keras" in str(report)
 
 
 def test_the_loss_function_decides_which_variables_get_gradients(net, tf):
     report = check_gradients(net("tracked"), X, loss_fn=lambda outputs: tf.reduce_sum(tf.stop_gradient(outputs)))
-    assert [v.problems for v in report.variables] == [["gradient is None"]] * 3
+    cut = f"test_verify_api.py:{_line_of('tf.stop_gradient(outputs)')}: TensorFlow op StopGradient (no gradient)"
+    assert [v.verdict for v in report.variables] == ["cut"] * 3
+    assert all(v.problems[0].endswith(cut) for v in report.variables)
+    assert report.loss == "the loss function `<lambda>` (" + report.variables[0].cut.location + ")"
 
 
 def test_numpy_on_a_symbolic_tensor_is_caught_in_tf_function(net):
     report = check_gradients(net("numpy"), X)
     assert not report.ok
     assert "NotImplementedError" in report.graph_error
-    assert report.variables[0].problems == ["gradient is None"]
+    (cut,) = report.variables[0].problems
+    assert cut.endswith(f"test_verify_api.py:{_line_of('np.asarray(self.w)')}: np.asarray on a tensor")
+
+
+def test_a_layer_built_but_never_called_is_unused_not_failing(tf):
+    keras = tf.keras
+
+    class Net(keras.Model):
+        def __init__(self):
+            super().__init__(name="net")
+            self.head = keras.layers.Dense(2, name="head")
+            self.spare = keras.layers.Dense(2, name="spare")
+
+        def build(self, input_shape):
+            self.spare.build(input_shape)  # built, never called in `call`
+
+        def call(self, inputs):
+            return self.head(inputs)
+
+    report = check_gradients(Net(), X)
+    assert report.ok, str(report)
+    spare = [v for v in report.variables if v.path.startswith("model.spare.")]
+    assert [(v.verdict, v.read) for v in spare] == [("unused", False)] * 2
+    assert spare[0].detail == "never read by the forward pass: built but never called in `call`?"
+    assert "⚠ unused: never read by the forward pass" in str(report)
 
 
 def test_frozen_layers_are_reported_frozen_not_failing(net):
@@ -113,6 +143,11 @@ def test_frozen_layers_are_reported_frozen_not_failing(net):
     assert report.ok, str(report)
     assert [v.label for v in report.variables if v.frozen] == ["net/scale/w"]
     assert "frozen (deliberate)" in str(report)
+
+
+def _line_of(text: str) -> int:
+    lines = Path(__file__).read_text(encoding="utf-8").splitlines()
+    return next(number for number, line in enumerate(lines, 1) if text in line and "_line_of" not in line)
 
 
 def test_forward_digest_ignores_how_weights_were_initialised(net):

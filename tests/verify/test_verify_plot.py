@@ -6,13 +6,14 @@ from __future__ import annotations
 import pytest
 
 from gradfix.verify.plot import COLOURS, WeightFlow, check_plot_path, flow_chart, weights_of, write_plot
-from gradfix.verify.report import GradientReport, TapeCall, VariableStatus
+from gradfix.verify.report import (FAILING_VERDICTS, NOT_TRAINABLE, VERDICTS, CutSite, GradientReport, TapeCall,
+                                   VariableStatus)
 from gradfix.verify.runner import VerifyOutcome
 
 
 def _row(name, read_order, gradient="ok", magnitude=0.5, **flags) -> VariableStatus:
     status = dict(path=f"model.{name}", name=f"net/{name}", shape=[2], tracked=True, trainable=True, frozen=False,
-                  in_trainable_variables=True, gradient=gradient, read_order=read_order,
+                  in_trainable_variables=True, gradient=gradient, read=read_order is not None, read_order=read_order,
                   grad_mean=magnitude if gradient != "none" else None,
                   grad_max=2 * magnitude if gradient != "none" else None)
     return VariableStatus(**{**status, **flags})
@@ -20,7 +21,7 @@ def _row(name, read_order, gradient="ok", magnitude=0.5, **flags) -> VariableSta
 
 ROWS = [
     _row("head/kernel", 4),
-    _row("hidden/kernel", 1, gradient="none"),  # read, no gradient: cut
+    _row("hidden/kernel", 1, gradient="none", cut=CutSite("model.py:8", "np.dot on a tensor")),  # read, cut
     _row("embed/table", 0, magnitude=1e-7),
     _row("spare/kernel", None, gradient="none"),  # never read: unused
     _row("frozen/kernel", None, gradient="none", frozen=True, in_trainable_variables=False),
@@ -29,15 +30,16 @@ ROWS = [
     _row("head/bias", 5),  # the probe's gradient exists; the script's own tape got None: cut in training
 ]
 OUTCOME = VerifyOutcome("train.py", models=[GradientReport("Net 'net'", ROWS)],
-                        tape_calls=[TapeCall("train.py:12", True, 4, ["net/head/bias"])])
+                        tape_calls=[TapeCall("train.py:12", True, 4, ["net/head/bias"],
+                                             cuts={"net/head/bias": CutSite("train.py:10", "np.asarray on a tensor")})])
 
 
-def test_marked_weights_are_the_reports_failing_rows_and_frozen_ones():
+def test_marked_weights_are_the_reports_verdicts():
     chart = flow_chart(weights_of(OUTCOME))
     assert chart.marked() == {"cut": ["net/hidden/kernel", "net/head/bias"], "untracked": ["model.gain"],
                               "unused": ["net/spare/kernel"], "frozen": ["net/frozen/kernel"]}
-    marked = {name for verdict, names in chart.marked().items() if verdict != "frozen" for name in names}
-    assert marked == OUTCOME.failing_variables  # the same weights the table says will not train
+    failing = {name for verdict, names in chart.marked().items() if verdict in FAILING_VERDICTS for name in names}
+    assert failing == OUTCOME.failing_variables  # the same weights the table says will not train
     assert "net/bn/moving_mean" not in chart.names
 
 
@@ -57,7 +59,8 @@ def test_several_models_name_their_weights_by_model():
     assert [w.name for w in weights_of(outcome)] == ["G 'gen': net/w", "D 'disc': net/w"]
 
 
-def test_a_verdict_without_a_colour_is_an_error():
+def test_every_verdict_but_not_trainable_has_a_colour_and_another_is_an_error():
+    assert set(COLOURS) == set(VERDICTS) - {NOT_TRAINABLE}  # statistics (batch-norm means) are not plotted
     with pytest.raises(ValueError, match="no colour for the verdict"):
         flow_chart([WeightFlow("w", "mystery", None, None, 0)])
 

@@ -45,5 +45,5 @@ def test_assert_gradients_flow_fails_a_test_with_the_table(tmp_path):
     assert run.returncode == 1, run.stdout + run.stderr
     assert "1 failed, 1 passed" in run.stdout
     assert "gradients do not flow:" in run.stdout
-    assert "model.layers[0].w" in run.stdout and "✗ not tracked by Keras" in run.stdout
+    assert "model.layers[0].w" in run.stdout and "✗ untracked: not tracked by Keras" in run.stdout
     assert "Traceback" not in run.stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import sysconfig
 from pathlib import Path
@@ -9,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from gradfix.verify.frames import describe_exception
-from gradfix.verify.report import GradientReport, OutputDigest, TapeCall, VariableStatus
 from gradfix.verify.change import (Verdict, configured_factory, conventional_factory, decide,
                                    group_changes, is_runnable_script, judge, judge_unsafe)
+from gradfix.verify.report import VERDICTS, CutSite, GradientReport, OutputDigest, TapeCall, VariableStatus
 from gradfix.verify.runner import VerifyOutcome
 from gradfix.verify.targets import Target, TargetError, parse_target
 
@@ -27,17 +28,31 @@ def _outcome(*variables, error=None, tape_calls=(), output=None) -> VerifyOutcom
     return VerifyOutcome("model.py", error=error, models=[report], tape_calls=list(tape_calls))
 
 
-@pytest.mark.parametrize("flags, problems", [
-    ({}, []),
-    ({"gradient": "zero"}, []),
-    ({"gradient": "none"}, ["gradient is None"]),
-    ({"tracked": False, "in_trainable_variables": False}, ["not tracked by Keras"]),
-    ({"in_trainable_variables": False}, ["missing from trainable_variables"]),
-    ({"frozen": True, "in_trainable_variables": False, "gradient": "none"}, []),
-    ({"trainable": False, "gradient": "none"}, []),
+NP_DOT = CutSite("model.py:26", "np.dot on a tensor")
+
+
+@pytest.mark.parametrize("flags, verdict, detail", [
+    ({}, "trains", "trains"),
+    ({"gradient": "zero"}, "trains", "trains (zero gradient)"),
+    ({"gradient": "none", "read": True, "cut": NP_DOT}, "cut", "cut at model.py:26: np.dot on a tensor"),
+    ({"gradient": "none"}, "cut", "gradient is None"),  # whether it was read is not known: not excused
+    ({"gradient": "none", "read": False}, "unused",
+     "never read by the forward pass: built but never called in `call`?"),
+    ({"gradient": "none", "read": True}, "unused",
+     "read, but nothing it computes reaches the loss (an output the loss ignores?)"),
+    ({"tracked": False, "in_trainable_variables": False}, "untracked",
+     "not tracked by Keras: not in model.variables, so neither trained nor saved"),
+    ({"in_trainable_variables": False}, "excluded", "missing from trainable_variables (an override leaves it out?)"),
+    ({"frozen": True, "in_trainable_variables": False, "gradient": "none"}, "frozen", "frozen (deliberate)"),
+    ({"trainable": False, "gradient": "none"}, "not-trainable", "not trained (trainable=False)"),
+    ({"differentiable": False, "gradient": "none"}, "not-differentiable", "integer dtype: not differentiable"),
+    ({"gradient": "unknown"}, "unknown", "not known: the forward pass failed"),
 ])
-def test_problems_only_for_variables_meant_to_train(flags, problems):
-    assert _variable(**flags).problems == problems
+def test_one_verdict_per_variable_from_its_facts(flags, verdict, detail):
+    variable = _variable(**flags)
+    assert (variable.verdict, variable.detail) == (verdict, detail)
+    assert verdict in VERDICTS
+    assert variable.problems == ([detail] if verdict in ("cut", "untracked", "excluded") else [])
 
 
 def test_untracked_variables_are_labelled_by_their_path():
@@ -50,15 +65,53 @@ def test_exit_codes():
     assert _outcome(_variable(gradient="none")).exit_code == 1
     assert _outcome(error="boom").exit_code == 2
     assert _outcome(_variable(gradient="none"), error="ValueError: No gradients provided").exit_code == 1
-    none_call = TapeCall("train.py:9", False, 1, ["net/dense/kernel"])
-    assert _outcome(_variable(), tape_calls=[none_call]).exit_code == 1
+    cut_call = TapeCall("train.py:9", False, 1, ["net/dense/kernel"], cuts={"net/dense/kernel": NP_DOT})
+    assert _outcome(_variable(), tape_calls=[cut_call]).exit_code == 1
 
 
-def test_a_none_from_the_scripts_own_tape_counts_against_the_variable():
-    outcome = _outcome(_variable(), _variable("net/dense/bias"),
-                       tape_calls=[TapeCall("train.py:9", True, 2, ["net/dense/bias"], calls=3)])
+def test_unused_variables_warn_and_fail_only_under_strict():
+    outcome = _outcome(_variable(), _variable("net/pooler/kernel", gradient="none", read=True))
+    assert (outcome.exit_code, outcome.failures, outcome.gradient_counts) == (0, [], (1, 2))
+    assert outcome.warnings == ["Net 'net': net/pooler/kernel: read, but nothing it computes reaches the loss "
+                                "(an output the loss ignores?)"]
+    outcome.strict = True
+    assert (outcome.exit_code, outcome.failing_variables) == (1, {"net/pooler/kernel"})
+
+
+def test_a_none_from_the_scripts_own_tape_becomes_the_variables_verdict():
+    """The probe's loss reaches the bias; the script's loss does not: cut where the tape recorded a cut, unused
+    where its tape never read it (or nothing cut it)."""
+    cut = TapeCall("train.py:9", True, 3, ["net/dense/bias"], calls=3, cuts={"net/dense/bias": NP_DOT})
+    outcome = _outcome(_variable(), _variable("net/dense/bias"), tape_calls=[cut])
     assert outcome.gradient_counts == (1, 2)
-    assert outcome.failures == ["train.py:9: tape.gradient returned None for net/dense/bias"]
+    assert outcome.failures == ["Net 'net': net/dense/bias: cut at model.py:26: np.dot on a tensor "
+                                "(tape.gradient at train.py:9 returned None)"]
+    unread = TapeCall("train.py:9", True, 3, ["net/dense/bias"], unread_variables=["net/dense/bias"])
+    outcome = _outcome(_variable(), _variable("net/dense/bias"), tape_calls=[unread])
+    assert (outcome.exit_code, [v.verdict for v in outcome.variables]) == (0, ["trains", "unused"])
+
+
+def test_a_tape_whose_loss_depends_on_none_of_its_variables_cuts_them_all():
+    """The loss came from logits computed before the tape (GF403): every variable asked for is cut at the call; a
+    call that trains some of them leaves the others unused."""
+    names = ["net/dense/kernel", "net/dense/bias"]
+    blind = TapeCall("train.py:14", False, 2, names, unread_variables=names)
+    outcome = _outcome(_variable(), _variable("net/dense/bias"), tape_calls=[blind])
+    assert (outcome.exit_code, [v.verdict for v in outcome.variables]) == (1, ["cut", "cut"])
+    assert outcome.variables[0].cut == CutSite("train.py:14", "the loss depends on none of the variables asked for "
+                                                              "(computed before the tape started, or cut where verify "
+                                                              "cannot see)")
+    assert VerifyOutcome("train.py", tape_calls=[blind]).failing_variables == set(names)  # no model probed
+    partial = TapeCall("train.py:14", False, 3, names, unread_variables=names)
+    assert _outcome(_variable(), _variable("net/dense/bias"), tape_calls=[partial]).exit_code == 0
+
+
+def test_a_none_for_a_tensor_source_fails_with_the_call():
+    call = TapeCall("train.py:7", False, 2, [], none_tensors=["x"])
+    outcome = VerifyOutcome("train.py", tape_calls=[call])
+    assert outcome.exit_code == 1
+    assert outcome.failures == ["train.py:7: tape.gradient returned None for x: a tensor gets a gradient only when "
+                                "the tape watches it (tape.watch) and the target depends on it"]
 
 
 def test_a_synthesized_input_that_fails_is_inconclusive_not_a_failure():
@@ -68,11 +121,38 @@ def test_a_synthesized_input_that_fails_is_inconclusive_not_a_failure():
 
 
 def test_outcome_round_trips_through_json():
-    outcome = _outcome(_variable(), tape_calls=[TapeCall("t.py:1", False, 1, [])],
+    outcome = _outcome(_variable(), _variable("net/dense/bias", gradient="none", read=True, cut=NP_DOT),
+                       tape_calls=[TapeCall("t.py:1", False, 1, ["w"], cuts={"w": NP_DOT})],
                        output=OutputDigest([[1, 2]], [0.5, -1.0]))
     data = outcome.to_dict()
-    assert (data["exit_code"], data["failing_variables"]) == (0, [])
+    assert (data["exit_code"], data["failing_variables"]) == (1, ["net/dense/bias", "w"])
+    assert data["models"][0]["variables"][1]["verdict"] == "cut"
     assert VerifyOutcome.from_dict("model.py", data) == outcome
+
+
+def test_the_json_outcome_follows_the_documented_schema():
+    import jsonschema
+
+    schema = json.loads((Path(__file__).resolve().parents[1] / "data" / "gradfix-verify.schema.json").read_text())
+    outcome = _outcome(_variable(), _variable("net/dense/bias", gradient="none", read=True, cut=NP_DOT),
+                       tape_calls=[TapeCall("t.py:1", True, 2, ["w"], none_tensors=["x"], cuts={"w": NP_DOT})],
+                       output=OutputDigest([[1, 2]], [0.5, None]))
+    jsonschema.validate(json.loads(outcome.to_json()), schema)
+    broken = outcome.to_dict()
+    broken["models"][0]["variables"][0]["verdict"] = "fine"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, schema)
+
+
+def test_the_readme_documents_the_verify_json_and_every_verdict():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    schema = json.loads((Path(__file__).resolve().parents[1] / "data" / "gradfix-verify.schema.json").read_text())
+    assert "tests/data/gradfix-verify.schema.json" in readme
+    for key in ("exit_code", "failures", "warnings", "failing_variables", "models", "tape_calls"):
+        assert f'"{key}"' in readme, key
+    documented = schema["definitions"]["variable"]["properties"]["verdict"]["enum"]
+    assert documented == list(VERDICTS)
+    assert all(f"`{verdict}`" in readme for verdict in VERDICTS)
 
 
 def test_digest_differences():
@@ -238,9 +318,26 @@ def test_describe_exception_points_at_the_raising_user_line():
     assert described.endswith(f"test_verify_units.py:{line}: ValueError: No gradients provided for any variable.")
 
 
-def test_str_of_a_report_is_a_plain_table():
-    text = str(GradientReport("Net 'net'", [_variable(), _variable("net/dense/bias", gradient="none")],
+def test_str_of_a_report_is_a_plain_table_that_never_cuts_a_name():
+    long_name = "tf_bert_model/bert/encoder/layer_._0/attention/self/query/kernel_with_a_very_long_suffix"
+    text = str(GradientReport("Net 'net'", [_variable(long_name), _variable("net/dense/bias", gradient="none")],
                               graph_error="model.py:3: NotImplementedError: numpy"))
-    assert "variable" in text and "in trainable_variables" in text and "\x1b[" not in text
-    assert "✗ gradient is None" in text
+    assert "variable" in text and "attribute" in text and "\x1b[" not in text and "…" not in text
+    assert long_name in "".join(line.split()[0] for line in text.splitlines()[5:8])  # folded, whole
+    assert "✗ cut: gradient is None" in text
     assert "✗ forward pass fails inside tf.function: model.py:3: NotImplementedError: numpy" in text
+
+
+def test_a_cut_in_a_patched_file_is_explained_from_the_text_it_ran_with(tmp_path):
+    from gradfix.verify.explain import explain_cuts
+
+    layer = ("import tensorflow as tf\n\n\nclass Scaled(tf.keras.layers.Layer):\n    def call(self, inputs):\n"
+             "        return inputs.numpy() * 2\n")
+    model = tmp_path / "model.py"
+    model.write_text("import tensorflow as tf\n", encoding="utf-8")  # on disk: nothing on line 6
+    cut = CutSite("model.py:6", ".numpy() on a tensor")
+    explain_cuts(_outcome(_variable(gradient="none", read=True, cut=cut)), tmp_path, {model: layer})
+    assert cut.finding is not None and cut.finding.startswith("GF102 at model.py:6:")
+    unpatched = CutSite("model.py:6", ".numpy() on a tensor")
+    explain_cuts(_outcome(_variable(gradient="none", read=True, cut=unpatched)), tmp_path)
+    assert unpatched.finding is None

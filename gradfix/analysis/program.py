@@ -97,6 +97,18 @@ class ValueAnalysis:
             return Value(Kind.PYTHON, function=function)
         return UNKNOWN
 
+    def callers(self, flow: FunctionFlow) -> list[tuple[FunctionFlow, ast.Call]]:
+        """(calling flow, call) for every call whose interpretation is `flow`: where a helper's parameters come
+        from and its return value goes."""
+        found = []
+        for caller in self._summaries.values():
+            if caller is None:
+                continue
+            for call in caller.call_nodes:
+                if caller.callee_of.get(id(call)) is flow:
+                    found.append((caller, call))
+        return found
+
     def keras_class_of(self, function: ast.AST) -> "KerasClass | None":
         """The Keras class the function is a method of, if any."""
         return next((c for c in self._keras_classes() if function in c.node.body), None)

@@ -195,19 +195,22 @@ class _Island:
         self.analysis = analysis
         self.scope = scope
         self.on_path = on_path
-        self.queue: list[tuple[object, ast.AST]] = []
-        self.seen: set[tuple[int, int]] = set()
+        self.queue: list[tuple[object, ast.AST, bool]] = []
+        self.seen: set[tuple[int, int, bool]] = set()
 
-    def add(self, flow, node: ast.AST) -> None:
-        key = (id(flow), id(node))
+    def add(self, flow, node: ast.AST, converted: bool = True) -> None:
+        """`node` becomes a tensor with the rewrite (`converted`), or is a tensor whose operands are looked at
+        for NumPy copies that stay (`y_pred + h` where `h` is NumPy: that NumPy must convert too)."""
+        key = (id(flow), id(node), converted)
         if key not in self.seen:
             self.seen.add(key)
-            self.queue.append((flow, node))
+            self.queue.append((flow, node, converted))
 
     def reason(self, start: ast.AST) -> str | None:
         while self.queue:
-            flow, node = self.queue.pop(0)
-            reason = self._member(flow, node) or self._operands(flow, node) or self._consumers(flow, node)
+            flow, node, converted = self.queue.pop(0)
+            reason = self._member(flow, node) or self._operands(flow, node, converted) or \
+                (self._consumers(flow, node) if converted else None)
             if reason:
                 if node is start or not (isinstance(node, ast.Call) and numpy_function(self.analysis, node)):
                     return reason
@@ -258,17 +261,17 @@ class _Island:
             return f"`np.{function}(...)` has no exact TensorFlow rewrite here"
         return dtype_blocker(self.analysis, view, node, function)
 
-    def _operands(self, flow, node: ast.AST) -> str | None:
+    def _operands(self, flow, node: ast.AST, converted: bool) -> str | None:
         """Every NumPy copy of a tensor that flows into the member must be made by a member too."""
         if self._is_copy(node):
             return None  # its operand is the tensor itself
         if isinstance(node, ast.Name):
-            return self._producers(flow, node)
+            return self._producers(flow, node, converted)
         if isinstance(node, ast.Call):
             if numpy_function(self.analysis, node) is None:
                 callee = flow.callee_of.get(id(node)) if flow is not None else None
                 for returned in callee.return_values if callee is not None else ():
-                    self.add(callee, returned)
+                    self.add(callee, returned, converted)
                 return None
             children = [*node.args, *(k.value for k in node.keywords)]
         else:
@@ -278,6 +281,8 @@ class _Island:
                 reason = self._producer(flow, child)
                 if reason:
                     return reason
+            elif isinstance(child, (ast.Name, *_PASS_THROUGH)) and self._value(flow, child).is_tensor:
+                self.add(flow, child, converted=False)
         return None
 
     def _producer(self, flow, node: ast.AST) -> str | None:
@@ -289,23 +294,24 @@ class _Island:
             return None
         return f"`{_short(self.analysis.segment(node))}` makes a NumPy copy that has no TensorFlow rewrite"
 
-    def _producers(self, flow, name: ast.Name) -> str | None:
+    def _producers(self, flow, name: ast.Name, converted: bool) -> str | None:
         if flow is None:
             return None
         for definition in flow.definitions_reaching(name):
             if isinstance(definition.node, ast.arg):
                 callers = self.analysis.values.callers(flow)
-                if not callers:
+                if not callers and converted:
                     return f"`{name.id}` is a NumPy array given by the caller"
                 for caller, call in callers:
                     argument = argument_for(flow.function, call, name.id)
-                    if argument is None:
+                    if argument is None and converted:
                         return f"`{name.id}` is a NumPy array given by the caller"
-                    self.add(caller, argument)
-            elif isinstance(definition.value, ast.AugAssign):
-                self.add(flow, definition.value.value)
-            elif definition.value is not None:
-                self.add(flow, definition.value)
+                    if argument is not None:
+                        self.add(caller, argument, converted)
+                continue
+            value = definition.value.value if isinstance(definition.value, ast.AugAssign) else definition.value
+            if value is not None:
+                self.add(flow, value, converted or self._value(flow, value).numpy_copy_of_gradient)
         return None
 
     def _consumers(self, flow, node: ast.AST) -> str | None:

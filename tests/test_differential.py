@@ -149,7 +149,10 @@ def layer_cases(draw) -> Case:
     flavour, units, shape, dtype = draw(settings_of_a_case(("float32", "float32", "int32")))
     imports, base, _ = FLAVOURS[flavour]
     others = tuple(c.replace("LITERAL", _literal(units)) for c in CONSTANTS) + WEIGHTS + ("self.kernel",)
-    statements, head, methods, functions = draw(bodies("inputs", others, ("self.w",), helper_self=True))
+    # int inputs are declared as real code declares them, by an int-like name (`call(self, counts)`): a layer's
+    # `inputs` of unknown dtype are float, as Keras layers get them in the overwhelmingly common case
+    parameter = "counts" if dtype == "int32" else "inputs"
+    statements, head, methods, functions = draw(bodies(parameter, others, ("self.w",), helper_self=True))
     everything = "\n".join(statements + [head] + methods)
     width = draw(st.sampled_from((str(units), "input_shape[-1]")))
     build = [f'        self.{name} = self.add_weight(name="{name}", shape={shape_}, initializer="ones")'
@@ -164,7 +167,7 @@ def layer_cases(draw) -> Case:
         "        self.table = np.linspace(-1.0, 1.0, units).astype(np.float32)\n"
         "        self.scale = np.sqrt(2.0 / units)\n\n"
         "    def build(self, input_shape):\n" + "\n".join(build) + "\n\n"
-        "    def call(self, inputs):\n" + "".join(f"        {s}\n" for s in statements)
+        f"    def call(self, {parameter}):\n" + "".join(f"        {s}\n" for s in statements)
         + f"        return {head}\n" + "".join("\n" + m for m in methods))
     return Case("layer", flavour, dtype, shape, source)
 
@@ -250,7 +253,8 @@ def _failures(cases: list[Case]) -> list[tuple[str, str, Case, str]]:
         for number, case in enumerate(cases):
             for side in ("before", "after"):
                 (folder / side / f"case_{number}.py").write_text(case.source, encoding="utf-8")
-            listed.append({"id": number, "kind": case.kind, "dtype": case.dtype, "shape": list(case.shape),
+            listed.append({"id": number, "kind": case.kind, "flavour": case.flavour, "dtype": case.dtype,
+                           "shape": list(case.shape),
                            "seed": number, "before": str(folder / "before" / f"case_{number}.py"),
                            "after": str(folder / "after" / f"case_{number}.py")})
         apply_errors = _apply(folder / "after")

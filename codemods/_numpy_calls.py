@@ -13,6 +13,7 @@ import ast
 from typing import TYPE_CHECKING, Callable
 
 from gradfix.analysis import FileAnalysis, Kind, TensorScope, Value
+from gradfix.analysis.values import FLOAT_DTYPES
 from gradfix.analysis.flow import argument_for
 from gradfix.rules import Finding, Rule
 
@@ -114,13 +115,9 @@ def dtype_blocker(analysis: FileAnalysis, scope: TensorScope, call: ast.Call, fu
     operands = call.args[:operand_count(function)]
     values = [scope.value(a) for a in operands]
     for node, value in zip(operands, values):
-        text = _short(analysis.segment(node))
-        if value.kind is Kind.PYTHON and value.rank and not value.container and value.dtype in ("float", "int"):
-            return f"the list `{text}` becomes a {_numpy_default(value.dtype)} array in numpy, which promotes the " \
-                   "result; TF would keep the tensor's dtype"
-        if value.kind is Kind.NUMPY and not value.derived and value.dtype in (None, "float64"):
-            return f"`{text}` is a NumPy constant of dtype {value.dtype or 'unknown (float64 by default)'}: numpy " \
-                   "promotes the result to float64, TF refuses to mix it with a float32 tensor"
+        reason = constant_blocker(analysis, node, value)
+        if reason:
+            return reason
     chosen = values[1:] if function == "where" else values  # np.where's condition is not computed with
     arrays = [v for v in chosen if not v.is_python_scalar and v.kind is not Kind.PYTHON]
     dtypes = {v.dtype for v in arrays if v.dtype}
@@ -128,6 +125,9 @@ def dtype_blocker(analysis: FileAnalysis, scope: TensorScope, call: ast.Call, fu
     if integer and function not in INTEGER_SAFE:
         return f"the input is {integer[0]}: numpy computes np.{function} of integers in float64, " \
                f"{analysis.tf_name} keeps or rejects the integer dtype"
+    if dtypes & set(FLOAT_DTYPES) and any(v.dtype is None and v.kind is Kind.TENSOR for v in arrays):
+        return "one operand's dtype is not known and it carries no gradient (labels, data: it may be int): " \
+               "numpy promotes, TensorFlow requires one dtype"
     if len(dtypes) > 1:
         return f"the operands have dtypes {' and '.join(sorted(dtypes))}: numpy promotes, TensorFlow requires " \
                "one dtype"
@@ -151,6 +151,21 @@ def dtype_blocker(analysis: FileAnalysis, scope: TensorScope, call: ast.Call, fu
                                                               if k.arg in ("shape", "newshape")), None)
         if shape is not None and scope.value(shape).length is None and not isinstance(shape, (ast.Tuple, ast.List)):
             return "the shape may be a scalar, which tf.reshape does not take: write it as a list"
+    return None
+
+
+def constant_blocker(analysis: FileAnalysis, node: ast.AST, value: Value, operator: bool = False) -> str | None:
+    """A constant that makes numpy promote what it is computed with to float64, where TF keeps float32 (an
+    operator: `t * np.sqrt(d)`) or refuses the mix (a TF op)."""
+    text = _short(analysis.segment(node))
+    if value.kind is Kind.PYTHON and value.rank and not value.container and value.dtype in ("float", "int"):
+        return f"the list `{text}` becomes a {_numpy_default(value.dtype)} array in numpy, which promotes the " \
+               "result; TF would keep the tensor's dtype"
+    if value.kind is Kind.NUMPY and not value.derived and value.dtype in (None, "float64"):
+        tensorflow = "a tensor operator would keep float32" if operator else \
+            "TF refuses to mix it with a float32 tensor"
+        return f"`{text}` is a NumPy constant of dtype {value.dtype or 'unknown (float64 by default)'}: numpy " \
+               f"promotes the result to float64, {tensorflow}"
     return None
 
 
@@ -320,6 +335,9 @@ class _Island:
 
         for use in self._uses(flow, node):
             if use.role in ("operator", "subscript") and use.accepts_tensor:
+                reason = self._mixed_constant(flow, use.node) if use.role == "operator" else None
+                if reason:
+                    return reason
                 self.add(flow, use.node)
                 continue
             if use.role == "return":
@@ -343,6 +361,16 @@ class _Island:
                 continue
             if not use.accepts_tensor:
                 return describe(self.analysis, use)
+        return None
+
+    def _mixed_constant(self, flow, operator: ast.AST) -> str | None:
+        """`member * np.sqrt(d)`: numpy gives float64, the tensor operator keeps float32."""
+        if not isinstance(operator, ast.BinOp):
+            return None
+        for operand in (operator.left, operator.right):
+            reason = constant_blocker(self.analysis, operand, self._value(flow, operand), operator=True)
+            if reason:
+                return reason
         return None
 
     def _into_callee(self, callee, use) -> None:

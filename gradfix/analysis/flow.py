@@ -1276,6 +1276,8 @@ def numpy_result(function: str, node: ast.Call, args: list[Value], keywords: dic
     operands = list(args)
     dtype = dtype or promote([_numpy_dtype(a.dtype) if a.kind is Kind.PYTHON and a.rank else a.dtype
                               for a in operands], [Kind.NUMPY]) if operands else None
+    if operands and all(a.kind is Kind.PYTHON for a in operands):
+        dtype = _numpy_dtype(dtype)  # numpy of Python numbers: a float64/int64 NumPy value, not a weak scalar
     if function in FLOAT_RESULT and dtype is not None and not dtype.startswith(("float", "complex")):
         dtype = "float64"
     rank = None

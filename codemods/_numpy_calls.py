@@ -1,11 +1,11 @@
 """Finding + fix for a numpy call on tensors, shared by the rules that look for it in different places
 (a layer's forward path, a loss function, a GradientTape block). One mapping table serves them all.
 
-A fix is whole or absent: the call is rewritten only when the TF op's result is acceptable wherever the
-NumPy result went (`island_blocker`: every consumer takes a tensor, or is itself a numpy call or `.numpy()`
-copy that is rewritten too; every NumPy operand that copies a tensor is rewritten too), and when its result
-cannot depend on a dtype or rank the value-flow analysis does not know (`dtype_blocker`). Otherwise the
-finding is reported with the reason and nothing is changed."""
+A fix is whole or absent: the call is rewritten only when its whole island converts (`island_blocker`: the
+connected NumPy computation, across names, operators, helpers and return values — every consumer takes a
+tensor or is a member rewritten too, every NumPy operand that copies a tensor is made by a member), and when
+no member's result can depend on a dtype or rank the value-flow analysis does not know (`dtype_blocker`).
+Otherwise every member is reported with the reason and nothing is changed."""
 
 from __future__ import annotations
 

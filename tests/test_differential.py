@@ -9,6 +9,13 @@ the same values, dtype and shape as numpy gave (where numpy ran on the eager ten
 weight, the same result under `tf.function`; and a second `apply` changes nothing. A case the rules leave
 unchanged (report-only) is fine: numpy on constants must stay, and a rewrite is only offered when it is whole.
 
+Int inputs are written as real code writes them, so that a rewrite is judged against what the analysis can
+know: a layer with int32 inputs names its `call` parameter `counts` (an int-like name, as `ids`/`tokens`/
+`counts` are in real layers; unnamed `inputs` are float, as Keras layers get them in the overwhelmingly common
+case and as the analysis assumes), and a loss gets its labels as Keras hands them over (Keras 3's
+`Loss.__call__` converts y_true to float32; tf_keras leaves int labels int, so there the analysis must not
+assume a dtype for them). The generated operations themselves are never chosen to avoid a failure.
+
 Failures are listed by class with each case's source; `GRADFIX_DIFFERENTIAL_OUT=folder` keeps every failing
 case (before, after) there as a reproducer.
 """

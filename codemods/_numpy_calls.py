@@ -1,11 +1,11 @@
 """Finding + fix for a numpy call on tensors, shared by the rules that look for it in different places
 (a layer's forward path, a loss function, a GradientTape block). One mapping table serves them all.
 
-A fix is whole or absent: the call is rewritten only when the TF op's result is acceptable wherever the
-NumPy result went (`island_blocker`: every consumer takes a tensor, or is itself a numpy call or `.numpy()`
-copy that is rewritten too; every NumPy operand that copies a tensor is rewritten too), and when its result
-cannot depend on a dtype or rank the value-flow analysis does not know (`dtype_blocker`). Otherwise the
-finding is reported with the reason and nothing is changed."""
+A fix is whole or absent: the call is rewritten only when its whole island converts (`island_blocker`: the
+connected NumPy computation, across names, operators, helpers and return values — every consumer takes a
+tensor or is a member rewritten too, every NumPy operand that copies a tensor is made by a member), and when
+no member's result can depend on a dtype or rank the value-flow analysis does not know (`dtype_blocker`).
+Otherwise every member is reported with the reason and nothing is changed."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ import ast
 from typing import TYPE_CHECKING, Callable
 
 from gradfix.analysis import FileAnalysis, Kind, TensorScope, Value
+from gradfix.analysis.values import FLOAT_DTYPES
+from gradfix.analysis.flow import argument_for
 from gradfix.rules import Finding, Rule
 
 if TYPE_CHECKING:  # LibCST and the mapping table are imported only when a numpy call on a tensor is found
@@ -22,6 +24,7 @@ if TYPE_CHECKING:  # LibCST and the mapping table are imported only when a numpy
 
 # numpy's converters are GF102's business (they are dropped, not translated).
 CONVERTERS = frozenset({"asarray", "array", "asanyarray", "ascontiguousarray"})
+KERAS_EVALUATORS = ("keras.backend.eval", "keras.backend.get_value")  # GF102 drops them too
 # With integer inputs these give the same dtype in numpy and TF (all other mapped functions do not:
 # numpy computes exp/mean/... of ints in float64, TF rejects or truncates them).
 INTEGER_SAFE = frozenset({"reshape", "transpose", "expand_dims", "squeeze", "concatenate", "stack", "argmax",
@@ -94,7 +97,7 @@ def translation_context(analysis: FileAnalysis, scope: TensorScope, call: ast.Ca
     ranks: dict[str, int | None] = {}
     for node in ast.walk(call):
         if isinstance(node, ast.expr):
-            ranks.setdefault(analysis.segment(node), scope.rank_of(node))
+            ranks.setdefault(analysis.segment(node), scope.value(node).rank)
 
     return TranslationContext(
         tf=analysis.tf_name,
@@ -112,19 +115,19 @@ def dtype_blocker(analysis: FileAnalysis, scope: TensorScope, call: ast.Call, fu
     operands = call.args[:operand_count(function)]
     values = [scope.value(a) for a in operands]
     for node, value in zip(operands, values):
-        text = _short(analysis.segment(node))
-        if value.kind is Kind.PYTHON and value.rank and not value.container and value.dtype in ("float", "int"):
-            return f"the list `{text}` becomes a {_numpy_default(value.dtype)} array in numpy, which promotes the " \
-                   "result; TF would keep the tensor's dtype"
-        if value.kind is Kind.NUMPY and not value.derived and value.dtype in (None, "float64"):
-            return f"`{text}` is a NumPy constant of dtype {value.dtype or 'unknown (float64 by default)'}: numpy " \
-                   "promotes the result to float64, TF refuses to mix it with a float32 tensor"
-    arrays = [v for v in values if not v.is_python_scalar and v.kind is not Kind.PYTHON]
+        reason = constant_blocker(analysis, node, value)
+        if reason:
+            return reason
+    chosen = values[1:] if function == "where" else values  # np.where's condition is not computed with
+    arrays = [v for v in chosen if not v.is_python_scalar and v.kind is not Kind.PYTHON]
     dtypes = {v.dtype for v in arrays if v.dtype}
     integer = sorted(d for d in dtypes if d.startswith(("int", "uint")) or d == "bool")
     if integer and function not in INTEGER_SAFE:
         return f"the input is {integer[0]}: numpy computes np.{function} of integers in float64, " \
                f"{analysis.tf_name} keeps or rejects the integer dtype"
+    if dtypes & set(FLOAT_DTYPES) and any(v.dtype is None and v.kind is Kind.TENSOR for v in arrays):
+        return "one operand's dtype is not known and it carries no gradient (labels, data: it may be int): " \
+               "numpy promotes, TensorFlow requires one dtype"
     if len(dtypes) > 1:
         return f"the operands have dtypes {' and '.join(sorted(dtypes))}: numpy promotes, TensorFlow requires " \
                "one dtype"
@@ -151,6 +154,21 @@ def dtype_blocker(analysis: FileAnalysis, scope: TensorScope, call: ast.Call, fu
     return None
 
 
+def constant_blocker(analysis: FileAnalysis, node: ast.AST, value: Value, operator: bool = False) -> str | None:
+    """A constant that makes numpy promote what it is computed with to float64, where TF keeps float32 (an
+    operator: `t * np.sqrt(d)`) or refuses the mix (a TF op)."""
+    text = _short(analysis.segment(node))
+    if value.kind is Kind.PYTHON and value.rank and not value.container and value.dtype in ("float", "int"):
+        return f"the list `{text}` becomes a {_numpy_default(value.dtype)} array in numpy, which promotes the " \
+               "result; TF would keep the tensor's dtype"
+    if value.kind is Kind.NUMPY and not value.derived and value.dtype in (None, "float64"):
+        tensorflow = "a tensor operator would keep float32" if operator else \
+            "TF refuses to mix it with a float32 tensor"
+        return f"`{text}` is a NumPy constant of dtype {value.dtype or 'unknown (float64 by default)'}: numpy " \
+               f"promotes the result to float64, {tensorflow}"
+    return None
+
+
 def _with_float_first_operand(call: ast.Call, call_cst: "cst.Call", function: str,
                               operands: list[Value]) -> tuple["cst.Call", str | None]:
     """`np.maximum(0, h)` with h known float → translate `np.maximum(0.0, h)`: TF would make the int literal an
@@ -167,83 +185,201 @@ def _with_float_first_operand(call: ast.Call, call_cst: "cst.Call", function: st
     return call_cst.with_changes(args=args), None
 
 
-def island_blocker(analysis: FileAnalysis, scope: TensorScope, node: ast.AST, on_path: Callable[[ast.AST], bool],
-                   seen: set[int] | None = None) -> str | None:
-    """Why a tensor in place of `node`'s NumPy value would break the code around it: a consumer that needs an
-    ndarray (`.reshape`, `.T`, `.tolist()`, item assignment, a NumPy-only API, Python iteration), or a NumPy
-    operand copied from a tensor that cannot be rewritten with it. None when the whole island converts."""
-    from gradfix.numpy_to_tf import MAPPED_FUNCTIONS
+def island_blocker(analysis: FileAnalysis, scope: TensorScope, node: ast.AST, on_path: Callable[[ast.AST], bool]
+                   ) -> str | None:
+    """Why `node`'s NumPy island cannot be converted whole; None when it can. The island is every value that
+    becomes a tensor once `node` is rewritten, followed both ways through names, operators, indexing, helper
+    functions (arguments to parameters, return values to call sites) and containers: the numpy calls and
+    `.numpy()` copies that produce its NumPy operands, and everything that consumes its result. It converts
+    only when each numpy call in it has an exact rewrite with known dtypes, and each consumer takes a tensor
+    (not `.reshape`, `.T`, `.tolist()`, item assignment, a NumPy-only API or Python iteration)."""
+    flows = [flow for flow in scope.view.flows if id(node) in flow.values] or [None]
+    island = _Island(analysis, scope, on_path)
+    for flow in flows:
+        island.add(flow, node)
+    return island.reason(node)
 
-    seen = set() if seen is None else seen
-    if id(node) in seen:
+
+_PASS_THROUGH = (ast.BinOp, ast.UnaryOp, ast.Compare, ast.IfExp, ast.Subscript, ast.List, ast.Tuple, ast.Starred)
+
+
+class _Island:
+    """The connected NumPy computation around one value, walked once: the first reason it cannot convert."""
+
+    def __init__(self, analysis: FileAnalysis, scope: TensorScope, on_path: Callable[[ast.AST], bool]):
+        self.analysis = analysis
+        self.scope = scope
+        self.on_path = on_path
+        self.queue: list[tuple[object, ast.AST, bool]] = []
+        self.seen: set[tuple[int, int, bool]] = set()
+
+    def add(self, flow, node: ast.AST, converted: bool = True) -> None:
+        """`node` becomes a tensor with the rewrite (`converted`), or is a tensor whose operands are looked at
+        for NumPy copies that stay (`y_pred + h` where `h` is NumPy: that NumPy must convert too)."""
+        key = (id(flow), id(node), converted)
+        if key not in self.seen:
+            self.seen.add(key)
+            self.queue.append((flow, node, converted))
+
+    def reason(self, start: ast.AST) -> str | None:
+        while self.queue:
+            flow, node, converted = self.queue.pop(0)
+            reason = self._member(flow, node) or self._operands(flow, node, converted) or \
+                (self._consumers(flow, node) if converted else None)
+            if reason:
+                if node is start or not (isinstance(node, ast.Call) and numpy_function(self.analysis, node)):
+                    return reason
+                return f"`{_short(self.analysis.segment(node))}` (line {node.lineno}), in the same NumPy " \
+                       f"computation, is not rewritten: {reason}"
         return None
-    seen.add(id(node))
-    if isinstance(node, ast.Call):
-        for operand in [*node.args, *(k.value for k in node.keywords)]:
-            reason = _operand_blocker(analysis, scope, operand, on_path, seen)
+
+    # --- the view of one flow -------------------------------------------------------------------------
+    def _view(self, flow):
+        if flow is None or flow.function is self.scope.function:
+            return self.scope.view
+        from gradfix.analysis import FlowView
+        return FlowView(flow.function, (flow,))
+
+    def _value(self, flow, node: ast.AST) -> Value:
+        return flow.value(node) if flow is not None and id(node) in flow.values else self.scope.value(node)
+
+    def _uses(self, flow, node: ast.AST):
+        return flow.uses(node) if flow is not None else self.scope.uses(node)
+
+    def _on_path(self, flow, node: ast.AST) -> bool:
+        if flow is None or flow.function is self.scope.function:
+            return self.on_path(node)
+        return flow.reaches_output(node)
+
+    def _is_copy(self, node: ast.AST) -> bool:
+        """`t.numpy()`, `K.eval(t)`, `K.get_value(t)`: dropped for the tensor itself (GF102)."""
+        return _is_numpy_method(node) or isinstance(node, ast.Call) and \
+            self.analysis.qualname(node.func) in KERAS_EVALUATORS
+
+    # --- what each member needs ------------------------------------------------------------------------
+    def _member(self, flow, node: ast.AST) -> str | None:
+        """A numpy call of the island must have an exact rewrite that a rule makes (it computes on a tensor)."""
+        from gradfix.numpy_to_tf import MAPPED_FUNCTIONS, translate
+
+        function = numpy_function(self.analysis, node) if isinstance(node, ast.Call) else None
+        if function is None or function in CONVERTERS:
+            return None
+        if function not in MAPPED_FUNCTIONS or function.startswith("random."):
+            return f"`np.{function}(...)` needs a NumPy value"
+        view = self._view(flow)
+        on_tensor = self.scope.is_tensor if view is self.scope.view else lambda a: view.value(a).carries_gradient
+        if not any(map(on_tensor, [*node.args, *(k.value for k in node.keywords)])):
+            return f"`np.{function}(...)` is not seen to compute on a tensor, so it would stay NumPy"
+        translation = translate(function, self.analysis.cst_expression(node),
+                                translation_context(self.analysis, view, node))
+        if translation is None or translation.replacement is None:
+            return f"`np.{function}(...)` has no exact TensorFlow rewrite here"
+        return dtype_blocker(self.analysis, view, node, function)
+
+    def _operands(self, flow, node: ast.AST, converted: bool) -> str | None:
+        """Every NumPy copy of a tensor that flows into the member must be made by a member too."""
+        if self._is_copy(node):
+            return None  # its operand is the tensor itself
+        if isinstance(node, ast.Name):
+            return self._producers(flow, node, converted)
+        if isinstance(node, ast.Call):
+            if numpy_function(self.analysis, node) is None:
+                callee = flow.callee_of.get(id(node)) if flow is not None else None
+                for returned in callee.return_values if callee is not None else ():
+                    self.add(callee, returned, converted)
+                return None
+            children = [*node.args, *(k.value for k in node.keywords)]
+        else:
+            children = list(ast.iter_child_nodes(node)) if isinstance(node, _PASS_THROUGH) else []
+        for child in children:
+            if isinstance(child, ast.expr) and self._value(flow, child).numpy_copy_of_gradient:
+                reason = self._producer(flow, child)
+                if reason:
+                    return reason
+            elif isinstance(child, (ast.Name, *_PASS_THROUGH)) and self._value(flow, child).is_tensor:
+                self.add(flow, child, converted=False)
+        return None
+
+    def _producer(self, flow, node: ast.AST) -> str | None:
+        if isinstance(node, (ast.Call, ast.Name, *_PASS_THROUGH)):
+            if isinstance(node, ast.Call) and not self._is_copy(node) and numpy_function(self.analysis, node) \
+                    is None and (flow is None or id(node) not in flow.callee_of):
+                return f"`{_short(self.analysis.segment(node))}` makes a NumPy copy that has no TensorFlow rewrite"
+            self.add(flow, node)
+            return None
+        return f"`{_short(self.analysis.segment(node))}` makes a NumPy copy that has no TensorFlow rewrite"
+
+    def _producers(self, flow, name: ast.Name, converted: bool) -> str | None:
+        if flow is None:
+            return None
+        for definition in flow.definitions_reaching(name):
+            if isinstance(definition.node, ast.arg):
+                callers = self.analysis.values.callers(flow)
+                if not callers and converted:
+                    return f"`{name.id}` is a NumPy array given by the caller"
+                for caller, call in callers:
+                    argument = argument_for(flow.function, call, name.id)
+                    if argument is None and converted:
+                        return f"`{name.id}` is a NumPy array given by the caller"
+                    if argument is not None:
+                        self.add(caller, argument, converted)
+                continue
+            value = definition.value.value if isinstance(definition.value, ast.AugAssign) else definition.value
+            if value is not None:
+                self.add(flow, value, converted or self._value(flow, value).numpy_copy_of_gradient)
+        return None
+
+    def _consumers(self, flow, node: ast.AST) -> str | None:
+        """Everything the member's value flows into must take a tensor, or be a member itself."""
+        from gradfix.numpy_to_tf import MAPPED_FUNCTIONS
+
+        for use in self._uses(flow, node):
+            if use.role in ("operator", "subscript") and use.accepts_tensor:
+                reason = self._mixed_constant(flow, use.node) if use.role == "operator" else None
+                if reason:
+                    return reason
+                self.add(flow, use.node)
+                continue
+            if use.role == "return":
+                for caller, call in self.analysis.values.callers(flow) if flow is not None else ():
+                    self.add(caller, call)
+                continue
+            function = numpy_function(self.analysis, use.node) if use.role == "argument" else None
+            if function in CONVERTERS:
+                self.add(flow, use.node)  # np.asarray(t) becomes the tensor itself (GF102)
+                continue
+            if function is not None:
+                if function in MAPPED_FUNCTIONS and self._on_path(flow, use.node):
+                    self.add(flow, use.node)
+                    continue
+                if not self._on_path(flow, use.node) and not function.startswith("random."):
+                    continue  # off the path (logging): numpy takes the eager tensor as it took the array
+                return describe(self.analysis, use)
+            callee = flow.callee_of.get(id(use.node)) if flow is not None and use.role == "argument" else None
+            if callee is not None:
+                self._into_callee(callee, use)
+                continue
+            if not use.accepts_tensor:
+                return describe(self.analysis, use)
+        return None
+
+    def _mixed_constant(self, flow, operator: ast.AST) -> str | None:
+        """`member * np.sqrt(d)`: numpy gives float64, the tensor operator keeps float32."""
+        if not isinstance(operator, ast.BinOp):
+            return None
+        for operand in (operator.left, operator.right):
+            reason = constant_blocker(self.analysis, operand, self._value(flow, operand), operator=True)
             if reason:
                 return reason
-    for use in scope.uses(node):
-        if use.accepts_tensor:
-            continue
-        member = use.node if use.role == "argument" and isinstance(use.node, ast.Call) else None
-        function = numpy_function(analysis, member) if member is not None else None
-        if function in CONVERTERS:
-            continue  # np.asarray(t) becomes tf.convert_to_tensor(t) (GF102)
-        if function in MAPPED_FUNCTIONS:
-            reason = _member_blocker(analysis, scope, member, function, seen, on_path)
-            if reason is None:
-                continue
-            if not on_path(member) and not function.startswith("random."):
-                continue  # off the path (logging): numpy takes the eager tensor as it took the array
-            return f"its result goes to `np.{function}(...)`, which is not rewritten either: {reason}"
-        if function and not function.startswith("random.") and not on_path(member):
-            continue
-        return describe(analysis, use)
-    return None
-
-
-def _operand_blocker(analysis: FileAnalysis, scope: TensorScope, operand: ast.AST, on_path: Callable[[ast.AST], bool],
-                     seen: set[int]) -> str | None:
-    """A NumPy copy of a tensor given to the island must be made by something rewritten with it."""
-    from gradfix.numpy_to_tf import MAPPED_FUNCTIONS
-
-    value = scope.value(operand)
-    if not value.numpy_copy_of_gradient:
         return None
-    producers = [operand]
-    flow = scope.view.flow_of(operand)
-    if isinstance(operand, ast.Name) and flow is not None:
-        producers = [d.value for d in flow.definitions_reaching(operand) if d.value is not None]
-    for producer in producers:
-        if id(producer) in seen:
-            continue
-        if _is_numpy_method(producer):
-            reason = island_blocker(analysis, scope, producer, on_path, seen)
-        elif isinstance(producer, ast.Call) and numpy_function(analysis, producer) in MAPPED_FUNCTIONS:
-            reason = _member_blocker(analysis, scope, producer, numpy_function(analysis, producer), seen, on_path)
-        elif isinstance(producer, ast.Call) and numpy_function(analysis, producer) in CONVERTERS:
-            reason = island_blocker(analysis, scope, producer, on_path, seen)
-        elif isinstance(producer, (ast.BinOp, ast.UnaryOp)):
-            reason = island_blocker(analysis, scope, producer, on_path, seen)
-        else:
-            reason = f"`{_short(analysis.segment(producer))}` makes a NumPy copy that has no TensorFlow rewrite"
-        if reason:
-            return reason
-    return None
 
-
-def _member_blocker(analysis: FileAnalysis, scope: TensorScope, call: ast.Call, function: str,
-                    seen: set[int], on_path: Callable[[ast.AST], bool]) -> str | None:
-    from gradfix.numpy_to_tf import translate
-
-    if id(call) in seen:
-        return None
-    context = translation_context(analysis, scope, call)
-    translation = translate(function, analysis.cst_expression(call), context)
-    if translation is None or translation.replacement is None:
-        return f"its result goes to `np.{function}(...)`, which has no exact TensorFlow rewrite here"
-    return dtype_blocker(analysis, scope, call, function) or island_blocker(analysis, scope, call, on_path, seen)
+    def _into_callee(self, callee, use) -> None:
+        """A helper given a member: its parameter's reads join the island (its return value comes back)."""
+        for definition in list(callee.definitions.values()):
+            if isinstance(definition.node, ast.arg) and \
+                    argument_for(callee.function, use.node, definition.name) is use.operand:
+                for load in callee.loads_of(definition.node):
+                    self.add(callee, load)
 
 
 def _is_numpy_method(node: ast.AST) -> bool:

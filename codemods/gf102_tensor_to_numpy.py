@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import ast
 
-from codemods._numpy_calls import CONVERTERS, island_blocker, numpy_function, where
+from codemods._numpy_calls import CONVERTERS, KERAS_EVALUATORS, island_blocker, numpy_function, where
 from gradfix.rules import FixSafety, Rule
 
-KERAS_EVALUATORS = ("keras.backend.eval", "keras.backend.get_value")
 
 
 class TensorToNumpy(Rule):

@@ -6,7 +6,8 @@ where an outcome is {"dtype", "shape", "value"} or {"error"}. Values are compare
 
 A layer case is a module with `class Generated(Layer)`: it is built for the input, its weights are set to the
 same random values before and after, and `call` is run eagerly. A loss case is a module with
-`generated_loss(y_true, y_pred)`, differentiated with respect to `y_pred`.
+`generated_loss(y_true, y_pred)`, called with the labels Keras gives it (Keras 3 converts them to float32,
+tf_keras passes int labels as they are) and differentiated with respect to `y_pred`.
 """
 
 from __future__ import annotations
@@ -92,6 +93,8 @@ def run_layer(case: dict) -> dict:
 
 def run_loss(case: dict) -> dict:
     y_true = tf.constant(inputs_for(case, 1))
+    if case["flavour"] != "tf_keras":  # as Keras 3 calls a loss: `Loss.__call__` converts y_true to floatx
+        y_true = tf.cast(y_true, tf.float32)
     y_pred = tf.Variable(inputs_for({**case, "dtype": "float32"}, 2), name="y_pred")
     before = load(case["before"], f"before_{case['id']}").generated_loss
     after = load(case["after"], f"after_{case['id']}").generated_loss

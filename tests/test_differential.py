@@ -9,6 +9,13 @@ the same values, dtype and shape as numpy gave (where numpy ran on the eager ten
 weight, the same result under `tf.function`; and a second `apply` changes nothing. A case the rules leave
 unchanged (report-only) is fine: numpy on constants must stay, and a rewrite is only offered when it is whole.
 
+Int inputs are written as real code writes them, so that a rewrite is judged against what the analysis can
+know: a layer with int32 inputs names its `call` parameter `counts` (an int-like name, as `ids`/`tokens`/
+`counts` are in real layers; unnamed `inputs` are float, as Keras layers get them in the overwhelmingly common
+case and as the analysis assumes), and a loss gets its labels as Keras hands them over (Keras 3's
+`Loss.__call__` converts y_true to float32; tf_keras leaves int labels int, so there the analysis must not
+assume a dtype for them). The generated operations themselves are never chosen to avoid a failure.
+
 Failures are listed by class with each case's source; `GRADFIX_DIFFERENTIAL_OUT=folder` keeps every failing
 case (before, after) there as a reproducer.
 """
@@ -149,7 +156,10 @@ def layer_cases(draw) -> Case:
     flavour, units, shape, dtype = draw(settings_of_a_case(("float32", "float32", "int32")))
     imports, base, _ = FLAVOURS[flavour]
     others = tuple(c.replace("LITERAL", _literal(units)) for c in CONSTANTS) + WEIGHTS + ("self.kernel",)
-    statements, head, methods, functions = draw(bodies("inputs", others, ("self.w",), helper_self=True))
+    # int inputs are declared as real code declares them, by an int-like name (`call(self, counts)`): a layer's
+    # `inputs` of unknown dtype are float, as Keras layers get them in the overwhelmingly common case
+    parameter = "counts" if dtype == "int32" else "inputs"
+    statements, head, methods, functions = draw(bodies(parameter, others, ("self.w",), helper_self=True))
     everything = "\n".join(statements + [head] + methods)
     width = draw(st.sampled_from((str(units), "input_shape[-1]")))
     build = [f'        self.{name} = self.add_weight(name="{name}", shape={shape_}, initializer="ones")'
@@ -164,7 +174,7 @@ def layer_cases(draw) -> Case:
         "        self.table = np.linspace(-1.0, 1.0, units).astype(np.float32)\n"
         "        self.scale = np.sqrt(2.0 / units)\n\n"
         "    def build(self, input_shape):\n" + "\n".join(build) + "\n\n"
-        "    def call(self, inputs):\n" + "".join(f"        {s}\n" for s in statements)
+        f"    def call(self, {parameter}):\n" + "".join(f"        {s}\n" for s in statements)
         + f"        return {head}\n" + "".join("\n" + m for m in methods))
     return Case("layer", flavour, dtype, shape, source)
 
@@ -250,7 +260,8 @@ def _failures(cases: list[Case]) -> list[tuple[str, str, Case, str]]:
         for number, case in enumerate(cases):
             for side in ("before", "after"):
                 (folder / side / f"case_{number}.py").write_text(case.source, encoding="utf-8")
-            listed.append({"id": number, "kind": case.kind, "dtype": case.dtype, "shape": list(case.shape),
+            listed.append({"id": number, "kind": case.kind, "flavour": case.flavour, "dtype": case.dtype,
+                           "shape": list(case.shape),
                            "seed": number, "before": str(folder / "before" / f"case_{number}.py"),
                            "after": str(folder / "after" / f"case_{number}.py")})
         apply_errors = _apply(folder / "after")

@@ -898,6 +898,10 @@ class FunctionFlow:
             self._uses = index
         return self._uses
 
+    def loads_of(self, definition: ast.AST) -> list[ast.AST]:
+        """The reads of a name that this definition (a target, a parameter) reaches."""
+        return list(self._use_index.get(id(definition), []))
+
     def uses(self, expr: ast.AST) -> list[Use]:
         """Every consumer of the value of `expr`, following assignments to names and containers."""
         found: list[Use] = []
@@ -1272,6 +1276,8 @@ def numpy_result(function: str, node: ast.Call, args: list[Value], keywords: dic
     operands = list(args)
     dtype = dtype or promote([_numpy_dtype(a.dtype) if a.kind is Kind.PYTHON and a.rank else a.dtype
                               for a in operands], [Kind.NUMPY]) if operands else None
+    if operands and all(a.kind is Kind.PYTHON for a in operands):
+        dtype = _numpy_dtype(dtype)  # numpy of Python numbers: a float64/int64 NumPy value, not a weak scalar
     if function in FLOAT_RESULT and dtype is not None and not dtype.startswith(("float", "complex")):
         dtype = "float64"
     rank = None
@@ -1408,8 +1414,8 @@ def _leaves_path(call: ast.Call, operand: ast.AST, imports) -> bool:
     last = name.rsplit(".", 1)[-1]
     if qualname.startswith(("numpy.random", "tensorflow.print", "tensorflow.summary", "logging")):
         return True
-    if qualname.startswith("numpy."):
-        return False
+    if qualname.startswith(("numpy.", "tensorflow.", "keras.")) and not qualname.startswith("keras.callbacks"):
+        return False  # `tf.math.log` computes; `logger.log` logs
     if isinstance(call.func, ast.Name) and call.func.id in PYTHON_CONVERSIONS:
         return True
     return last in OFF_PATH_CALLS or name.startswith(("logging.", "logger.", "log.", "wandb.", "mlflow."))

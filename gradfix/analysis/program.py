@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Callable, Iterable
 
 from gradfix.analysis.flow import FLAG_PARAMS, Context, FunctionFlow, keyword_argument, literal_or_qualname, \
     tensor_params
+from gradfix.analysis.keras import is_keras_2_file
 from gradfix.analysis.statements import walk_statements
 from gradfix.analysis.values import UNKNOWN, Kind, Value, dtype_of_name, join_all, python_scalar
 
@@ -96,6 +97,18 @@ class ValueAnalysis:
         if function is not None:
             return Value(Kind.PYTHON, function=function)
         return UNKNOWN
+
+    def callers(self, flow: FunctionFlow) -> list[tuple[FunctionFlow, ast.Call]]:
+        """(calling flow, call) for every call whose interpretation is `flow`: where a helper's parameters come
+        from and its return value goes."""
+        found = []
+        for caller in self._summaries.values():
+            if caller is None:
+                continue
+            for call in caller.call_nodes:
+                if caller.callee_of.get(id(call)) is flow:
+                    found.append((caller, call))
+        return found
 
     def keras_class_of(self, function: ast.AST) -> "KerasClass | None":
         """The Keras class the function is a method of, if any."""
@@ -318,7 +331,10 @@ class ValueAnalysis:
         if keras_class is not None and not _is_static(function):
             names = names[1:]
         if len(names) >= 2 and names[0] in ("y_true", "labels", "y", "target", "targets", "true"):
-            params[names[0]] = Value(Kind.TENSOR, "float32")
+            # Keras 3 converts the labels to floatx before calling the loss; tf_keras casts them to y_pred's
+            # dtype only when both are floats or both ints: int labels stay int
+            keras_2 = self.text is not None and is_keras_2_file(self.text)
+            params[names[0]] = Value(Kind.TENSOR, None if keras_2 else "float32")
         if len(names) >= 2:  # Keras casts y_true to the dtype of y_pred, a model's float output
             params[names[1]] = replace(params.get(names[1], Value(Kind.GRADIENT)), dtype="float32")
         return self.views(function, keras_class, params)

@@ -240,7 +240,9 @@ FIRST_ARGUMENT = frozenset({
     "take_along_axis", "clip_by_value", "clip", "pad", "cumsum", "cumprod", "slice", "split", "unstack",
     "boolean_mask", "convert_to_tensor", "abs", "exp", "log", "log1p", "expm1", "sqrt", "square", "rsqrt",
     "tanh", "sigmoid", "relu", "relu6", "gelu", "softmax", "log_softmax", "elu", "selu", "softplus", "softsign",
-    "swish", "silu", "leaky_relu", "l2_normalize", "normalize", "sin", "cos", "negative", "reciprocal", "erf",
+    "swish", "silu", "leaky_relu", "l2_normalize", "normalize", "sin", "cos", "tan", "atan", "arctan", "asin",
+    "arcsin", "acos", "arccos", "sinh", "cosh", "asinh", "arcsinh", "acosh", "arccosh", "atanh", "arctanh",
+    "log2", "log10", "exp2", "cbrt", "negative", "reciprocal", "erf",
     "dropout", "repeat", "reverse", "flip", "roll", "moveaxis", "swapaxes", "flatten", "ravel", "norm",
     "l2_loss"})
 WHERE_VALUES = frozenset({"where"})  # where(condition, x, y): only x and y carry gradient

@@ -16,7 +16,6 @@ import tokenize
 from dataclasses import dataclass, field
 
 from gradfix.analysis import FileAnalysis, KerasClass, KerasKind
-from gradfix.analysis.classes import self_method_called
 from gradfix.analysis.keras import is_keras_2_file
 from gradfix.analysis.tensors import is_self, is_super_call
 
@@ -141,26 +140,6 @@ def super_init_line(init: ast.FunctionDef) -> int | None:
              if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "__init__"
              and (is_super_call(node.func.value) or (node.args and is_self(node.args[0])))]
     return min(lines, default=None)
-
-
-def state_creating_methods(keras_class: KerasClass) -> set[str]:
-    """`__init__`, `build` and the helpers only they reach: where Keras allows `add_weight` (Keras 3 locks a
-    layer's state once `build` has run, so `add_weight` in a later method raises)."""
-    forward = set(keras_class.forward_method_names)
-    reached = [name for name in ("__init__", "build") if name in keras_class.methods]
-    for name in reached:
-        for node in ast.walk(keras_class.methods[name]):
-            callee = self_method_called(node)
-            if callee in keras_class.methods and callee not in reached and callee not in forward:
-                reached.append(callee)
-    callers: dict[str, set[str]] = {}
-    for caller, method in keras_class.methods.items():
-        for node in ast.walk(method):
-            callee = self_method_called(node)
-            if callee:
-                callers.setdefault(callee, set()).add(caller)
-    entry_points = {"__init__", "build"}
-    return {name for name in reached if name in entry_points or callers.get(name, set()) <= set(reached)}
 
 
 def keras_namespace(analysis: FileAnalysis, class_node: ast.ClassDef | None) -> str:

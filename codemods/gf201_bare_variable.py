@@ -5,8 +5,7 @@ from __future__ import annotations
 import ast
 
 from codemods._variables import (could_be_trained, is_variable_call, keras_namespace, layer_classes,
-                                 layer_weight_rewrite, may_be_keras_2, self_attribute, state_creating_methods,
-                                 stores_on_self, walk_function)
+                                 layer_weight_rewrite, may_be_keras_2, self_attribute, stores_on_self, walk_function)
 from gradfix.rules import FixSafety, Rule
 
 
@@ -74,7 +73,7 @@ correct in both versions.
             return
         for keras_class in layer_classes(analysis):
             forward = set(keras_class.forward_method_names)
-            creators = state_creating_methods(keras_class)
+            creators = keras_class.state_creating_methods
             keras = keras_namespace(analysis, keras_class.node)
             for method_name, method in keras_class.methods.items():
                 if method_name in forward:

@@ -6,8 +6,7 @@ import ast
 import re
 
 from codemods._variables import (is_docstring, is_initializer_result, keras_namespace, layer_classes,
-                                 layer_weight_rewrite, self_attribute, starts_its_line, state_creating_methods,
-                                 walk_function)
+                                 layer_weight_rewrite, self_attribute, starts_its_line, walk_function)
 from gradfix.analysis.tapes import names_read
 from gradfix.rules import FixSafety, Rule
 from gradfix.source import Edit
@@ -63,7 +62,7 @@ to every later tape. (Keras 1 initializers returned variables, which is where th
 
     def check(self, analysis):
         for keras_class in layer_classes(analysis):
-            creators = state_creating_methods(keras_class)
+            creators = keras_class.state_creating_methods
             keras = keras_namespace(analysis, keras_class.node)
             for method_name in sorted(creators):
                 method = keras_class.methods[method_name]

@@ -7,8 +7,7 @@ import builtins
 from dataclasses import dataclass, field
 
 from codemods._variables import (TF_VARIABLE, VARIABLE_CLASSES, WeightRewrite, is_docstring, keras_namespace,
-                                 layer_classes, layer_weight_rewrite, may_be_keras_2, self_attribute, span_node,
-                                 state_creating_methods)
+                                 layer_classes, layer_weight_rewrite, may_be_keras_2, self_attribute, span_node)
 from gradfix.analysis import KerasClass, KerasKind
 from gradfix.analysis.tensors import is_self, is_super_call
 from gradfix.rules import Fix, FixSafety, Rule
@@ -318,7 +317,7 @@ def _untracked_extras(analysis, keras_class: KerasClass, returned: _Returned) ->
     if may_be_keras_2(analysis):
         return []
     found = []
-    creators = state_creating_methods(keras_class)
+    creators = keras_class.state_creating_methods
     keras = keras_namespace(analysis, keras_class.node)
     for attribute in sorted(returned.weights):
         value = keras_class.weight_attrs.get(attribute)

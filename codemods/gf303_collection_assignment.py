@@ -6,7 +6,7 @@ import ast
 
 from codemods._variables import (WeightRewrite, is_initializer_result, is_variable_call, keras_namespace,
                                  layer_classes, layer_weight_rewrite, self_attribute, starts_its_line,
-                                 state_creating_methods, walk_function)
+                                 walk_function)
 from gradfix.rules import FixSafety, Rule
 from gradfix.source import Edit
 
@@ -58,7 +58,7 @@ matters most for Keras 3, which does not track bare `tf.Variable`s; `add_weight`
 
     def check(self, analysis):
         for keras_class in layer_classes(analysis):
-            creators = state_creating_methods(keras_class)
+            creators = keras_class.state_creating_methods
             keras = keras_namespace(analysis, keras_class.node)
             for method_name, method in keras_class.methods.items():
                 for statement in walk_function(method):

@@ -92,6 +92,27 @@ class KerasClass:
                     order.append(callee)
         return order
 
+    @cached_property
+    def state_creating_methods(self) -> frozenset[str]:
+        """`__init__`, `build` and the helpers only they reach: where Keras allows `add_weight` (Keras 3 locks a
+        layer's state once `build` has run, so `add_weight` in a later method raises). Asked by several rules."""
+        forward = set(self.forward_method_names)
+        reached = [name for name in ("__init__", "build") if name in self.methods]
+        for name in reached:
+            for node in ast.walk(self.methods[name]):
+                callee = self_method_called(node)
+                if callee in self.methods and callee not in reached and callee not in forward:
+                    reached.append(callee)
+        callers: dict[str, set[str]] = {}
+        for caller, method in self.methods.items():
+            for node in ast.walk(method):
+                callee = self_method_called(node)
+                if callee:
+                    callers.setdefault(callee, set()).add(caller)
+        entry_points = {"__init__", "build"}
+        return frozenset(name for name in reached
+                         if name in entry_points or callers.get(name, set()) <= set(reached))
+
     @property
     def is_preprocessing(self) -> bool:
         bases = [ast.unparse(b) for b in self.node.bases]

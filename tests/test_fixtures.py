@@ -1,7 +1,8 @@
 """Every fixture under fixtures/<CODE>/ is a test; adding a case needs no test code.
 
 - `name.py` + `name.expected.py`: gradfix rewrites `name.py` to exactly `name.expected.py`, and a second run
-  over the result changes nothing.
+  over the result changes nothing. A `name.py` without `name.expected.py` is broken code that its rule only
+  reports: the file stays byte-identical, and its `.findings` say what is reported.
 - `must_not_change/name.py`: gradfix leaves the file byte-identical.
 - `name.findings` next to every `name.py` (both kinds): exactly the findings gradfix reports on `name.py`, one
   `line:col CODE message` per line (an empty file: none), so report-only rules are tested positively and a
@@ -57,7 +58,8 @@ def _compare_findings(case: Path, report) -> None:
 @pytest.mark.parametrize("code, before", list(_cases("fix")))
 def test_fixture_is_fixed(code, before):
     text = before.read_text(encoding="utf-8")
-    expected = before.with_name(before.stem + ".expected.py").read_text(encoding="utf-8")
+    expected_file = before.with_name(before.stem + ".expected.py")
+    expected = expected_file.read_text(encoding="utf-8") if expected_file.exists() else text  # report-only
     report = run_on_text(text, name=before.name, **_options(text))
     assert not report.errors, report.errors
     assert code in {d.code for d in report.diagnostics}, "the rule did not report its own fixture"

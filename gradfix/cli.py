@@ -63,7 +63,7 @@ def _run(paths: list[Path], stdin_filename: Optional[Path],
          options: RunOptions) -> tuple[RunReport, bool, Config | ConfigFinder]:
     """Run on files (`.` when none is named), or on stdin when the only path is `-`. Each file has the
     configuration nearest to it. Returns the report, whether stdin was used and the configuration(s)."""
-    from gradfix.notebook import source_from_bytes
+    from gradfix.document import read_document
     from gradfix.runner import run
     from gradfix.source import SourceError
 
@@ -77,7 +77,7 @@ def _run(paths: list[Path], stdin_filename: Optional[Path],
             paths = [name]
             configs = configs.for_path(stdin_filename or Path.cwd() / name)
             try:
-                sources = {name: source_from_bytes(name, sys.stdin.buffer.read())}
+                sources = {name: read_document(name, sys.stdin.buffer.read())}
             except SourceError as exc:
                 _error(str(name), str(exc))
                 raise typer.Exit(EXIT_ERROR)
@@ -164,7 +164,6 @@ def apply(paths: List[Path] = PATHS,
     from dataclasses import replace
 
     from gradfix.interactive import review
-    from gradfix.notebook import readable_diff
     from gradfix.output import MACHINE_FORMATS, render
     from gradfix.rules import FixSafety
     from gradfix.runner import run
@@ -193,7 +192,7 @@ def apply(paths: List[Path] = PATHS,
         sys.stdout.flush()
     elif dry_run:
         for result in changed:
-            typer.echo(readable_diff(result.path, result.original, result.fixed), nl=False)
+            typer.echo(result.original.diff(result.path, result.fixed), nl=False)
     else:
         written = _write(changed)
     remaining = [d for d in report.diagnostics if not d.applied]
@@ -276,7 +275,6 @@ def _write(changed) -> bool:
     """Write every changed file atomically and record the patch so `gradfix undo` can revert it. A file that
     changed (or went) since it was read is not written: an edit saved meanwhile must not be overwritten.
     False when some file was not written (each said in one line)."""
-    from gradfix.notebook import file_diff
     from gradfix.patch import AppliedFile, atomic_write, save_undo_record, sha256
 
     applied, patches = [], []
@@ -290,7 +288,7 @@ def _write(changed) -> bool:
         except OSError as exc:
             _error(result.path, f"not written: {exc.strerror or exc}")
             continue
-        patches.append(file_diff(result.path, result.original, result.fixed))
+        patches.append(result.original.file_diff(result.path, result.fixed))
         applied.append(AppliedFile(path=str(Path(result.path).resolve()), display=result.path,
                                    encoding=result.original.encoding, bom=result.original.bom,
                                    before_sha=sha256(result.original.to_bytes()), after_sha=sha256(data)))

@@ -8,11 +8,11 @@ from functools import lru_cache
 from pathlib import Path
 
 from gradfix.config import Config, ConfigFinder
+from gradfix.document import DOCUMENT_SUFFIXES
 
 SKIPPED_FOLDERS = frozenset({".git", ".hg", ".svn", ".venv", "venv", ".tox", ".nox", "__pycache__",
                              "build", "dist", "node_modules", ".mypy_cache", ".pytest_cache",
                              ".ruff_cache", ".gradfix", "site-packages", ".ipynb_checkpoints"})
-SOURCE_SUFFIXES = (".py", ".ipynb")
 PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", "requirements.txt", ".git")
 
 
@@ -67,7 +67,7 @@ def _walk(root: Path, config: Config | ConfigFinder, add, errors, skipped) -> No
                                and not settings.is_excluded(Path(folder, d)))
         for name in sorted(names):
             path = Path(folder, name)
-            if not name.endswith(SOURCE_SUFFIXES) or settings.is_excluded(path):
+            if not name.endswith(DOCUMENT_SUFFIXES) or settings.is_excluded(path):
                 continue
             if not os.path.islink(path):
                 add(path)

@@ -12,14 +12,13 @@ import ast
 import bisect
 import re
 import tokenize
-import warnings
 from dataclasses import dataclass, field
 from typing import Iterator
 
 from gradfix.analysis import FileAnalysis, ProjectIndex
 from gradfix.deferred import LazyModule
 from gradfix.rules import Finding, FixSafety, Rule, Severity
-from gradfix.source import Edit, SourceError, SourceText, apply_edits
+from gradfix.source import Edit, SourceError, SourceText, apply_edits, parse
 
 cst = LazyModule("libcst")  # imported when a fix is built: gradfix/deferred.py
 
@@ -116,15 +115,10 @@ def process_source(path: str, source: SourceText, rules: list[Rule], settings: S
     return result
 
 
-def parse(text: str) -> ast.Module:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # invalid escape sequences etc. are the user's business
-            return ast.parse(text)
-    except SyntaxError as exc:
-        raise SourceError(f"syntax error at line {exc.lineno}: {exc.msg}") from None
-    except (ValueError, RecursionError, MemoryError) as exc:
-        raise SourceError(f"cannot parse: {exc}") from None
+def located(result: FileResult) -> FileResult:
+    """The result with its findings where the user sees them (a notebook's in their cells, `SourceText.locate`)."""
+    result.diagnostics = [result.original.locate(d) for d in result.diagnostics]
+    return result
 
 
 def run_rules(analysis: FileAnalysis, rules: list[Rule]) -> list[Finding]:

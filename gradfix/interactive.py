@@ -19,7 +19,6 @@ from typing import TextIO
 import typer
 
 from gradfix.engine import Diagnostic, FileResult, parse
-from gradfix.notebook import NotebookSource
 from gradfix.source import SourceError
 
 PROGRESS_THRESHOLD = 100  # files: below this a run is over before a bar would help
@@ -28,8 +27,9 @@ _COLOURS = {"+": "green", "-": "red", "@": "cyan"}
 
 
 @dataclass(frozen=True)
-class Part:
-    """A reviewable piece of a file: the whole file, or one notebook cell (`cell` is then its number)."""
+class PartChange:
+    """A reviewable piece of a file (`gradfix.source.Part`: the whole file, or one notebook cell, `cell` then its
+    number) before and after the fixes."""
 
     name: str
     cell: int | None
@@ -39,15 +39,10 @@ class Part:
     after: str
 
 
-def _parts(result: FileResult) -> list[Part]:
-    before, after = result.original, result.fixed
-    if not isinstance(before, NotebookSource):
-        return [Part(result.path, None, before.text, after.text, before.text, after.text)]
-    old_chunks, new_chunks = before.chunks(before.text), after.chunks(after.text)
-    old_cells, new_cells = before.cell_sources(before.text), after.cell_sources(after.text)
-    return [Part(f"{result.path}:cell {number}", number, old_cells[number], new_cells[number],
-                 old_chunks[number], new_chunks[number])
-            for number in new_chunks if new_chunks[number] != old_chunks[number]]
+def _parts(result: FileResult) -> list[PartChange]:
+    old, new = result.original.parts(), result.fixed.parts()
+    return [PartChange(part.name(result.path), number, old[number].shown, part.shown, old[number].text, part.text)
+            for number, part in new.items() if part.text != old[number].text]
 
 
 class Reviewer:
@@ -176,10 +171,7 @@ def apply_hunks(before: str, after: str, hunks, accepted: list[bool]) -> str:
 
 def _rebuilt(result: FileResult, texts: dict[int | None, str]):
     original = result.original
-    if isinstance(original, NotebookSource):
-        fixed = original.with_chunks({**original.chunks(original.text), **texts})
-    else:
-        fixed = original.with_text(texts[None])
+    fixed = original.with_parts(texts)
     if fixed.text == original.text:
         return None
     try:

@@ -13,14 +13,9 @@ import bisect
 import json
 import re
 from dataclasses import dataclass, field, replace
-from pathlib import PurePath
 
-from gradfix.engine import Diagnostic, FileResult, FixEdit, parse
-from gradfix.patch import source_diff, unified_diff
-from gradfix.source import SourceError, SourceText
+from gradfix.source import Located, Part, SourceError, SourceText, parse, unified_diff
 
-NOTEBOOK_SUFFIX = ".ipynb"
-NOTEBOOK_SIZE_ALLOWANCE = 50  # times max-file-size
 CELL_MARKER = "# gradfix-notebook-cell "
 MAGIC_MARKER = "pass  # gradfix-notebook-magic "
 PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun"})  # `%%time` runs its body as Python
@@ -29,15 +24,6 @@ _MASKED_LINE = re.compile(r"^[ \t]*" + re.escape(MAGIC_MARKER) + r"(\d+)$")
 _CELL_LINE = re.compile(r"^" + re.escape(CELL_MARKER) + r"(\d+)\r?\n", re.MULTILINE)
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 _DECODER = json.JSONDecoder()
-
-
-def is_notebook(path) -> bool:
-    return PurePath(str(path)).suffix == NOTEBOOK_SUFFIX
-
-
-def max_bytes(path, max_file_size: int) -> int:
-    """How big a file may be to be read: a notebook gets room for its outputs (plots make most of its size)."""
-    return max_file_size * NOTEBOOK_SIZE_ALLOWANCE if is_notebook(path) else max_file_size
 
 
 @dataclass(frozen=True)
@@ -215,20 +201,47 @@ class NotebookSource(SourceText):
     def json_text(self, text: str | None = None) -> str:
         return self.notebook.render(self.cell_sources(self.text if text is None else text))
 
-    def chunks(self, text: str) -> dict[int, str]:
+    def parts(self) -> dict[int | None, Part]:
+        """One part per code cell that is Python, by cell number."""
+        shown = self.cell_sources(self.text)
+        return {number: Part(number, shown[number], python) for number, python in self._chunks(self.text).items()}
+
+    def with_parts(self, texts: dict[int | None, str]) -> "NotebookSource":
+        chunks = {**self._chunks(self.text), **texts}
+        return self.with_text("".join(f"{CELL_MARKER}{number}\n{python}" for number, python in chunks.items()))
+
+    def locate(self, diagnostic: Located) -> Located:
+        """Positions in the cell (`cell 3, line 2`) instead of the virtual text, for the finding and its edits."""
+        cell, line = self.cell_line(diagnostic.line)
+        edits = []
+        for edit in diagnostic.fix_edits:
+            edit_cell, edit_line = self.cell_line(edit.line)
+            edits.append(replace(edit, cell=edit_cell, line=edit_line, end_line=edit_line + edit.end_line - edit.line))
+        return replace(diagnostic, cell=cell, line=line, end_line=line + diagnostic.end_line - diagnostic.line,
+                       fix_edits=tuple(edits))
+
+    def diff(self, path: str, fixed: SourceText) -> str:
+        """A diff of each changed cell's source."""
+        old, new = self.parts(), fixed.parts()
+        return "".join(unified_diff(part.name(path), old[number].shown, part.shown)
+                       for number, part in sorted(new.items()) if part.shown != old[number].shown)
+
+    def file_diff(self, path: str, fixed: SourceText) -> str:
+        """The diff of the notebook's JSON text."""
+        bom = "\ufeff" if self.bom else ""
+        return unified_diff(path, bom + self.json_text(), bom + self.json_text(fixed.text))
+
+    def _chunks(self, text: str) -> dict[int, str]:
         """The Python of each cell in a (possibly fixed) virtual text, IPython lines still masked.
         A chunk has as many lines as the cell's source, line for line."""
         parts = _CELL_LINE.split(text)
         return {int(number): python for number, python in zip(parts[1::2], parts[2::2])}
 
-    def with_chunks(self, chunks: dict[int, str]) -> "NotebookSource":
-        return self.with_text("".join(f"{CELL_MARKER}{number}\n{python}" for number, python in chunks.items()))
-
     def cell_sources(self, text: str) -> dict[int, str]:
         """Each cell's source as it would be written, from a (possibly fixed) virtual text."""
         originals = {cell.number: cell.source for cell in self.notebook.cells}
         sources = {}
-        for number, python in self.chunks(text).items():
+        for number, python in self._chunks(text).items():
             source = "".join(self._unmask(line) for line in python.splitlines(keepends=True))
             if not originals[number].endswith(("\n", "\r")) and source.endswith("\n"):
                 source = source[:-2] if source.endswith("\r\n") else source[:-1]
@@ -245,44 +258,3 @@ class NotebookSource(SourceText):
         index = bisect.bisect_right(self.first_lines, (virtual_line, float("inf"))) - 1
         first, number = self.first_lines[max(index, 0)]
         return number, virtual_line - first + 1
-
-
-def source_from_bytes(path, data: bytes) -> SourceText:
-    """A file's contents as the engine reads them: a notebook by its code cells, anything else as Python."""
-    return NotebookSource.from_bytes(data) if is_notebook(path) else SourceText.from_bytes(data)
-
-
-def in_cells(result: FileResult) -> FileResult:
-    """Findings of a notebook with positions in cells (`cell 3, line 2`) instead of the virtual text."""
-    source = result.original
-    if not isinstance(source, NotebookSource):
-        return result
-
-    def edit_in_cell(edit: FixEdit) -> FixEdit:
-        cell, line = source.cell_line(edit.line)
-        return replace(edit, cell=cell, line=line, end_line=line + edit.end_line - edit.line)
-
-    def located(d: Diagnostic) -> Diagnostic:
-        cell, line = source.cell_line(d.line)
-        return replace(d, cell=cell, line=line, end_line=line + d.end_line - d.line,
-                       fix_edits=tuple(map(edit_in_cell, d.fix_edits)))
-
-    result.diagnostics = [located(d) for d in result.diagnostics]
-    return result
-
-
-def readable_diff(path: str, before: SourceText, after: SourceText) -> str:
-    """What `--dry-run` shows: for a notebook, a diff of each changed cell's source."""
-    if not isinstance(before, NotebookSource):
-        return source_diff(path, before, after)
-    old, new = before.cell_sources(before.text), after.cell_sources(after.text)
-    return "".join(unified_diff(f"{path}:cell {number}", old[number], new[number])
-                   for number in sorted(new) if new[number] != old[number])
-
-
-def file_diff(path: str, before: SourceText, after: SourceText) -> str:
-    """The diff of the file as it is on disk (the undo record): for a notebook, of its JSON text."""
-    if not isinstance(before, NotebookSource):
-        return source_diff(path, before, after)
-    bom = "\ufeff" if before.bom else ""
-    return unified_diff(path, bom + before.json_text(), bom + after.json_text())

@@ -1,4 +1,4 @@
-"""Unified diffs (made with difflib), atomic writes, and the undo record of the last `apply`.
+"""Atomic writes, and the undo record of the last `apply` (its diffs are the documents' `file_diff`).
 
 The undo record keeps the exact patch that `apply` wrote (read back with unidiff) plus a hash of every
 file before and after, so `undo` can refuse when a file changed since and can prove that it restored
@@ -7,7 +7,6 @@ the original bytes.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import os
@@ -19,28 +18,7 @@ from unidiff import PatchSet
 
 from gradfix.source import SourceText
 
-NO_NEWLINE = "\\ No newline at end of file\n"
 UNDO_RECORD = Path(".gradfix") / "last-apply.json"
-
-
-def unified_diff(path: str, before: str, after: str) -> str:
-    """A `git apply`-compatible diff of one file (`a/` and `b/` prefixes, exact line endings kept)."""
-    old, new = before.splitlines(keepends=True), after.splitlines(keepends=True)
-    name = path.lstrip("/")
-    out = []
-    for line in difflib.unified_diff(old, new, f"a/{name}", f"b/{name}", n=3):
-        if line.startswith(("---", "+++")):
-            line = line.rstrip("\n") + "\n"
-        out.append(line)
-        if not line.endswith("\n"):
-            out.append("\n" + NO_NEWLINE)
-    return "".join(out)
-
-
-def source_diff(path: str, before: SourceText, after: SourceText) -> str:
-    """Diff of the text as it is on disk (a BOM is part of line 1 for `git apply`)."""
-    bom = "\ufeff" if before.bom else ""
-    return unified_diff(path, bom + before.text, bom + after.text)
 
 
 def atomic_write(path: Path, data: bytes) -> None:

@@ -22,8 +22,8 @@ from gradfix.analysis.imports import scan_imports
 from gradfix.cache import ResultCache, cache_folder, content_digest
 from gradfix.config import Config, ConfigFinder
 from gradfix.discovery import discover, project_root
-from gradfix.engine import FileResult, RuleError, Settings, could_have_findings, process_source
-from gradfix.notebook import in_cells, max_bytes, source_from_bytes
+from gradfix.document import max_bytes, read_document
+from gradfix.engine import FileResult, RuleError, Settings, could_have_findings, located, process_source
 from gradfix.pins import declared_keras
 from gradfix.rules import Rule, select_rules
 from gradfix.source import SourceError, SourceText
@@ -178,7 +178,7 @@ def _read_all(files: list[Path], config, contents: dict[Path, bytes], errors) ->
     for path in files:
         try:
             data = read_bytes(path, max_bytes(path, config.for_path(path).max_file_size))
-            sources[path] = source_from_bytes(path, data)
+            sources[path] = read_document(path, data)
             contents[path] = data
         except SourceError as exc:
             errors.append((str(path), str(exc)))
@@ -330,7 +330,7 @@ def _rules(codes: tuple[str, ...]) -> list[Rule]:
 
 def _process_in_worker(task: Task) -> FileResult:
     try:
-        return in_cells(process_source(task.path, task.source, _rules(task.codes), task.settings,
+        return located(process_source(task.path, task.source, _rules(task.codes), task.settings,
                                        _worker_state["index"]))
     except Exception as exc:  # a bug of ours must cost one file, never the run or the user's code
         reason = str(exc) if isinstance(exc, RuleError) else f"{type(exc).__name__}: {exc}"

@@ -63,22 +63,17 @@ class Document:
         source = NotebookSource.from_bytes(json.dumps(notebook).encode("utf-8"))
         return cls(uri, path, source, versions, tuple(cells))
 
-    @property
-    def is_notebook(self) -> bool:
-        return isinstance(self.source, NotebookSource)
-
     def part_uri(self, cell: int | None) -> str:
         """The editor document a position in cell `cell` (None: in the file) refers to."""
         return self.uri if cell is None else self.cells[cell - 1].uri
 
     @cached_property
     def _parts(self) -> dict[int | None, SourceText]:
-        if not self.is_notebook:
-            return {None: self.source}
-        return {number: SourceText(cell.text) for number, cell in enumerate(self.cells, start=1)}
+        """Each editor document's text, by the cell number the engine gives it (None: the file)."""
+        return {number: SourceText(part.shown) for number, part in self.source.parts().items()}
 
     def range_of(self, diagnostic: Diagnostic, codec: PositionCodec) -> types.Range:
-        """The LSP range of a diagnostic located in its cell (`gradfix.notebook.in_cells`) or file."""
+        """The LSP range of a diagnostic located in its cell (`SourceText.locate`) or file."""
         part = self._parts[diagnostic.cell]
         return types.Range(start=_position(part, diagnostic.line, diagnostic.col, codec),
                            end=_position(part, diagnostic.end_line, diagnostic.end_col, codec))
@@ -92,14 +87,11 @@ class Document:
 
     def edits_to(self, new_text: str, codec: PositionCodec) -> dict[str, list[types.TextEdit]]:
         """The edits, by editor document, that turn this document into `new_text` (the engine's source)."""
-        if not self.is_notebook:
-            edits = text_edits(self.source, new_text, codec)
-            return {self.uri: edits} if edits else {}
         changes = {}
-        for number, source in self.source.cell_sources(new_text).items():
-            edits = text_edits(self._parts[number], source, codec)
+        for number, part in self.source.with_text(new_text).parts().items():
+            edits = text_edits(self._parts[number], part.shown, codec)
             if edits:
-                changes[self.cells[number - 1].uri] = edits
+                changes[self.part_uri(number)] = edits
         return changes
 
 

@@ -16,7 +16,7 @@ from gradfix.analysis import ProjectIndex
 from gradfix.config import Config, load_config
 from gradfix.discovery import discover
 from gradfix.engine import FileResult, RuleError, process_source
-from gradfix.notebook import max_bytes, source_from_bytes
+from gradfix.document import max_bytes, read_document
 from gradfix.rules import select_rules
 from gradfix.runner import RunOptions, chosen_codes, read_bytes, rules_for, settings_for
 from gradfix.source import SourceError, SourceText
@@ -77,7 +77,7 @@ class Project:
 
     def check(self, path: Path, source: SourceText, fix: bool = False, unsafe_fixes: bool | None = None) -> FileResult:
         """Findings of `source` (the editor's buffer of `path`; a notebook's positions are in its cells laid end to
-        end, see `gradfix.notebook.in_cells`); with `fix`, also its fixed text. Rules, settings and per-file ignores
+        end, see `SourceText.locate`); with `fix`, also its fixed text. Rules, settings and per-file ignores
         are those the CLI would use for the file. A ConfigError of the nearest pyproject.toml propagates."""
         config = load_config(path)
         result = FileResult(path=str(path), original=source)
@@ -93,4 +93,4 @@ class Project:
 
 
 def read_source(path: Path, config: Config) -> SourceText:
-    return source_from_bytes(path, read_bytes(path, max_bytes(path, config.max_file_size)))
+    return read_document(path, read_bytes(path, max_bytes(path, config.max_file_size)))

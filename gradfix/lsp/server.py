@@ -13,7 +13,7 @@ import gc
 import logging
 import sys
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lsprotocol import types
@@ -26,7 +26,7 @@ from gradfix.docs import explain_text
 from gradfix.engine import FileResult, parse, suppression_edit
 from gradfix.lsp.documents import Cell, Document, Reported
 from gradfix.lsp.project import Project
-from gradfix.notebook import in_cells, is_notebook
+from gradfix.document import DOCUMENT_SUFFIXES, is_document
 from gradfix.rules import FixSafety, all_rules
 from gradfix.runner import GC_THRESHOLD
 from gradfix.source import SourceError, apply_edits
@@ -37,7 +37,7 @@ QUICK_FIX = types.CodeActionKind.QuickFix.value
 SEVERITIES = {"error": types.DiagnosticSeverity.Error, "warning": types.DiagnosticSeverity.Warning,
               "info": types.DiagnosticSeverity.Information}
 CONFIG_FILE = "pyproject.toml"
-WATCHED = (f"**/{CONFIG_FILE}", "**/*.py", "**/*.ipynb")
+WATCHED = (f"**/{CONFIG_FILE}", *(f"**/*{suffix}" for suffix in DOCUMENT_SUFFIXES))
 
 
 @dataclass
@@ -115,7 +115,7 @@ class GradfixServer(LanguageServer):
             result = FileResult(path=str(document.path), original=document.source)
         if result.error:
             self.log(f"{document.path}: {result.error}")
-        located = in_cells(replace(result, diagnostics=list(result.diagnostics))).diagnostics
+        located = [document.source.locate(d) for d in result.diagnostics]
         reported = [Reported(found, at, document.part_uri(at.cell), self.diagnostic(document, at))
                     for found, at in zip(result.diagnostics, located)]
         previous = self.checked.get(key)
@@ -358,7 +358,7 @@ def watched_files_changed(ls: GradfixServer, params: types.DidChangeWatchedFiles
         if path.name == CONFIG_FILE:
             ls.reload()
             return
-        if change.uri not in ls.checked and (path.suffix == ".py" or is_notebook(path)):
+        if change.uri not in ls.checked and is_document(path):
             index_changed |= ls.project.update_from_disk(path)
     if index_changed:
         ls.recheck_all()

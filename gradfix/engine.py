@@ -16,11 +16,8 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 from gradfix.analysis import FileAnalysis, ProjectIndex
-from gradfix.deferred import LazyModule
 from gradfix.rules import Finding, FixSafety, Rule, Severity
 from gradfix.source import Edit, SourceError, SourceText, apply_edits, parse
-
-cst = LazyModule("libcst")  # imported when a fix is built: gradfix/deferred.py
 
 MAX_FIX_PASSES = 10
 KERAS_MARKERS = ("tensorflow", "keras")
@@ -221,9 +218,11 @@ def fix_to_fixpoint(analysis: FileAnalysis, findings: list[Finding], rules: list
         findings = run_rules(analysis, rules)
     else:
         raise SafetyNetError({f.code for f in fixable}, "fixes did not converge")
+    import libcst  # here, not at import: checking a file (most runs) never needs it
+
     try:
-        cst.parse_module(text)
-    except cst.ParserSyntaxError as exc:
+        libcst.parse_module(text)
+    except libcst.ParserSyntaxError as exc:
         raise SafetyNetError(applied, f"rewritten code does not parse: {exc.message}") from None
     try:
         source.to_bytes(text)

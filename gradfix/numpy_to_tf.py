@@ -15,9 +15,8 @@ import ast
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Callable, Mapping
 
-from gradfix.deferred import LazyModule
-
-cst = LazyModule("libcst")  # imported when a fix is built: gradfix/deferred.py
+if TYPE_CHECKING:  # bound at run time by the first `translate` (checking a file never imports LibCST)
+    import libcst as cst
 
 
 @dataclass(frozen=True)
@@ -35,7 +34,7 @@ class Translation:
 
 _NOT_A_LITERAL = object()
 _ANY_VALUE = object()  # a parameter that never changes the result (einsum's `optimize`)
-if TYPE_CHECKING:  # at run time, naming cst.Arg would import LibCST for every run (gradfix/deferred.py)
+if TYPE_CHECKING:  # at run time, naming cst.Arg would import LibCST for every run
     _Args = tuple[tuple[str, cst.Arg], ...]  # (numpy parameter name, the user's argument), in call order
 
 
@@ -647,6 +646,9 @@ def translate(function: str, call: cst.Call, ctx: TranslationContext) -> Transla
     `function` is the numpy name without the "numpy." prefix. Returns None when the function is
     not in the table, and Translation(None, note) when this call form has no exact equivalent.
     """
+    global cst
+    import libcst as cst  # the module's helpers use it from here on
+
     entry = _TABLE.get(function)
     if entry is None:
         return None

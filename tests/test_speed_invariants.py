@@ -163,13 +163,18 @@ def test_libcst_is_imported_only_when_a_fix_is_written(tmp_path):
 
 
 def test_libcst_is_deferred_without_a_stand_in_in_sys_modules():
-    """gradfix imports LibCST only when it builds a fix, and never puts anything of its own in sys.modules: a
-    user's `import libcst` in the same process (the server, a plugin, pytest) gets the real module."""
-    code = ("import sys, gradfix.engine, gradfix.numpy_to_tf\n"
+    """gradfix imports LibCST only when it builds a fix, with plain imports, and never puts anything of its own in
+    sys.modules or in place of the module: a user's `import libcst` in the same process (the server, a plugin,
+    pytest) gets the real module, and so does gradfix."""
+    code = ("import sys, gradfix.engine, gradfix.numpy_to_tf as n, codemods._numpy_calls\n"
             "assert 'libcst' not in sys.modules, 'imported at import time'\n"
+            "assert not hasattr(gradfix.engine, 'cst') and not hasattr(n, 'cst'), 'a stand-in for libcst'\n"
             "import libcst as cst, libcst.matchers as m\n"
             "assert type(cst).__name__ == 'module' and m.matches(cst.parse_expression('x'), m.Name('x'))\n"
-            "assert gradfix.engine.cst.Name is cst.Name and gradfix.numpy_to_tf.cst.Add is cst.Add\n")
+            "context = n.TranslationContext('tf', lambda e: None, lambda e: 2)\n"
+            "assert n.code(n.translate('tanh', cst.parse_expression('np.tanh(x)'), context).replacement) == "
+            "'tf.math.tanh(x)'\n"
+            "assert n.cst is cst\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Callable
 from gradfix.analysis import FileAnalysis, Kind, TensorScope, Value
 from gradfix.analysis.values import FLOAT_DTYPES
 from gradfix.analysis.flow import argument_for
+from gradfix.edits import MAX_LINE
 from gradfix.rules import Finding, Rule
 
 if TYPE_CHECKING:  # LibCST and the mapping table are imported only when a numpy call on a tensor is found
@@ -36,7 +37,6 @@ FLOAT_DEPENDENT = frozenset({"mean", "std", "var", "divide", "true_divide"})
 # Binary functions whose first operand, a Python int, TF turns into an int32 tensor.
 BINARY = frozenset({"add", "subtract", "multiply", "divide", "true_divide", "power", "maximum", "minimum", "dot",
                     "matmul"})
-MAX_LINE = 100
 
 
 def numpy_function(analysis: FileAnalysis, call: ast.Call) -> str | None:

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from gradfix.analysis import FileAnalysis, KerasClass, KerasKind
 from gradfix.analysis.keras import is_keras_2_file
 from gradfix.analysis.tensors import is_self, is_super_call
+from gradfix.edits import call_text, indentation, starts_its_line
 
 TF_VARIABLE = "tensorflow.Variable"
 VARIABLE_CLASSES = (TF_VARIABLE, "keras.Variable", "keras.backend.Variable")
-MAX_LINE = 100
 
 # tf.Variable(initial_value, trainable, validate_shape, caching_device, name, variable_def, dtype, ...)
 _VARIABLE_POSITIONAL = ("initial_value", "trainable", "validate_shape", "caching_device", "name",
@@ -119,21 +119,6 @@ def is_docstring(statement: ast.stmt) -> bool:
         and isinstance(statement.value.value, str)
 
 
-def span_node(first: ast.AST, last: ast.AST, first_line: int | None = None) -> ast.AST:
-    """A node from `first` (or the start of `first_line`'s code) to the end of `last`: where a finding whose
-    fix edits several statements is reported, and the lines the engine lets that fix change."""
-    span = ast.Pass()
-    span.lineno, span.col_offset = first_line or first.lineno, first.col_offset
-    span.end_lineno, span.end_col_offset = last.end_lineno, last.end_col_offset
-    return span
-
-
-def starts_its_line(analysis: FileAnalysis, statement: ast.stmt) -> bool:
-    """Nothing but indentation before the statement, so lines can be inserted above it."""
-    start = analysis.source.offset(statement.lineno, statement.col_offset)
-    return analysis.source.text[analysis.source.line_starts[statement.lineno - 1]:start].strip() == ""
-
-
 def super_init_line(init: ast.FunctionDef) -> int | None:
     """Line of the first `super().__init__(...)` (or `Base.__init__(self, ...)`) call in `__init__`."""
     lines = [node.lineno for node in walk_function(init)
@@ -201,7 +186,7 @@ def add_weight_rewrite(analysis: FileAnalysis, statement: ast.Assign, function: 
     arguments = dict(initial.arguments)
     carried = [key for key in _CARRIED if key in keywords and not (switched_on_later and key == "trainable")]
     arguments.update({key: analysis.segment(keywords[key]) for key in carried})
-    indent = re.match(r"[ \t]*", analysis.source.line(statement.lineno)).group()
+    indent = indentation(analysis.source, statement.lineno)
     lines = [f"{indent}{comment}" for comment in _comments_outside(analysis, call, [value, dtype, *keywords.values()])]
     if initial.setup:
         lines.append(indent + initial.setup)
@@ -229,7 +214,7 @@ def layer_weight_rewrite(analysis: FileAnalysis, keras_class: KerasClass, statem
     if method_name not in creators:
         return WeightRewrite(reason=f"move it to `build`: Keras 3 locks a layer's state once it is built, so "
                                     f"`add_weight` in `{method_name}` would raise")
-    if not starts_its_line(analysis, statement):
+    if not starts_its_line(analysis.source, statement):
         return WeightRewrite(reason="it shares its line with other code")
     if method_name == "__init__":
         super_line = super_init_line(method)
@@ -256,7 +241,7 @@ def _initializer_weight_rewrite(analysis: FileAnalysis, statement: ast.Assign, f
     name = next((k.value for k in statement.value.keywords if k.arg == "name"), None)
     if name is not None:
         arguments["name"] = analysis.segment(name)
-    indent = re.match(r"[ \t]*", analysis.source.line(statement.lineno)).group()
+    indent = indentation(analysis.source, statement.lineno)
     target = analysis.segment(statement.targets[0])
     return WeightRewrite(text=_call_text(f"{target} = self.add_weight", arguments, indent, analysis.source.newline))
 
@@ -526,9 +511,4 @@ def _comments_outside(analysis: FileAnalysis, call: ast.Call, kept: list[ast.AST
 def _call_text(head: str, arguments: dict[str, str], indent: str, newline: str) -> str:
     """`head(k=v, ...)` on one line when it fits, else one argument per line."""
     order = ("shape", "initializer", "dtype", "trainable", "name", "constraint")
-    items = [f"{key}={arguments[key]}" for key in order if key in arguments]
-    one_line = f"{head}({', '.join(items)})"
-    if len(indent) + len(one_line) <= MAX_LINE and "\n" not in one_line:
-        return one_line
-    inner = indent + " " * 4
-    return f"{head}({newline}" + f",{newline}".join(inner + item for item in items) + f",{newline}{indent})"
+    return call_text(head, [f"{key}={arguments[key]}" for key in order if key in arguments], indent, newline)

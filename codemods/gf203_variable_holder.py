@@ -6,10 +6,11 @@ import ast
 import re
 
 from codemods._variables import (add_weight_rewrite, is_docstring, is_variable_call, keras_namespace, layer_classes,
-                                 may_be_keras_2, starts_its_line, stores_on_self, super_init_line, walk_function)
+                                 may_be_keras_2, stores_on_self, super_init_line, walk_function)
 from gradfix.analysis import KerasClass, KerasKind
 from gradfix.analysis.statements import walk_statements
 from gradfix.analysis.tensors import is_super_call
+from gradfix.edits import starts_its_line, text_before
 from gradfix.rules import FixSafety, Rule
 from gradfix.source import Edit
 
@@ -152,7 +153,7 @@ def _to_layer(analysis, holder: KerasClass, variables: list[ast.stmt], keras: st
         method = next(m for m in holder.methods.values() if any(s is statement for s in ast.walk(m)))
         if not isinstance(statement, ast.Assign) or method is not init:
             return None, "a tf.Variable is created outside `__init__` or not as `self.x = tf.Variable(...)`"
-        if not starts_its_line(analysis, statement):
+        if not starts_its_line(analysis.source, statement):
             return None, "a tf.Variable assignment shares its line with other code"
         rewrite = add_weight_rewrite(analysis, statement, init, holder, keras)
         if rewrite.text is None:
@@ -191,12 +192,11 @@ def _super_init_edit(analysis, init: ast.FunctionDef, variables: list[ast.stmt])
             return None, "it creates variables before calling `super().__init__()`"
         return None, ""
     body = init.body[1:] if is_docstring(init.body[0]) else init.body
-    if not body or not starts_its_line(analysis, body[0]):
+    if not body or not starts_its_line(analysis.source, body[0]):
         return None, "there is no statement to put `super().__init__()` before"
     first = body[0]
     offset = analysis.source.offset(first.lineno, first.col_offset)
-    indent = analysis.source.text[analysis.source.line_starts[first.lineno - 1]:offset]
-    return Edit(offset, offset, f"super().__init__(){analysis.source.newline}{indent}"), ""
+    return Edit(offset, offset, f"super().__init__(){analysis.source.newline}{text_before(analysis.source, first)}"), ""
 
 
 def _rename_edit(analysis, method: ast.FunctionDef, new_name: str) -> Edit:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import ast
 import re
 
-from codemods._variables import layer_classes, may_be_keras_2, self_attribute, span_node, walk_function
-from gradfix.rules import FixSafety, Rule
+from codemods._variables import layer_classes, may_be_keras_2, self_attribute, walk_function
+from gradfix.rules import FixSafety, Rule, Span
 
 # Cheap text screen, run before any analysis: a name bound to a new container and stored on `self`.
 # Searched in "\n" + text (a leading literal is found much faster than `^` under re.MULTILINE).
@@ -81,7 +81,7 @@ Files that import `tf_keras` are left alone.
                    f"afterwards (line {lines}) never reaches `{attribute}`, so those layers are not tracked, trained "
                    f"or saved; use `{attribute}` instead of `{local}`")
         reason = _unfixable(analysis, method, local, alias, uses, parents, after)
-        node = span_node(alias, uses[-1])
+        node = Span.covering(alias, uses[-1])
         if reason:
             return self.finding(node, f"{message}; not rewritten: {reason}")
         return self.finding(node, message, self.fix(*(analysis.replace(n, attribute) for n in uses)))

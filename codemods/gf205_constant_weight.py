@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import ast
-import re
 
 from codemods._variables import (is_docstring, is_initializer_result, keras_namespace, layer_classes,
-                                 layer_weight_rewrite, self_attribute, starts_its_line, walk_function)
+                                 layer_weight_rewrite, self_attribute, walk_function)
 from gradfix.analysis.tapes import names_read
+from gradfix.edits import lines_before, starts_its_line, whole_lines
 from gradfix.rules import FixSafety, Rule
 from gradfix.source import Edit
 
@@ -131,7 +131,7 @@ def _move_into_call(analysis, keras_class, statement: ast.Assign, method_name: s
     call = keras_class.methods.get("call")
     if call is None or method_name != "build":
         return "it is not in `build`, or the class has no `call`"
-    if statement not in method.body or len(method.body) == 1 or not starts_its_line(analysis, statement) \
+    if statement not in method.body or len(method.body) == 1 or not starts_its_line(analysis.source, statement) \
             or statement.end_lineno != statement.lineno:
         return "it is not a one-line statement of its own in `build`'s body"
     local_names = {a.arg for a in method.args.args[1:]} | {n.id for n in ast.walk(method) if isinstance(n, ast.Name)
@@ -147,15 +147,10 @@ def _move_into_call(analysis, keras_class, statement: ast.Assign, method_name: s
             or local in {a.arg for a in call.args.args + call.args.kwonlyargs}:
         return f"`{local}` is already a name in `call`"
     first = call.body[1] if is_docstring(call.body[0]) and len(call.body) > 1 else call.body[0]
-    if not starts_its_line(analysis, first):
+    if not starts_its_line(analysis.source, first):
         return "`call` starts with a statement that shares its line"
-    source = analysis.source
-    indent = re.match(r"[ \t]*", source.line(first.lineno)).group()
     reads = [n for n in ast.walk(call) if self_attribute(n) == attribute and isinstance(n.ctx, ast.Load)]
-    removed_start = source.line_starts[statement.lineno - 1]
-    removed_end = source.line_starts[statement.end_lineno] if statement.end_lineno < len(source.line_starts) \
-        else len(source.text)
-    insert_at = source.line_starts[first.lineno - 1]
-    return [Edit(removed_start, removed_end, ""),
-            Edit(insert_at, insert_at, f"{indent}{local} = {analysis.segment(statement.value)}{source.newline}"),
+    return [Edit(*whole_lines(analysis.source, statement), ""),
+            lines_before(analysis.source, first, [f"{local} = {analysis.segment(statement.value)}"],
+                         newline=analysis.source.newline),
             *(analysis.replace(n, local) for n in reads)]

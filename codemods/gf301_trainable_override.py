@@ -7,10 +7,11 @@ import builtins
 from dataclasses import dataclass, field
 
 from codemods._variables import (TF_VARIABLE, VARIABLE_CLASSES, WeightRewrite, is_docstring, keras_namespace,
-                                 layer_classes, layer_weight_rewrite, may_be_keras_2, self_attribute, span_node)
+                                 layer_classes, layer_weight_rewrite, may_be_keras_2, self_attribute)
 from gradfix.analysis import KerasClass, KerasKind
 from gradfix.analysis.tensors import is_self, is_super_call
-from gradfix.rules import Fix, FixSafety, Rule
+from gradfix.edits import line_end
+from gradfix.rules import Fix, FixSafety, Rule, Span
 from gradfix.source import Edit
 
 # Which variables a collection holds.
@@ -144,7 +145,7 @@ loops obey whichever they read. tf_keras: both overrides restrict `fit` and cust
             return  # it returns what Keras tracks: correct, if redundant
         deletion, first_line = _deletion(analysis, keras_class, getter)
         # The comment lines right above the override go with it, so the finding covers them.
-        node = span_node(getter, getter, first_line) if first_line < _first_line(getter) else getter
+        node = Span.covering(getter, getter, first_line) if first_line < _first_line(getter) else getter
         if verdict.safety is FixSafety.NONE:
             yield self.finding(getter, f"{message}; not rewritten: {verdict.reason}")
         elif verdict.safety is FixSafety.UNSAFE:
@@ -513,5 +514,4 @@ def _deletion(analysis, keras_class: KerasClass, definition: ast.FunctionDef) ->
         else:
             while blank(last + 1) and last + 1 < len(source.line_starts):
                 last += 1
-    end = source.line_starts[last] if last < len(source.line_starts) else len(source.text)
-    return Edit(source.line_starts[first - 1], end, ""), first_code
+    return Edit(source.line_starts[first - 1], line_end(source, last), ""), first_code

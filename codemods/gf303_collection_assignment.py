@@ -5,8 +5,8 @@ from __future__ import annotations
 import ast
 
 from codemods._variables import (WeightRewrite, is_initializer_result, is_variable_call, keras_namespace,
-                                 layer_classes, layer_weight_rewrite, self_attribute, starts_its_line,
-                                 walk_function)
+                                 layer_classes, layer_weight_rewrite, self_attribute, walk_function)
+from gradfix.edits import shares_last_line, starts_its_line, text_before, whole_lines
 from gradfix.rules import FixSafety, Rule
 from gradfix.source import Edit
 
@@ -98,7 +98,7 @@ def _conversions(analysis, keras_class, statement, creators, keras
     """(the weight statements to rewrite as add_weight with their rewrites, why the fix is refused or '')."""
     if not isinstance(statement, ast.Assign) or len(statement.targets) != 1:
         return [], "it is not a plain assignment"
-    if not starts_its_line(analysis, statement) or _shares_last_line(analysis, statement):
+    if not starts_its_line(analysis.source, statement) or shares_last_line(analysis.source, statement):
         return [], "it shares its line with other code"
     value = statement.value
     if isinstance(value, ast.BinOp) or not isinstance(value, (ast.List, ast.Tuple)):
@@ -130,18 +130,10 @@ def _is_add_weight(value: ast.AST) -> bool:
         and value.func.attr in ("add_weight", "add_variable") and self_attribute(value.func) is not None
 
 
-def _shares_last_line(analysis, statement) -> bool:
-    rest = analysis.source.line(statement.end_lineno)[statement.end_col_offset:]
-    return rest.strip() not in ("", ";") and not rest.strip().startswith("#")
-
-
 def _deletion(analysis, method: ast.FunctionDef, statement: ast.stmt) -> Edit:
     """The statement's whole lines, or `pass` in its place when it is the only statement of its block."""
     source = analysis.source
-    start = source.line_starts[statement.lineno - 1]
-    end = source.line_starts[statement.end_lineno] if statement.end_lineno < len(source.line_starts) \
-        else len(source.text)
     alone = any(getattr(node, block, None) == [statement] for node in ast.walk(method)
                 for block in ("body", "orelse", "finalbody"))
-    indent = source.line(statement.lineno)[:statement.col_offset]
-    return Edit(start, end, f"{indent}pass{source.newline}" if alone else "")
+    replacement = f"{text_before(source, statement)}pass{source.newline}" if alone else ""
+    return Edit(*whole_lines(source, statement), replacement)

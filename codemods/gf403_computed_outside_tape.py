@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import ast
-import re
 
 from gradfix.analysis.flow import argument_for
 from gradfix.analysis.tapes import LossCallable, bound_names, container_mutated, dotted, names_read, own_nodes
+from gradfix.edits import indentation, line_end, owns_its_lines, reindent
 from gradfix.rules import FixSafety, Rule, Span
 from gradfix.source import Edit
 
-_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)?")
 _STATEMENT_LISTS = ("body", "orelse", "finalbody")
 
 
@@ -241,28 +240,28 @@ def _move_into_block(analysis, tape, statements: list[ast.stmt]) -> tuple[Edit |
     siblings = _statement_list_of(tape.scope, tape.node)
     source = analysis.source
     first_statement = tape.body[0]
-    if siblings is None or not all(_owns_its_lines(analysis, s) for s in [*statements, first_statement]):
+    if siblings is None or not all(owns_its_lines(source, s) for s in [*statements, first_statement]):
         return None, None
     if any(isinstance(n, (ast.Constant, ast.JoinedStr)) and n.lineno != n.end_lineno
            for s in statements for n in ast.walk(s)):
         return None, None  # re-indenting would change a multi-line string
     index = next(i for i, s in enumerate(siblings) if s is tape.node)
     count = len(statements)
-    outer = _indent(source.line(tape.node.lineno))
-    inner = _indent(source.line(first_statement.lineno))
+    outer = indentation(source, tape.node.lineno)
+    inner = indentation(source, first_statement.lineno)
     start = source.line_starts[statements[0].lineno - 1]
-    moved_end = _line_end_offset(source, statements[-1].end_lineno)
+    moved_end = line_end(source, statements[-1].end_lineno)
     if siblings[index - count:index] == statements:
         if any(set(bound_names(s)) & names_read(item.context_expr) for s in statements for item in tape.node.items):
             return None, None
         header_end = source.line_starts[first_statement.lineno - 1]
-        moved = _reindent(source.text[start:moved_end], outer, inner)
+        moved = reindent(source.text[start:moved_end], outer, inner)
         if moved is None:
             return None, None
         edit = Edit(start, header_end, source.text[moved_end:header_end] + moved)
         return edit, Span.between(statements[0], first_statement.lineno, first_statement.col_offset)
     if siblings[index + 1:index + 1 + count] == statements:
-        moved = _reindent(source.text[start:moved_end], outer, inner)
+        moved = reindent(source.text[start:moved_end], outer, inner)
         if moved is None:
             return None, None
         return Edit(start, moved_end, moved), Span.between(statements[0], statements[-1].end_lineno,
@@ -280,34 +279,3 @@ def _statement_list_of(scope: ast.AST, statement: ast.stmt) -> list[ast.stmt] | 
             if any(s is statement for s in handler.body):
                 return handler.body
     return None
-
-
-def _owns_its_lines(analysis, statement: ast.stmt) -> bool:
-    """Nothing but indentation before the statement and nothing but a comment after it."""
-    source = analysis.source
-    before = source.text[source.line_starts[statement.lineno - 1]:source.offset(statement.lineno, statement.col_offset)]
-    after = source.text[source.offset(statement.end_lineno, statement.end_col_offset):
-                        _line_end_offset(source, statement.end_lineno)]
-    return not before.strip() and (not after.strip() or after.strip().startswith("#"))
-
-
-def _line_end_offset(source, lineno: int) -> int:
-    """Offset just past the line's line break (the start of the next line)."""
-    return source.line_starts[lineno] if lineno < len(source.line_starts) else len(source.text)
-
-
-def _indent(line: str) -> str:
-    return line[: len(line) - len(line.lstrip(" \t"))]
-
-
-def _reindent(text: str, outer: str, inner: str) -> str | None:
-    lines = [m.group() for m in _LINE.finditer(text) if m.group()]
-    result = []
-    for line in lines:
-        if not line.strip():
-            result.append(line)
-        elif line.startswith(outer):
-            result.append(inner + line[len(outer):])
-        else:
-            return None
-    return "".join(result)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import ast
-import re
 
 from gradfix.analysis.tapes import names_read
+from gradfix.edits import lines_before, starts_its_line
 from gradfix.rules import FixSafety, Rule, Span
 from gradfix.source import Edit
 
@@ -18,7 +18,6 @@ INTEGER_MAKERS = frozenset({"tensorflow.range", "tensorflow.shape", "tensorflow.
 # Makers whose dtype follows the value given (`tf.constant([1, 2])` is int32).
 VALUE_MAKERS = frozenset({"tensorflow.constant", "tensorflow.convert_to_tensor", "keras.ops.convert_to_tensor",
                           "keras.ops.array"})
-_LINE_END = re.compile(r"\r\n|\r|\n")
 
 
 class UnwatchedTensor(Rule):
@@ -134,12 +133,6 @@ def _integer_literal(call: ast.Call) -> bool:
 def _watch_insertion(analysis, tape, names: list[str]) -> Edit | None:
     """`tape.watch(x)` lines before the block's first statement, in its indentation and line ending."""
     first = tape.body[0]
-    source = analysis.source
-    line = source.line(first.lineno)
-    start = source.line_starts[first.lineno - 1]
-    indent = line[: len(line) - len(line.lstrip(" \t"))]
-    if source.offset(first.lineno, first.col_offset) != start + len(indent):
+    if not starts_its_line(analysis.source, first):
         return None  # the statement shares its line with the `with` header
-    ending = _LINE_END.search(line)
-    newline = ending.group() if ending else source.newline
-    return Edit(start, start, "".join(f"{indent}{tape.name}.watch({name}){newline}" for name in names))
+    return lines_before(analysis.source, first, [f"{tape.name}.watch({name})" for name in names])

@@ -8,7 +8,6 @@ line lies inside a node some rule set out to rewrite.
 
 from __future__ import annotations
 
-import ast
 import bisect
 import re
 import tokenize
@@ -16,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 from gradfix.analysis import FileAnalysis, ProjectIndex
+from gradfix.edits import import_edit
 from gradfix.rules import Finding, FixSafety, Rule, Severity
 from gradfix.source import Edit, SourceError, SourceText, apply_edits, parse
 
@@ -269,48 +269,8 @@ def _content_overlaps(source: SourceText, line: int, start: int, end: int) -> bo
 
 
 def tensorflow_import_edit(analysis: FileAnalysis) -> Edit:
-    """`import tensorflow as tf` after the module's preamble, in its newline style: after its docstring, its
-    leading imports and its environment set-up (`os.environ[...] = ...`, which TensorFlow reads when imported:
-    `TF_USE_LEGACY_KERAS`, `TF_CPP_MIN_LOG_LEVEL`, `CUDA_VISIBLE_DEVICES`). The preamble ends at the first
-    definition or block that runs code (`def`, `class`, `with`, loops)."""
-    body = analysis.tree.body
-    anchor = None
-    for index, statement in enumerate(body):
-        is_docstring = index == 0 and isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant) \
-            and isinstance(statement.value.value, str)
-        if isinstance(statement, _END_OF_PREAMBLE):
-            break
-        if is_docstring or isinstance(statement, (ast.Import, ast.ImportFrom)) \
-                or _sets_environment(analysis, statement):
-            anchor = statement
-    source = analysis.source
-    newline = source.newline
-    line = f"import tensorflow as {analysis.tf_name}{newline}"
-    if anchor is None:
-        first = body[0].lineno if body else len(source.line_starts)
-        offset = source.line_starts[first - 1] if body else len(source.text)
-        return Edit(offset, offset, line)
-    if anchor.end_lineno < len(source.line_starts):
-        offset = source.line_starts[anchor.end_lineno]
-        return Edit(offset, offset, line)
-    return Edit(len(source.text), len(source.text), newline + line.rstrip("\r\n"))
-
-
-_END_OF_PREAMBLE = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.With, ast.AsyncWith, ast.For,
-                    ast.AsyncFor, ast.While)
-_ENVIRONMENT_CALLS = frozenset({"os.environ.setdefault", "os.environ.update", "os.putenv"})
-
-
-def _sets_environment(analysis: FileAnalysis, statement: ast.stmt) -> bool:
-    """`os.environ["X"] = ...`, `os.environ.setdefault(...)`, `os.putenv(...)` — also under an `if`/`try`."""
-    for node in ast.walk(statement):
-        if isinstance(node, (ast.Assign, ast.AugAssign)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            if any(isinstance(t, ast.Subscript) and analysis.qualname(t.value) == "os.environ" for t in targets):
-                return True
-        elif isinstance(node, ast.Call) and analysis.qualname(node.func) in _ENVIRONMENT_CALLS:
-            return True
-    return False
+    """`import tensorflow as tf` (the file's alias) where `gradfix.edits.import_edit` puts an added import."""
+    return import_edit(analysis, f"import tensorflow as {analysis.tf_name}")
 
 
 def diagnostic(path: str, source: SourceText, finding: Finding, import_edit: Edit | None = None) -> Diagnostic:

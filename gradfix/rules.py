@@ -70,6 +70,13 @@ class Span:
         fix moves under it)."""
         return cls(start.lineno, start.col_offset, end_line, end_col, start.lineno)
 
+    @classmethod
+    def covering(cls, first: ast.AST, last: ast.AST, first_line: int | None = None) -> "Span":
+        """From `first` (or from `first_line`, at `first`'s column: comment lines a fix removes with it) to the end
+        of `last`: a finding whose fix edits several statements."""
+        line = first_line or first.lineno
+        return cls(line, first.col_offset, last.end_lineno, last.end_col_offset, line)
+
     @property
     def owned_lines(self) -> range:
         return range(self.first_line, self.end_line + 1)

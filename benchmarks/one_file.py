@@ -40,7 +40,11 @@ class Scale(tf.keras.layers.Layer):
 """
 
 
-BASELINE = "import sys; sys.path.insert(0, {source!r}); sys.argv[0] = 'gradfix'; from gradfix.cli import main; main()"
+# The tree's own gradfix, and its rules: `gradfix.codemods` is the tree's codemods/ folder (installed, pyproject.toml
+# maps it there; here gradfix's path gets the tree, so the installed copy's rules are not used), or a top-level
+# `codemods` package in trees from before that mapping.
+BASELINE = ("import sys; sys.path.insert(0, {source!r}); import gradfix; gradfix.__path__.append({source!r}); "
+            "sys.argv[0] = 'gradfix'; from gradfix.cli import main; main()")
 
 
 def timed(command: list[str], cwd: Path) -> tuple[float, float]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from codemods._numpy_calls import numpy_call_finding, numpy_calls_on_tensors, where
+from gradfix.codemods._numpy_calls import numpy_call_finding, numpy_calls_on_tensors, where
 from gradfix.analysis import TensorScope
 from gradfix.rules import FixSafety, Rule
 

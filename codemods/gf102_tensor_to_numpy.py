@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ast
 
-from codemods._numpy_calls import CONVERTERS, KERAS_EVALUATORS, island_blocker, numpy_function, where
+from gradfix.codemods._numpy_calls import CONVERTERS, KERAS_EVALUATORS, island_blocker, numpy_function, where
 from gradfix.rules import FixSafety, Rule
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ast
 
-from codemods._numpy_calls import numpy_call_finding, numpy_calls_on_tensors
+from gradfix.codemods._numpy_calls import numpy_call_finding, numpy_calls_on_tensors
 from gradfix.analysis import FlowView, KerasKind, TensorScope
 from gradfix.rules import FixSafety, Rule
 

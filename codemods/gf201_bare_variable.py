@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import ast
 
-from codemods._variables import (could_be_trained, is_variable_call, keras_namespace, layer_classes,
-                                 layer_weight_rewrite, may_be_keras_2, self_attribute, stores_on_self, walk_function)
+from gradfix.codemods._variables import (could_be_trained, is_variable_call, keras_namespace, layer_classes,
+                                         layer_weight_rewrite, may_be_keras_2, self_attribute, stores_on_self,
+                                         walk_function)
 from gradfix.rules import FixSafety, Rule
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 
-from codemods._variables import VARIABLE_CLASSES, is_variable_call, layer_classes
+from gradfix.codemods._variables import VARIABLE_CLASSES, is_variable_call, layer_classes
 from gradfix.rules import FixSafety, Rule
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import ast
 import re
 
-from codemods._variables import (add_weight_rewrite, is_docstring, is_variable_call, keras_namespace, layer_classes,
-                                 may_be_keras_2, stores_on_self, super_init_line, walk_function)
+from gradfix.codemods._variables import (add_weight_rewrite, is_docstring, is_variable_call, keras_namespace,
+                                         layer_classes, may_be_keras_2, stores_on_self, super_init_line, walk_function)
 from gradfix.analysis import KerasClass, KerasKind
 from gradfix.analysis.statements import walk_statements
 from gradfix.analysis.tensors import is_super_call

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import re
 
-from codemods._variables import layer_classes, may_be_keras_2, self_attribute, walk_function
+from gradfix.codemods._variables import layer_classes, may_be_keras_2, self_attribute, walk_function
 from gradfix.rules import FixSafety, Rule, Span
 
 # Cheap text screen, run before any analysis: a name bound to a new container and stored on `self`.

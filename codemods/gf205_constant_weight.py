@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import ast
 
-from codemods._variables import (is_docstring, is_initializer_result, keras_namespace, layer_classes,
-                                 layer_weight_rewrite, self_attribute, walk_function)
+from gradfix.codemods._variables import (is_docstring, is_initializer_result, keras_namespace, layer_classes,
+                                         layer_weight_rewrite, self_attribute, walk_function)
 from gradfix.analysis.tapes import names_read
 from gradfix.edits import lines_before, starts_its_line, whole_lines
 from gradfix.rules import FixSafety, Rule

@@ -6,8 +6,8 @@ import ast
 import builtins
 from dataclasses import dataclass, field
 
-from codemods._variables import (TF_VARIABLE, VARIABLE_CLASSES, WeightRewrite, is_docstring, keras_namespace,
-                                 layer_classes, layer_weight_rewrite, may_be_keras_2, self_attribute)
+from gradfix.codemods._variables import (TF_VARIABLE, VARIABLE_CLASSES, WeightRewrite, is_docstring, keras_namespace,
+                                         layer_classes, layer_weight_rewrite, may_be_keras_2, self_attribute)
 from gradfix.analysis import KerasClass, KerasKind
 from gradfix.analysis.tensors import is_self, is_super_call
 from gradfix.edits import line_end

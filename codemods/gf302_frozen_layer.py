@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import re
 
-from codemods._variables import self_attribute, walk_function
+from gradfix.codemods._variables import self_attribute, walk_function
 from gradfix.analysis import Kind
 from gradfix.analysis.tensors import is_self
 from gradfix.rules import FixSafety, Rule

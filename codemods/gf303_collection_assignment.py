@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import ast
 
-from codemods._variables import (WeightRewrite, is_initializer_result, is_variable_call, keras_namespace,
-                                 layer_classes, layer_weight_rewrite, self_attribute, walk_function)
+from gradfix.codemods._variables import (WeightRewrite, is_initializer_result, is_variable_call, keras_namespace,
+                                         layer_classes, layer_weight_rewrite, self_attribute, walk_function)
 from gradfix.edits import shares_last_line, starts_its_line, text_before, whole_lines
 from gradfix.rules import FixSafety, Rule
 from gradfix.source import Edit

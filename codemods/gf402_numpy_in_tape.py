@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import ast
 
-from codemods._numpy_calls import CONVERTERS, island_blocker, numpy_call_finding, numpy_calls_on_tensors, \
-    numpy_function
+from gradfix.codemods._numpy_calls import (CONVERTERS, island_blocker, numpy_call_finding, numpy_calls_on_tensors,
+                                           numpy_function)
 from gradfix.rules import FixSafety, Rule
 
 WHERE = "inside the GradientTape block"

@@ -49,8 +49,8 @@ def cache_folder(config_root: Path | None) -> Path:
 def code_fingerprint() -> str:
     """Hash of everything in gradfix that decides a result: its version, the source of gradfix and of the
     rules (an edited rule must never be answered from the cache), and the Python and LibCST versions."""
-    import codemods
     import gradfix
+    import gradfix.codemods as codemods
     from importlib.metadata import version
 
     digest = hashlib.blake2b(f"{__version__}\0{sys.version}\0{version('libcst')}".encode(), digest_size=12)

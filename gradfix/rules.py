@@ -1,6 +1,7 @@
 """What a rule is, and how rules are found.
 
-A rule is a class in a module of the `codemods` package that subclasses `Rule`; subclassing registers it.
+A rule is a class in a module of the `gradfix.codemods` package (the repository's codemods/ folder) that subclasses
+`Rule`; subclassing registers it.
 The engine only ever talks to `all_rules()` and never names a rule, so adding a rule is adding a module.
 """
 
@@ -128,12 +129,12 @@ class Rule:
 
 
 def all_rules() -> dict[str, type[Rule]]:
-    """Import every module of the `codemods` package (which registers its rules) and return them by code."""
-    import codemods
+    """Import every module of the `gradfix.codemods` package (which registers its rules) and return them by code."""
+    import gradfix.codemods
 
-    for module in pkgutil.iter_modules(codemods.__path__):
+    for module in pkgutil.iter_modules(gradfix.codemods.__path__):
         if not module.name.startswith("_"):
-            importlib.import_module(f"codemods.{module.name}")
+            importlib.import_module(f"gradfix.codemods.{module.name}")
     return dict(sorted(Rule.registry.items()))
 
 

@@ -166,7 +166,7 @@ def test_libcst_is_deferred_without_a_stand_in_in_sys_modules():
     """gradfix imports LibCST only when it builds a fix, with plain imports, and never puts anything of its own in
     sys.modules or in place of the module: a user's `import libcst` in the same process (the server, a plugin,
     pytest) gets the real module, and so does gradfix."""
-    code = ("import sys, gradfix.engine, gradfix.numpy_to_tf as n, codemods._numpy_calls\n"
+    code = ("import sys, gradfix.engine, gradfix.numpy_to_tf as n, gradfix.codemods._numpy_calls\n"
             "assert 'libcst' not in sys.modules, 'imported at import time'\n"
             "assert not hasattr(gradfix.engine, 'cst') and not hasattr(n, 'cst'), 'a stand-in for libcst'\n"
             "import libcst as cst, libcst.matchers as m\n"

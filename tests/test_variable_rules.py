@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from codemods._variables import add_weight_rewrite, keras_namespace
+from gradfix.codemods._variables import add_weight_rewrite, keras_namespace
 from conftest import FIXTURES, fixed_text, run_on_text
 from gradfix.analysis import FileAnalysis
 

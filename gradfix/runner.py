@@ -24,7 +24,7 @@ from gradfix.config import Config, ConfigFinder
 from gradfix.discovery import discover, project_root
 from gradfix.engine import FileResult, RuleError, Settings, could_have_findings, process_source
 from gradfix.notebook import in_cells, max_bytes, source_from_bytes
-from gradfix.pins import declared_keras
+from gradfix.pins import declared_keras, distribution_keras
 from gradfix.rules import Rule, select_rules
 from gradfix.source import SourceError, SourceText
 
@@ -102,12 +102,13 @@ def chosen_codes(options: RunOptions, config: Config) -> tuple[list[str], list[s
 
 
 def settings_for(options: RunOptions, config: Config, path: Path | None = None) -> Settings:
-    """The command line over the config; `auto` Keras settled by the pins of the file's project, if any."""
+    """The command line over the config; `auto` Keras settled by the pins of the file's project, or by the
+    metadata of the installed distribution the file belongs to, if any."""
     unsafe_fixes = config.unsafe_fixes if options.unsafe_fixes is None else options.unsafe_fixes
     target_keras = options.target_keras or config.target_keras
     if target_keras == "auto" and path is not None:
         root = project_root(path, config)
-        target_keras = (root and declared_keras(root)) or "auto"
+        target_keras = (root and declared_keras(root)) or distribution_keras(path) or "auto"
     return Settings(unsafe_fixes=unsafe_fixes, fix=options.fix, target_keras=target_keras)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import sys
 import tomllib
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -216,6 +217,49 @@ def test_target_keras_on_the_command_line_overrides_the_config(in_tmp):
 def test_the_projects_pins_declare_its_keras(tmp_path, name, text, keras):
     (tmp_path / name).write_text(text)
     assert declared_keras(tmp_path) == keras
+
+
+@pytest.mark.parametrize("name, text, keras", [
+    ("pyproject.toml", "[project]\nname = 'p'\n[project.optional-dependencies]\ngpu = ['tensorflow[and-cuda]<2.16']\n",
+     "2"),
+    ("PKG-INFO", "Metadata-Version: 2.1\nName: p\nRequires-Dist: tensorflow (<2.16) ; extra == 'tf'\n", "2"),
+    ("p.egg-info/requires.txt", "numpy\n\n[tf]\ntensorflow~=2.15.0\n", "2"),
+    ("p.egg-info/requires.txt", "numpy\n\n[dev]\ntensorflow~=2.15.0\n", None),
+    ("requirements.txt", "keras<3\n", "2"),
+    ("requirements.txt", "keras-nlp<0.14\ntensorflow-text<2.16\n", None),
+])
+def test_pins_in_extras_and_build_metadata_declare_its_keras(tmp_path, name, text, keras):
+    """An extra that holds TensorFlow below 2.16 is the project saying which TF it runs on; a dev extra is not."""
+    (tmp_path / name).parent.mkdir(exist_ok=True)
+    (tmp_path / name).write_text(text)
+    assert declared_keras(tmp_path) == keras
+
+
+def unpacked_distribution(site: Path, metadata: str) -> Path:
+    """A wheel's files as pip lays them out: the package beside its `*.dist-info`, with a bare tf.Variable."""
+    package = site / "agents" / "policies"
+    package.mkdir(parents=True)
+    (site / "agents" / "__init__.py").write_text("")
+    (package / "__init__.py").write_text("")
+    (package / "net.py").write_text(BARE_VARIABLE.format(imports="import tensorflow as tf",
+                                                         base="tf.keras.layers.Layer"))
+    (site / "agents-0.19.0.dist-info").mkdir()
+    (site / "agents-0.19.0.dist-info" / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: agents\nVersion: 0.19.0\n{metadata}\nDescription text\n")
+    return package / "net.py"
+
+
+@pytest.mark.parametrize("metadata, found", [
+    ("Requires-Dist: numpy\nRequires-Dist: tensorflow ~=2.15.0 ; extra == 'reverb'", False),
+    ("Requires-Dist: tf-keras>=2.16; extra == \"tf\"", False),
+    ("Requires-Dist: tensorflow ~=2.15.0 ; extra == 'dev'", True),
+    ("Requires-Dist: tensorflow >=2.16", True),
+])
+def test_auto_follows_the_metadata_of_the_installed_distribution(in_tmp, metadata, found):
+    """tf_agents 0.19 declares its TF only in its wheel's METADATA, under an extra: it is Keras 2 code."""
+    (in_tmp / "pyproject.toml").write_text("[tool.gradfix]\n")  # the config root is not the distribution's folder
+    layer = unpacked_distribution(in_tmp / "site-packages", metadata)
+    assert ("GF201" in invoke("check", "--no-cache", str(layer.relative_to(in_tmp))).stdout) is found
 
 
 def test_auto_follows_the_pins_of_the_files_project(in_tmp):

@@ -20,10 +20,10 @@ import ast
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
-from gradfix.analysis.ops import lambda_layer_op, layer_label
+from gradfix.analysis.ops import CASTS, NON_DIFFERENTIABLE_OPS, lambda_layer_op, layer_label
 from gradfix.analysis.values import (
-    ALL_ARGUMENTS, CASTS, CONTAINER_MUTATORS, ELEMENTWISE, FIRST_ARGUMENT, FLOAT_RESULT, NDARRAY_ONLY_ATTRIBUTES,
-    NDARRAY_ONLY_METHODS, NON_DIFFERENTIABLE_OPS, NON_VALUE_KEYWORDS, NONE, NUMPY_CONVERTERS, NUMPY_MAKERS,
+    ALL_ARGUMENTS, CONTAINER_MUTATORS, ELEMENTWISE, FIRST_ARGUMENT, FLOAT_RESULT, NDARRAY_ONLY_ATTRIBUTES,
+    NDARRAY_ONLY_METHODS, NON_VALUE_KEYWORDS, NONE, NUMPY_CONVERTERS, NUMPY_MAKERS,
     NUMPY_PYTHON_RESULTS, NUMPY_RESULT_FUNCTIONS, PYTHON, PYTHON_RESULT_FUNCTIONS, REDUCTIONS, SHAPE_ATTRS,
     STRUCTURE_FUNCTIONS, TENSOR_API, TENSOR_CLASSES, TENSOR_KINDS, UNKNOWN, VALUE_FREE_OPS, VALUE_KEYWORDS,
     WEIGHT_ATTRS_OF_LAYERS, WHERE_VALUES, Kind, Value, combine, dtype_of_name, join_all, last_name, promote, python_scalar,
@@ -682,6 +682,8 @@ class FunctionFlow:
             rank = first.rank
             if op in ("argmax", "argmin"):
                 return Value(Kind.TENSOR, "int64", None if rank is None else max(rank - 1, 0))
+            if op == "count_nonzero":  # a reduction: its axis decides the rank
+                return Value(Kind.TENSOR, "int64")
             if op == "one_hot":
                 return Value(Kind.TENSOR, "float32", None if rank is None else rank + 1)
             if op in ("py_function", "numpy_function", "py_func"):

@@ -159,6 +159,9 @@ class ValueAnalysis:
             for flow_ in _with_callees(flow):
                 for attr, value in flow_.attribute_stores.items():
                     stores[attr] = stores[attr].join(value) if attr in stores else value
+        for attr in _weight_dimensions(keras_class.methods[name] for name in order):
+            if attr in stores and stores[attr].kind is Kind.UNKNOWN:
+                stores[attr] = Value(Kind.PYTHON, "int", 0)
         return stores
 
     def self_attribute(self, keras_class: "KerasClass | None", attr: str, flow: FunctionFlow) -> Value:
@@ -368,6 +371,22 @@ def entry_parameters(function: ast.AST) -> dict[str, Value]:
 def _first_param(function: ast.AST) -> str:
     args = function.args.posonlyargs + function.args.args
     return args[0].arg if args else "self"
+
+
+def _weight_dimensions(methods: Iterable[ast.FunctionDef]) -> set[str]:
+    """`units` for `self.add_weight(shape=(input_shape[-1], self.units))`: an attribute that is one dimension of a
+    weight's shape is a Python int (`self.units = units` from a parameter without a default says nothing more)."""
+    dimensions = set()
+    for method in methods:
+        for node in ast.walk(method):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                    and node.func.attr in ("add_weight", "add_variable"):
+                shape = keyword_argument(node, "shape")
+                for element in shape.elts if isinstance(shape, (ast.Tuple, ast.List)) else ():
+                    if isinstance(element, ast.Attribute) and isinstance(element.value, ast.Name) \
+                            and element.value.id == "self":
+                        dimensions.add(element.attr)
+    return dimensions
 
 
 def _is_static(function: ast.AST) -> bool:

@@ -203,7 +203,8 @@ def _project_index(sources: dict[Path, SourceText], config, contents: dict[Path,
     """Which classes are Keras classes: from the run's files, and from the files of their project that define
     the bases they import (`class Block(Base)` with `from .base import Base` is a layer whether base.py was
     named or not), followed through re-exports and to the bases of those bases, so results do not change with
-    the folder passed. Only those modules are read, never the whole project."""
+    the folder passed. Only those modules are read, never the whole project. The index keeps the source of
+    such bases for the value analysis (ProjectIndex.keep_base_sources)."""
     texts = {path: source.text for path, source in sources.items()}
     index = index_of(texts)
     known = {path.absolute(): text for path, text in texts.items()}

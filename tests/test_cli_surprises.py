@@ -327,3 +327,38 @@ def test_bases_are_followed_through_re_exports_and_circles_end(in_tmp):
         "        return inputs.numpy() * 2\n")
     result = invoke("check", "--output-format", "concise", "--no-cache", "pkg/model.py")
     assert "pkg/model.py:6:16: GF102" in result.stdout
+
+
+# --- a base class in another file -----------------------------------------------------------------------------
+
+BASE_LAYER = """import tensorflow as tf
+
+
+class ProjectedBase(tf.keras.layers.Layer):
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(shape={shape}, initializer="glorot_uniform")
+"""
+DERIVED_LAYER = """import numpy as np
+
+from base import ProjectedBase
+
+
+class Projected(ProjectedBase):
+    def call(self, inputs):
+        return np.dot(inputs, self.kernel)
+"""
+
+
+def test_weight_ranks_come_from_the_build_of_a_base_class_in_another_file(in_tmp):
+    """The kernel's rank is declared in base.py: np.dot is exact as tensordot(axes=1) only for rank <= 2. When
+    base.py changes, the cached result of layer.py (which names the base) is not reused."""
+    (in_tmp / "base.py").write_text(BASE_LAYER.format(shape="(input_shape[-1], self.units)"))
+    (in_tmp / "layer.py").write_text(DERIVED_LAYER)
+    assert "+        return tf.tensordot(inputs, self.kernel, axes=1)" in invoke("apply", "--dry-run", ".").stdout
+    (in_tmp / "base.py").write_text(BASE_LAYER.format(shape="(input_shape[-1], self.units, 2)"))
+    result = invoke("check", ".")
+    assert "not rewritten: b has rank 3" in result.stdout, result.stdout

@@ -837,6 +837,9 @@ class FunctionFlow:
         function = self.program.method_of(self.context.keras_class, method)
         if function is not None:
             return self.invoke(function, node, args, keywords, env, bound=not is_static(function))
+        inherited = self.program.inherited(self.context.keras_class, method)
+        if inherited is not None:
+            return self._inherited_call(inherited, node, args, keywords)
         attribute = self.program.self_attribute(self.context.keras_class, method, self)
         if attribute.kind is Kind.LAYER and attribute.function is not None:  # `self.pick = Lambda(fn)`
             return self.invoke(attribute.function, node, args[:1], {}, env, bound=False)
@@ -850,6 +853,19 @@ class FunctionFlow:
         if method in ("call", "__call__") or (self.context.keras_class is None and method not in ("add_metric",)):
             return Value(Kind.GRADIENT, "float32", None, self._carried(node) | {"self"})
         return replace(UNKNOWN, origins=self._carried(node))
+
+    def _inherited_call(self, inherited, node: ast.Call, args: list[Value], keywords: dict[str, Value]) -> Value:
+        """What a method inherited from a project class of another file returns, computed in that file's
+        analysis. Only the value comes back: the method's calls are not this flow's (nor its file's) to report."""
+        module, base, function = inherited
+        params = bind_arguments(function, node, args, keywords, not is_static(function))
+        if params is None or self.depth >= _MAX_CALL_DEPTH:
+            return replace(UNKNOWN, origins=self._carried(node))
+        summary_params = {name: _placeholder(name, value) for name, value in params.items()}
+        flow = module.summary(function, Context(base, summary_params), summary_params, self.depth + 1)
+        if flow is None:
+            return replace(UNKNOWN, origins=self._carried(node))
+        return _instantiate(flow.returned, params) if flow.returned is not None else NONE
 
     def _layer_output(self, node: ast.Call, layer: Value, args: list[Value]) -> Value:
         label = layer_label(node.func)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass, field
 from enum import Enum
@@ -81,10 +82,33 @@ class ProjectIndex:
     relies on that to keep a file's results when the index changed only in names the file does not contain."""
 
     kinds: dict[str, KerasKind] = field(default_factory=dict)
+    # Source (its module's imports, then the class) of each Keras class of the run that a class of another file
+    # derives from: the value analysis reads the weights its `build` makes and the helpers it defines.
+    sources: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def build(cls, texts) -> "ProjectIndex":
-        return cls.from_facts(map(cls.facts, texts))
+        files = [(text, cls.facts(text)) for text in texts]
+        index = cls.from_facts(facts for _, facts in files)
+        index.keep_base_sources(files)
+        return index
+
+    def keep_base_sources(self, files) -> None:
+        """Fill `sources` from (text, facts) of the run's files: the Keras classes that a class of another file
+        derives from (by a base naming a project class, not a Keras/TF one). Only the files that define them are
+        parsed; a base longer than MAX_BASE_SOURCE characters (a framework's own base class) stays unknown."""
+        files = list(files)
+        defined_in: dict[str, int] = {}
+        for number, (_, classes) in enumerate(files):
+            for name, _ in classes:
+                defined_in.setdefault(name, number)
+        wanted = {name for number, (_, classes) in enumerate(files) for _, bases in classes for base in bases
+                  if base and not kind_of_qualname(base) and (name := base.rsplit(".", 1)[-1]) in self.kinds
+                  and defined_in.get(name, number) != number}
+        for name in sorted(wanted):
+            source = class_module_source(files[defined_in[name]][0], name)
+            if source is not None and len(source) <= MAX_BASE_SOURCE:
+                self.sources[name] = source
 
     @staticmethod
     def facts(text: str) -> list[tuple[str, list[str | None]]]:
@@ -127,6 +151,25 @@ class ProjectIndex:
         if not qualname:
             return None
         return kind_of_qualname(qualname) or self.kinds.get(qualname.rsplit(".", 1)[-1])
+
+
+MAX_BASE_SOURCE = 20_000
+
+
+def class_module_source(text: str, name: str) -> str | None:
+    """The module's top-level imports and its top-level class `name`, as one small module of their own."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return None
+    imports = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
+    found = next((node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == name), None)
+    if found is None:
+        return None
+    lines = text.splitlines()
+    first = min([found.lineno, *(d.lineno for d in found.decorator_list)])
+    parts = [ast.get_source_segment(text, node) for node in imports] + ["\n".join(lines[first - 1:found.end_lineno])]
+    return "\n".join(part for part in parts if part) + "\n"
 
 
 def _resolve_text(base: str, imports: dict[str, str]) -> str | None:

@@ -43,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 pytestmark = pytest.mark.tf
@@ -257,8 +257,29 @@ def _judge(case: Case, before: str, after: str, result: dict) -> list[tuple[str,
     return failures
 
 
+# The float64 NumPy scalars mixed into a rewritten numpy computation, always: the compute-dtype oracle must be
+# exercised, whatever the generator draws (numpy gives float64 here, the rewrite float32).
+FLOAT64_SCALAR_LAYER = Case("layer", "tf.keras", "float32", (2, 4), FLAVOURS["tf.keras"][0] + """
+
+class Generated(tf.keras.layers.Layer):
+    def __init__(self, units=4, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.scale = np.sqrt(2.0 / units)
+
+    def build(self, input_shape):
+        self.w = self.add_weight(name="w", shape=(4,), initializer="ones")
+
+    def call(self, inputs):
+        h0 = np.tanh(inputs) * self.scale
+        h1 = np.multiply(np.multiply(h0, np.sqrt(self.units)), self.w)
+        return np.maximum(h1, self.scale)
+""")
+
+
 @settings(max_examples=2, derandomize=True, deadline=None, phases=[Phase.explicit, Phase.generate],
           suppress_health_check=list(HealthCheck))
+@example([FLOAT64_SCALAR_LAYER])
 @given(st.lists(st.one_of(layer_cases(), layer_cases(), loss_cases()),
                 min_size=CASES_PER_EXAMPLE, max_size=CASES_PER_EXAMPLE))
 def test_apply_keeps_values_and_restores_gradients(cases):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import re
 from dataclasses import dataclass, field
 from enum import Enum
@@ -154,22 +153,30 @@ class ProjectIndex:
 
 
 MAX_BASE_SOURCE = 20_000
+_TOP_LEVEL_STATEMENT = re.compile(r"^[^\s#)\]}]", re.MULTILINE)  # a line that ends a top-level class body
 
 
 def class_module_source(text: str, name: str) -> str | None:
-    """The module's top-level imports and its top-level class `name`, as one small module of their own."""
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError):
+    """The module's imports (as `from ... import ... as ...` lines) and its top-level class `name`, as one
+    small module: cut by indentation, without parsing the file (the index is built on every run). None when
+    the class is not at top level or is longer than MAX_BASE_SOURCE; a cut that does not parse (a string at
+    column 0 inside the class) is skipped by the analysis."""
+    header = re.search(rf"^class[ \t]+{re.escape(name)}\b", text, re.MULTILINE)
+    if header is None:
         return None
-    imports = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
-    found = next((node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == name), None)
-    if found is None:
+    end = _TOP_LEVEL_STATEMENT.search(text, header.end())
+    body = text[header.start():end.start() if end else len(text)]
+    if len(body) > MAX_BASE_SOURCE:
         return None
-    lines = text.splitlines()
-    first = min([found.lineno, *(d.lineno for d in found.decorator_list)])
-    parts = [ast.get_source_segment(text, node) for node in imports] + ["\n".join(lines[first - 1:found.end_lineno])]
-    return "\n".join(part for part in parts if part) + "\n"
+    imports = [_import_line(local, qualname) for local, qualname in scan_imports(text).items()]
+    return "\n".join([line for line in imports if line] + [body.rstrip(), ""])
+
+
+def _import_line(local: str, qualname: str) -> str | None:
+    module, _, attribute = qualname.rpartition(".")
+    if not attribute.isidentifier() or not local.isidentifier():
+        return None
+    return f"from {module} import {attribute} as {local}" if module else f"import {attribute} as {local}"
 
 
 def _resolve_text(base: str, imports: dict[str, str]) -> str | None:

@@ -149,7 +149,10 @@ class ValueAnalysis:
                 name = getattr(base, "id", None) or getattr(base, "attr", None)
                 if name in self.module_classes or name not in self.index.sources:
                     continue
-                module = FileAnalysis.from_text(self.index.sources[name], self.index)
+                try:
+                    module = FileAnalysis.from_text(self.index.sources[name], self.index)
+                except (SyntaxError, ValueError):  # cut badly by indentation: the base stays unknown
+                    continue
                 found += [(module.values, c) for c in module.keras_classes if c.name == name]
             self._foreign[id(keras_class)] = found
         return self._foreign[id(keras_class)]

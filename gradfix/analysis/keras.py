@@ -94,8 +94,9 @@ class ProjectIndex:
 
     def keep_base_sources(self, files) -> None:
         """Fill `sources` from (text, facts) of the run's files: the Keras classes that a class of another file
-        derives from (by a base naming a project class, not a Keras/TF one). Only the files that define them are
-        parsed; a base longer than MAX_BASE_SOURCE characters (a framework's own base class) stays unknown."""
+        derives from (by a base naming a project class, not a Keras/TF one), cut from their files' text
+        (`class_module_source`); a base longer than MAX_BASE_SOURCE characters (a framework's own base class)
+        stays unknown."""
         files = list(files)
         defined_in: dict[str, int] = {}
         for number, (_, classes) in enumerate(files):
@@ -106,7 +107,7 @@ class ProjectIndex:
                   and defined_in.get(name, number) != number}
         for name in sorted(wanted):
             source = class_module_source(files[defined_in[name]][0], name)
-            if source is not None and len(source) <= MAX_BASE_SOURCE:
+            if source is not None:
                 self.sources[name] = source
 
     @staticmethod

@@ -47,9 +47,10 @@ def _fetch() -> None:
 
 
 def fetch_packages(packages: dict[str, str | None]) -> list[Path]:
-    """One folder per distribution (`name-version`, its wheel's files without metadata) under
-    benchmarks/.cache/packages/, downloaded with `pip download --no-deps` on first use. A `[tool.gradfix]`
-    table at that root keeps the runs on default settings."""
+    """One folder per distribution (`name-version`, its wheel's files) under benchmarks/.cache/packages/,
+    downloaded with `pip download --no-deps` on first use. The wheel's `*.dist-info` is kept, as pip installs
+    it beside the package: gradfix reads the Keras a distribution declares from it (gradfix.pins). A
+    `[tool.gradfix]` table at that root keeps the runs on default settings."""
     root = CACHE / "packages"
     root.mkdir(parents=True, exist_ok=True)
     (root / "pyproject.toml").write_text(CONFIG, encoding="utf-8")
@@ -65,8 +66,8 @@ def fetch_packages(packages: dict[str, str | None]) -> list[Path]:
             wheels = sorted(WHEELS.glob(f"{stem}-{version or '*'}-*.whl"))
         wheel = wheels[-1]
         folder = root / "-".join(wheel.name.split("-")[:2])
-        if not folder.is_dir():
+        if not any(folder.glob("*.dist-info")):  # new, or unpacked before the metadata was kept
             with zipfile.ZipFile(wheel) as archive:
-                archive.extractall(folder, [m for m in archive.namelist() if ".dist-info/" not in m])
+                archive.extractall(folder)
         folders.append(folder)
     return folders

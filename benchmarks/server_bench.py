@@ -46,7 +46,7 @@ class Dense{n}(tf.keras.layers.Layer):
 
     def call(self, inputs):
         hidden = tf.matmul(inputs, self.kernel) + self.bias
-        scale = np.float32(np.sqrt(self.units))
+        scale = np.sqrt(self.units)
         return {value} / scale
 '''
 

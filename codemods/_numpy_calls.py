@@ -119,7 +119,7 @@ def dtype_blocker(analysis: FileAnalysis, scope: TensorScope, call: ast.Call, fu
         if reason:
             return reason
     chosen = values[1:] if function == "where" else values  # np.where's condition is not computed with
-    arrays = [v for v in chosen if not v.is_python_scalar and v.kind is not Kind.PYTHON]
+    arrays = [v for v in chosen if not v.is_python_scalar and v.kind is not Kind.PYTHON and not _float_scalar(v)]
     dtypes = {v.dtype for v in arrays if v.dtype}
     integer = sorted(d for d in dtypes if d.startswith(("int", "uint")) or d == "bool")
     if integer and function not in INTEGER_SAFE:
@@ -161,12 +161,21 @@ def constant_blocker(analysis: FileAnalysis, node: ast.AST, value: Value, operat
     if value.kind is Kind.PYTHON and value.rank and not value.container and value.dtype in ("float", "int"):
         return f"the list `{text}` becomes a {_numpy_default(value.dtype)} array in numpy, which promotes the " \
                "result; TF would keep the tensor's dtype"
-    if value.kind is Kind.NUMPY and not value.derived and value.dtype in (None, "float64"):
+    if value.kind is Kind.NUMPY and not value.derived and value.dtype in (None, "float64") and not _float_scalar(value):
         tensorflow = "a tensor operator would keep float32" if operator else \
             "TF refuses to mix it with a float32 tensor"
         return f"`{text}` is a NumPy constant of dtype {value.dtype or 'unknown (float64 by default)'}: numpy " \
                f"promotes the result to float64, {tensorflow}"
     return None
+
+
+def _float_scalar(value: Value) -> bool:
+    """A float64 NumPy scalar constant (`1.0 / np.sqrt(units)`: np.float64 subclasses Python float), not an
+    array: TF ops and tensor operators take it at the tensor's dtype, as they take a Python float, so a float32
+    computation stays float32, the layer's compute dtype (measured, TF 2.21: `x * s`, `tf.maximum(x, s)`,
+    `tf.where(c, x, s)`, `tf.clip_by_value(x, s, 2.0)` are float32), where numpy would promote to float64.
+    keras.ops and tf.experimental.numpy promote it as numpy does (measured): not a TF op target for them."""
+    return value.kind is Kind.NUMPY and not value.derived and value.dtype == "float64" and value.rank == 0
 
 
 def _with_float_first_operand(call: ast.Call, call_cst: "cst.Call", function: str,

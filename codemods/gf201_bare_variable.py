@@ -73,6 +73,8 @@ correct in both versions.
         if may_be_keras_2(analysis):
             return
         for keras_class in layer_classes(analysis):
+            if "__call__" in keras_class.methods:
+                continue  # used like a tf.Module, bypassing Keras: tf.saved_model and Checkpoint track its variables
             forward = set(keras_class.forward_method_names)
             creators = keras_class.state_creating_methods
             keras = keras_namespace(analysis, keras_class.node)
@@ -84,6 +86,8 @@ correct in both versions.
                     if not isinstance(statement, (ast.Assign, ast.AnnAssign, ast.Expr)) or statement.value is None:
                         continue
                     if _is_attribute_assignment(analysis, statement):
+                        if statement.targets[0].attr in _state_variables(keras_class):
+                            continue
                         yield self._attribute_finding(analysis, statement, method_name, keras_class, creators, keras,
                                                       place)
                     else:
@@ -123,6 +127,24 @@ def _is_attribute_assignment(analysis, statement) -> bool:
     return isinstance(statement, ast.Assign) and len(statement.targets) == 1 \
         and self_attribute(statement.targets[0]) is not None and is_variable_call(analysis, statement.value) \
         and (could_be_trained(analysis, statement.value) or _switched_on(analysis, statement.targets[0].attr))
+
+
+def _state_variables(keras_class) -> set[str]:
+    """Attributes the class updates itself with `self.x.assign(...)` (`assign_add`, `assign_sub`) and that its
+    forward pass never reads: step counters, flags, accumulators. No gradient can reach them, so nothing is
+    lost to training when Keras 3 does not track them. A variable read by `call` and also assigned (a clipped or
+    loaded weight) may be trained, and stays reported."""
+    assigned, read_forward = set(), set()
+    forward = set(keras_class.forward_method_names)
+    for name, method in keras_class.methods.items():
+        for node in ast.walk(method):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                    and node.func.attr in ("assign", "assign_add", "assign_sub") \
+                    and self_attribute(node.func.value) is not None:
+                assigned.add(node.func.value.attr)
+            elif name in forward and self_attribute(node) is not None and isinstance(node.ctx, ast.Load):
+                read_forward.add(node.attr)
+    return assigned - read_forward
 
 
 def _switched_on(analysis, attribute: str) -> ast.Assign | None:

@@ -78,15 +78,14 @@ matters most for Keras 3, which does not track bare `tf.Variable`s; `add_weight`
             return
         edits = [_deletion(analysis, keras_class.methods[method_name], statement)]
         edits += [analysis.replace(s, rewrite.text) for s, rewrite in conversions]
-        fix = self.fix(*edits, needs_tensorflow_import=any(r.needs_tensorflow_import for _, r in conversions))
+        # One finding for the one cause: the weight statements the fix rewrites are owned by it, and reported by
+        # the rules of their own causes (GF201 a bare tf.Variable, GF205 an initializer's constant).
+        fix = self.fix(*edits, needs_tensorflow_import=any(r.needs_tensorflow_import for _, r in conversions),
+                       owns=tuple(s for s, _ in conversions))
         converted = ", ".join(f"`{analysis.segment(s.targets[0])}`" for s, _ in conversions)
         advice = f"create {converted} with `self.add_weight(...)` and delete the assignment" if conversions \
             else "delete the assignment"
         yield self.finding(statement, f"{message}; {advice}", fix)
-        for weight_statement, _ in conversions:
-            yield self.finding(weight_statement, f"`{analysis.segment(weight_statement.targets[0])}` is registered "
-                                                 f"only through the `self.{collection}` assignment: create it with "
-                                                 "`self.add_weight(...)`", fix)
 
 
 def _targets(statement):

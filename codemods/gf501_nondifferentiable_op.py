@@ -91,7 +91,7 @@ TensorFlow backend. `K.argmax`/`K.one_hot` on Keras tensors between layers exist
             plural = len(lost) > 1 or "weights" in lost[0]
             where = place
             if cut.function is not None and (_is_lambda_layer(analysis, cut.via) or isinstance(cut.function, ast.Lambda)):
-                where = f"in a Lambda layer (line {cut.via.lineno}) {place},"
+                where = f"in a Lambda layer (line {cut.via.lineno}) {place}"
             elif cut.function is not None:
                 where = f"in `{_function_name(cut.function)}`, called at line {cut.via.lineno} {place},"
             advice = ADVICE[cut.kind].format(tf=analysis.tf_name, function=_python_function(analysis, cut.op))

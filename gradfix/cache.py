@@ -72,7 +72,10 @@ class IndexFacts:
     @classmethod
     def of(cls, index: ProjectIndex) -> "IndexFacts":
         fields = dict(vars(index))
-        kinds = {name: _plain(kind) for name, kind in sorted(fields.pop("kinds").items())}
+        sources = fields.pop("sources")  # a base's source is part of its name's entry: a file that does not
+        # name the base keeps its results when it changes
+        kinds = {name: _plain(kind) + (f"@{_sources_digest(name, sources)}" if name in sources else "")
+                 for name, kind in sorted(fields.pop("kinds").items())}
         rest = _hash(json.dumps(_plain(fields), sort_keys=True))
         return cls(kinds, rest, _hash(json.dumps([kinds, rest])))
 
@@ -82,6 +85,17 @@ class IndexFacts:
             return None
         return {name for name in self.kinds.keys() | other.kinds.keys()
                 if self.kinds.get(name) != other.kinds.get(name)}
+
+
+def _sources_digest(name: str, sources: dict[str, str]) -> str:
+    """Hash of a base's source and of the sources of the project bases it names in turn (read with it)."""
+    named, pending = [], [name]
+    while pending:
+        current = pending.pop()
+        if current not in named:
+            named.append(current)
+            pending += [other for other in sources if other in sources[current]]
+    return _hash(json.dumps([sources[n] for n in sorted(named)]))
 
 
 def content_digest(data: bytes) -> str:
@@ -116,6 +130,7 @@ class ResultCache:
             if self._prepare():
                 _write_atomically(path, json.dumps(kept).encode())
         index = ProjectIndex.from_facts(facts.values())
+        index.keep_base_sources((text, facts[digest]) for digest, text in files)
         self.index = IndexFacts.of(index)
         self._changed_since[self.index.fingerprint] = set()
         return index

@@ -241,11 +241,12 @@ def _reanalyse(previous: FileAnalysis, text: str, codes: set[str]) -> FileAnalys
 
 
 def _check_edits_are_local(source: SourceText, edits: list[Edit], findings: list[Finding], codes: set[str]) -> None:
-    """Every edit of a pass lies on the lines of the findings that pass set out to rewrite (decorators included;
-    the blank lines, comments and line breaks around them may go with them); an insertion lies on or next to
-    them. Checked pass by pass, in that pass's coordinates: linear, unlike diffing the file before and after,
+    """Every edit of a pass lies on the lines of the findings that pass set out to rewrite or of the code their
+    fixes own (decorators included; the blank lines, comments and line breaks around them may go with them); an
+    insertion lies on or next to them. Checked pass by pass, in that pass's coordinates: linear, unlike diffing the file before and after,
     which is quadratic in files with many similar lines."""
-    allowed = {line for f in findings for line in f.span.owned_lines}
+    allowed = {line for f in findings for span in (f.span, *(f.fix.owns if f.fix else ()))
+               for line in span.owned_lines}
     text, starts = source.text, source.line_starts
     for edit in edits:
         first = bisect.bisect_right(starts, edit.start)

@@ -45,6 +45,7 @@ class Fix:
     edits: tuple[Edit, ...]
     safety: FixSafety
     needs_tensorflow_import: bool = False
+    owns: tuple["Span", ...] = ()  # code it rewrites beside its finding's (one finding per cause, one fix for it)
 
 
 @dataclass(frozen=True)
@@ -123,9 +124,13 @@ class Rule:
         span = where if isinstance(where, Span) else Span.of(where)
         return Finding(code=self.code, message=message, span=span, severity=self.severity, fix=fix)
 
-    def fix(self, *edits: Edit, safety: FixSafety | None = None, needs_tensorflow_import: bool = False) -> Fix:
-        """A fix of the rule's default safety, unless this form of the pattern is safer or riskier than usual."""
-        return Fix(tuple(edits), safety=safety or self.fix_safety, needs_tensorflow_import=needs_tensorflow_import)
+    def fix(self, *edits: Edit, safety: FixSafety | None = None, needs_tensorflow_import: bool = False,
+            owns: tuple[ast.AST, ...] = ()) -> Fix:
+        """A fix of the rule's default safety, unless this form of the pattern is safer or riskier than usual.
+        `owns`: statements elsewhere that the fix rewrites too (the engine lets its edits touch only those and
+        the finding's own lines)."""
+        return Fix(tuple(edits), safety=safety or self.fix_safety, needs_tensorflow_import=needs_tensorflow_import,
+                   owns=tuple(Span.of(node) for node in owns))
 
 
 def all_rules() -> dict[str, type[Rule]]:

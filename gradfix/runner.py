@@ -24,7 +24,7 @@ from gradfix.config import Config, ConfigFinder
 from gradfix.discovery import discover, project_root
 from gradfix.document import max_bytes, read_document
 from gradfix.engine import FileResult, RuleError, Settings, could_have_findings, located, process_source
-from gradfix.pins import declared_keras
+from gradfix.pins import declared_keras, distribution_keras
 from gradfix.rules import Rule, select_rules
 from gradfix.source import SourceError, SourceText
 
@@ -102,12 +102,13 @@ def chosen_codes(options: RunOptions, config: Config) -> tuple[list[str], list[s
 
 
 def settings_for(options: RunOptions, config: Config, path: Path | None = None) -> Settings:
-    """The command line over the config; `auto` Keras settled by the pins of the file's project, if any."""
+    """The command line over the config; `auto` Keras settled by the pins of the file's project, or by the
+    metadata of the installed distribution the file belongs to, if any."""
     unsafe_fixes = config.unsafe_fixes if options.unsafe_fixes is None else options.unsafe_fixes
     target_keras = options.target_keras or config.target_keras
     if target_keras == "auto" and path is not None:
         root = project_root(path, config)
-        target_keras = (root and declared_keras(root)) or "auto"
+        target_keras = (root and declared_keras(root)) or distribution_keras(path) or "auto"
     return Settings(unsafe_fixes=unsafe_fixes, fix=options.fix, target_keras=target_keras)
 
 
@@ -202,7 +203,8 @@ def _project_index(sources: dict[Path, SourceText], config, contents: dict[Path,
     """Which classes are Keras classes: from the run's files, and from the files of their project that define
     the bases they import (`class Block(Base)` with `from .base import Base` is a layer whether base.py was
     named or not), followed through re-exports and to the bases of those bases, so results do not change with
-    the folder passed. Only those modules are read, never the whole project."""
+    the folder passed. Only those modules are read, never the whole project. The index keeps the source of
+    such bases for the value analysis (ProjectIndex.keep_base_sources)."""
     texts = {path: source.text for path, source in sources.items()}
     index = index_of(texts)
     known = {path.absolute(): text for path, text in texts.items()}

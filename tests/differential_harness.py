@@ -2,7 +2,8 @@
 
 Usage: python differential_harness.py cases.json  — prints one JSON object per case on stdout:
 {"id", "before": outcome, "after": outcome, "traced": outcome, "missing_gradients": [...], "error": str|null}
-where an outcome is {"dtype", "shape", "value"} or {"error"}. Values are compared by the test.
+where an outcome is {"dtype", "shape", "value"} or {"error"}, plus "reference" (the case's compute-dtype
+reference run as "before" is) for a layer case that has one. Values are compared by the test.
 
 A layer case is a module with `class Generated(Layer)`: it is built for the input, its weights are set to the
 same random values before and after, and `call` is run eagerly. A loss case is a module with
@@ -84,6 +85,9 @@ def run_layer(case: dict) -> dict:
     x = tf.constant(inputs_for(case, 0))
     before = layer_instance(case["before"], f"before_{case['id']}", case, x)
     result = {"before": attempt(lambda: before.call(x))}
+    if case.get("reference"):
+        reference = layer_instance(case["reference"], f"reference_{case['id']}", case, x)
+        result["reference"] = attempt(lambda: reference.call(x))
     after = layer_instance(case["after"], f"after_{case['id']}", case, x)
     result["after"] = attempt(lambda: after(x))
     result["traced"] = attempt(lambda: tf.function(lambda t: after(t))(x))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import sys
 import tomllib
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -218,6 +219,49 @@ def test_the_projects_pins_declare_its_keras(tmp_path, name, text, keras):
     assert declared_keras(tmp_path) == keras
 
 
+@pytest.mark.parametrize("name, text, keras", [
+    ("pyproject.toml", "[project]\nname = 'p'\n[project.optional-dependencies]\ngpu = ['tensorflow[and-cuda]<2.16']\n",
+     "2"),
+    ("PKG-INFO", "Metadata-Version: 2.1\nName: p\nRequires-Dist: tensorflow (<2.16) ; extra == 'tf'\n", "2"),
+    ("p.egg-info/requires.txt", "numpy\n\n[tf]\ntensorflow~=2.15.0\n", "2"),
+    ("p.egg-info/requires.txt", "numpy\n\n[dev]\ntensorflow~=2.15.0\n", None),
+    ("requirements.txt", "keras<3\n", "2"),
+    ("requirements.txt", "keras-nlp<0.14\ntensorflow-text<2.16\n", None),
+])
+def test_pins_in_extras_and_build_metadata_declare_its_keras(tmp_path, name, text, keras):
+    """An extra that holds TensorFlow below 2.16 is the project saying which TF it runs on; a dev extra is not."""
+    (tmp_path / name).parent.mkdir(exist_ok=True)
+    (tmp_path / name).write_text(text)
+    assert declared_keras(tmp_path) == keras
+
+
+def unpacked_distribution(site: Path, metadata: str) -> Path:
+    """A wheel's files as pip lays them out: the package beside its `*.dist-info`, with a bare tf.Variable."""
+    package = site / "agents" / "policies"
+    package.mkdir(parents=True)
+    (site / "agents" / "__init__.py").write_text("")
+    (package / "__init__.py").write_text("")
+    (package / "net.py").write_text(BARE_VARIABLE.format(imports="import tensorflow as tf",
+                                                         base="tf.keras.layers.Layer"))
+    (site / "agents-0.19.0.dist-info").mkdir()
+    (site / "agents-0.19.0.dist-info" / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: agents\nVersion: 0.19.0\n{metadata}\nDescription text\n")
+    return package / "net.py"
+
+
+@pytest.mark.parametrize("metadata, found", [
+    ("Requires-Dist: numpy\nRequires-Dist: tensorflow ~=2.15.0 ; extra == 'reverb'", False),
+    ("Requires-Dist: tf-keras>=2.16; extra == \"tf\"", False),
+    ("Requires-Dist: tensorflow ~=2.15.0 ; extra == 'dev'", True),
+    ("Requires-Dist: tensorflow >=2.16", True),
+])
+def test_auto_follows_the_metadata_of_the_installed_distribution(in_tmp, metadata, found):
+    """tf_agents 0.19 declares its TF only in its wheel's METADATA, under an extra: it is Keras 2 code."""
+    (in_tmp / "pyproject.toml").write_text("[tool.gradfix]\n")  # the config root is not the distribution's folder
+    layer = unpacked_distribution(in_tmp / "site-packages", metadata)
+    assert ("GF201" in invoke("check", "--no-cache", str(layer.relative_to(in_tmp))).stdout) is found
+
+
 def test_auto_follows_the_pins_of_the_files_project(in_tmp):
     (in_tmp / "requirements.txt").write_text("tensorflow<2.16\n")
     (in_tmp / "layer.py").write_text(BARE_VARIABLE.format(imports="import tensorflow as tf",
@@ -283,3 +327,38 @@ def test_bases_are_followed_through_re_exports_and_circles_end(in_tmp):
         "        return inputs.numpy() * 2\n")
     result = invoke("check", "--output-format", "concise", "--no-cache", "pkg/model.py")
     assert "pkg/model.py:6:16: GF102" in result.stdout
+
+
+# --- a base class in another file -----------------------------------------------------------------------------
+
+BASE_LAYER = """import tensorflow as tf
+
+
+class ProjectedBase(tf.keras.layers.Layer):
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(shape={shape}, initializer="glorot_uniform")
+"""
+DERIVED_LAYER = """import numpy as np
+
+from base import ProjectedBase
+
+
+class Projected(ProjectedBase):
+    def call(self, inputs):
+        return np.dot(inputs, self.kernel)
+"""
+
+
+def test_weight_ranks_come_from_the_build_of_a_base_class_in_another_file(in_tmp):
+    """The kernel's rank is declared in base.py: np.dot is exact as tensordot(axes=1) only for rank <= 2. When
+    base.py changes, the cached result of layer.py (which names the base) is not reused."""
+    (in_tmp / "base.py").write_text(BASE_LAYER.format(shape="(input_shape[-1], self.units)"))
+    (in_tmp / "layer.py").write_text(DERIVED_LAYER)
+    assert "+        return tf.tensordot(inputs, self.kernel, axes=1)" in invoke("apply", "--dry-run", ".").stdout
+    (in_tmp / "base.py").write_text(BASE_LAYER.format(shape="(input_shape[-1], self.units, 2)"))
+    result = invoke("check", ".")
+    assert "not rewritten: b has rank 3" in result.stdout, result.stdout

@@ -16,6 +16,14 @@ case and as the analysis assumes), and a loss gets its labels as Keras hands the
 `Loss.__call__` converts y_true to float32; tf_keras leaves int labels int, so there the analysis must not
 assume a dtype for them). The generated operations themselves are never chosen to avoid a failure.
 
+One oracle adjustment, for one case only: a float64 NumPy *scalar* constant (`self.scale = np.sqrt(2.0 / units)`,
+`np.sqrt(self.units)`: np.float64 subclasses Python float) mixed with float32 tensors. numpy promotes the result to
+float64; the rewritten TF ops and tensor operators take the scalar at the tensor's dtype, as they take a Python
+float, and stay float32: the layer's compute dtype, which is what the ML engineer wants (gradfix rewrites such
+islands, codemods/_numpy_calls.py). A rewritten case is then compared with its *compute-dtype reference*: the same
+source with exactly those scalars made float32 (`FLOAT64_SCALARS`), run by numpy. Any other float64 — arrays,
+lists, int inputs through float functions — is the same in the reference and still fails as a dtype change.
+
 Failures are listed by class with each case's source; `GRADFIX_DIFFERENTIAL_OUT=folder` keeps every failing
 case (before, after) there as a reproducer.
 """
@@ -35,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 pytestmark = pytest.mark.tf
@@ -73,6 +81,9 @@ HEADS = (
 # numpy on constants and Python values: correct code that must stay numpy (or be rewritten exactly)
 CONSTANTS = ("0.5", "2", "self.scale", "self.table", "np.float32(1.5)", "np.pi", "np.sqrt(self.units)", "LITERAL")
 WEIGHTS = ("self.w", "self.bias")
+# The float64 NumPy scalars the generator writes, and their float32 form in the compute-dtype reference.
+FLOAT64_SCALARS = {"np.sqrt(self.units)": "np.float32(np.sqrt(self.units))",
+                   "np.sqrt(2.0 / units)": "np.float32(np.sqrt(2.0 / units))"}
 
 
 @dataclass(frozen=True)
@@ -82,6 +93,14 @@ class Case:
     dtype: str  # of the inputs (of y_true for a loss)
     shape: tuple[int, ...]
     source: str
+
+    @property
+    def compute_dtype_reference(self) -> str:
+        """The source with its float64 NumPy scalars made float32: what numpy computes at the layer's dtype."""
+        source = self.source
+        for scalar, float32 in FLOAT64_SCALARS.items():
+            source = source.replace(scalar, float32)
+        return source
 
     def _repr_pretty_(self, printer, cycle) -> None:  # hypothesis' report: the sources are in the failure message
         printer.text(f"Case({self.kind}, {self.flavour}, {self.dtype} {self.shape})")
@@ -217,6 +236,9 @@ def _judge(case: Case, before: str, after: str, result: dict) -> list[tuple[str,
     ran, rewritten, traced = result["before"], result["after"], result["traced"]
     if "error" in rewritten:  # unless numpy raised on it too: a generated program can be wrong (shapes)
         return [] if "error" in ran else [("rewritten code raises", rewritten["error"])]
+    reference = result.get("reference", {"error": "none"})
+    if "error" not in ran and "error" not in reference and ran["dtype"] != rewritten["dtype"]:
+        ran = reference  # a float64 NumPy scalar promoted numpy's result: judge at the compute dtype
     if "error" not in ran:
         for key, name in (("dtype", "dtype"), ("shape", "shape")):
             if ran[key] != rewritten[key]:
@@ -235,8 +257,29 @@ def _judge(case: Case, before: str, after: str, result: dict) -> list[tuple[str,
     return failures
 
 
+# The float64 NumPy scalars mixed into a rewritten numpy computation, always: the compute-dtype oracle must be
+# exercised, whatever the generator draws (numpy gives float64 here, the rewrite float32).
+FLOAT64_SCALAR_LAYER = Case("layer", "tf.keras", "float32", (2, 4), FLAVOURS["tf.keras"][0] + """
+
+class Generated(tf.keras.layers.Layer):
+    def __init__(self, units=4, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.scale = np.sqrt(2.0 / units)
+
+    def build(self, input_shape):
+        self.w = self.add_weight(name="w", shape=(4,), initializer="ones")
+
+    def call(self, inputs):
+        h0 = np.tanh(inputs) * self.scale
+        h1 = np.multiply(np.multiply(h0, np.sqrt(self.units)), self.w)
+        return np.maximum(h1, self.scale)
+""")
+
+
 @settings(max_examples=2, derandomize=True, deadline=None, phases=[Phase.explicit, Phase.generate],
           suppress_health_check=list(HealthCheck))
+@example([FLOAT64_SCALAR_LAYER])
 @given(st.lists(st.one_of(layer_cases(), layer_cases(), loss_cases()),
                 min_size=CASES_PER_EXAMPLE, max_size=CASES_PER_EXAMPLE))
 def test_apply_keeps_values_and_restores_gradients(cases):
@@ -257,6 +300,7 @@ def _failures(cases: list[Case]) -> list[tuple[str, str, Case, str]]:
         (folder / "before").mkdir()
         (folder / "after").mkdir()
         listed = []
+        (folder / "reference").mkdir()
         for number, case in enumerate(cases):
             for side in ("before", "after"):
                 (folder / side / f"case_{number}.py").write_text(case.source, encoding="utf-8")
@@ -264,6 +308,10 @@ def _failures(cases: list[Case]) -> list[tuple[str, str, Case, str]]:
                            "shape": list(case.shape),
                            "seed": number, "before": str(folder / "before" / f"case_{number}.py"),
                            "after": str(folder / "after" / f"case_{number}.py")})
+            if case.compute_dtype_reference != case.source:
+                reference = folder / "reference" / f"case_{number}.py"
+                reference.write_text(case.compute_dtype_reference, encoding="utf-8")
+                listed[-1]["reference"] = str(reference)
         apply_errors = _apply(folder / "after")
         rewritten = {p.name: p.read_bytes() for p in (folder / "after").glob("*.py")}
         _apply(folder / "after")

@@ -8,11 +8,11 @@ import textwrap
 
 import pytest
 
-from gradfix.analysis import FileAnalysis, Kind
+from gradfix.analysis import FileAnalysis, Kind, ProjectIndex
 
 
-def analyse(code: str) -> FileAnalysis:
-    return FileAnalysis.from_text(textwrap.dedent(code))
+def analyse(code: str, index: ProjectIndex | None = None) -> FileAnalysis:
+    return FileAnalysis.from_text(textwrap.dedent(code), index)
 
 
 def forward_value(analysis: FileAnalysis, text: str, occurrence: int = 0):
@@ -254,3 +254,51 @@ def test_expressions_too_deep_to_interpret_give_no_knowledge_rather_than_a_crash
         """)
     (scope,) = analysis.forward_scopes
     assert scope.calls() == []
+
+
+# --- base classes in other files of the project --------------------------------------------------------------
+
+BASE_FILE = """
+import tensorflow as tf
+
+
+class ProjectedBase(tf.keras.layers.Layer):
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(shape=(input_shape[-1], self.units), initializer="glorot_uniform")
+
+    def project(self, inputs):
+        return tf.matmul(inputs, self.kernel)
+"""
+DERIVED_FILE = """
+import numpy as np
+
+from base import ProjectedBase
+
+
+class Projected(ProjectedBase):
+    def call(self, inputs):
+        return np.tanh(self.project(inputs)) + np.dot(inputs, self.kernel)
+"""
+
+
+def test_weights_and_helpers_of_a_base_class_in_another_file_are_known_through_the_index():
+    """The base's `build` declares the kernel's rank; its helper's result is on the gradient path. The helper runs
+    in its own file's analysis: its calls are not the derived file's."""
+    index = ProjectIndex.build([textwrap.dedent(BASE_FILE), textwrap.dedent(DERIVED_FILE)])
+    assert "ProjectedBase" in index.sources
+    analysis = analyse(DERIVED_FILE, index)
+    kernel, _, _ = forward_value(analysis, "self.kernel")
+    assert (kernel.kind, kernel.dtype, kernel.rank) == (Kind.GRADIENT, "float32", 2)
+    projected, _, views = forward_value(analysis, "self.project(inputs)")
+    assert projected.on_gradient_path and projected.dtype == "float32"
+    assert all(call.lineno > 0 and analysis.segment(call) in DERIVED_FILE for view in views for call in view.calls())
+
+
+def test_a_base_class_of_the_same_file_or_of_keras_is_not_kept_as_a_source():
+    index = ProjectIndex.build([textwrap.dedent(BASE_FILE) + textwrap.dedent(DERIVED_FILE).replace(
+        "from base import ProjectedBase", "")])
+    assert index.sources == {}

@@ -54,3 +54,26 @@ def test_fix_keeps_values_and_restores_gradients(fixture, layer_class, width):
     assert after.trainable_variables and all(g is not None for g in gradients)
     graph_outputs = tf.function(after)(inputs)  # and it traces: no numpy left on symbolic tensors
     np.testing.assert_allclose(graph_outputs.numpy(), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_a_float64_numpy_scalar_keeps_the_layers_compute_dtype():
+    """`1.0 / np.sqrt(self.units)` is an np.float64 scalar: numpy computes the layer in float64, the fix stays
+    float32 (the layer's compute dtype) with numpy's values to float32 precision, and every weight trains."""
+    import numpy as np
+    import tensorflow as tf
+
+    name = "float64_scalar_constant"
+    before = load(FIXTURES / "GF101" / f"{name}.py", f"before_{name}").ScaledDense(4)
+    after = load(FIXTURES / "GF101" / f"{name}.expected.py", f"after_{name}").ScaledDense(4)
+    inputs = tf.constant(np.random.default_rng(0).normal(size=(3, 5)).astype("float32"))
+    after(inputs)
+    before.build(inputs.shape)
+    before.set_weights(after.get_weights())
+    expected = np.asarray(before.call(inputs))
+    with tf.GradientTape() as tape:
+        outputs = after(inputs)
+        loss = tf.reduce_sum(outputs)
+    assert expected.dtype == np.float64 and outputs.dtype == tf.float32
+    np.testing.assert_allclose(outputs.numpy(), expected, rtol=1e-5, atol=1e-6)
+    assert all(g is not None for g in tape.gradient(loss, after.trainable_variables))
+    np.testing.assert_allclose(tf.function(after)(inputs).numpy(), expected, rtol=1e-5, atol=1e-6)

@@ -20,10 +20,10 @@ import ast
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
-from gradfix.analysis.ops import lambda_layer_op, layer_label
+from gradfix.analysis.ops import CASTS, NON_DIFFERENTIABLE_OPS, lambda_layer_op, layer_label
 from gradfix.analysis.values import (
-    ALL_ARGUMENTS, CASTS, CONTAINER_MUTATORS, ELEMENTWISE, FIRST_ARGUMENT, FLOAT_RESULT, NDARRAY_ONLY_ATTRIBUTES,
-    NDARRAY_ONLY_METHODS, NON_DIFFERENTIABLE_OPS, NON_VALUE_KEYWORDS, NONE, NUMPY_CONVERTERS, NUMPY_MAKERS,
+    ALL_ARGUMENTS, CONTAINER_MUTATORS, ELEMENTWISE, FIRST_ARGUMENT, FLOAT_RESULT, NDARRAY_ONLY_ATTRIBUTES,
+    NDARRAY_ONLY_METHODS, NON_VALUE_KEYWORDS, NONE, NUMPY_CONVERTERS, NUMPY_MAKERS,
     NUMPY_PYTHON_RESULTS, NUMPY_RESULT_FUNCTIONS, PYTHON, PYTHON_RESULT_FUNCTIONS, REDUCTIONS, SHAPE_ATTRS,
     STRUCTURE_FUNCTIONS, TENSOR_API, TENSOR_CLASSES, TENSOR_KINDS, UNKNOWN, VALUE_FREE_OPS, VALUE_KEYWORDS,
     WEIGHT_ATTRS_OF_LAYERS, WHERE_VALUES, Kind, Value, combine, dtype_of_name, join_all, last_name, promote, python_scalar,
@@ -682,6 +682,8 @@ class FunctionFlow:
             rank = first.rank
             if op in ("argmax", "argmin"):
                 return Value(Kind.TENSOR, "int64", None if rank is None else max(rank - 1, 0))
+            if op == "count_nonzero":  # a reduction: its axis decides the rank
+                return Value(Kind.TENSOR, "int64")
             if op == "one_hot":
                 return Value(Kind.TENSOR, "float32", None if rank is None else rank + 1)
             if op in ("py_function", "numpy_function", "py_func"):
@@ -835,6 +837,9 @@ class FunctionFlow:
         function = self.program.method_of(self.context.keras_class, method)
         if function is not None:
             return self.invoke(function, node, args, keywords, env, bound=not is_static(function))
+        inherited = self.program.inherited(self.context.keras_class, method)
+        if inherited is not None:
+            return self._inherited_call(inherited, node, args, keywords)
         attribute = self.program.self_attribute(self.context.keras_class, method, self)
         if attribute.kind is Kind.LAYER and attribute.function is not None:  # `self.pick = Lambda(fn)`
             return self.invoke(attribute.function, node, args[:1], {}, env, bound=False)
@@ -848,6 +853,19 @@ class FunctionFlow:
         if method in ("call", "__call__") or (self.context.keras_class is None and method not in ("add_metric",)):
             return Value(Kind.GRADIENT, "float32", None, self._carried(node) | {"self"})
         return replace(UNKNOWN, origins=self._carried(node))
+
+    def _inherited_call(self, inherited, node: ast.Call, args: list[Value], keywords: dict[str, Value]) -> Value:
+        """What a method inherited from a project class of another file returns, computed in that file's
+        analysis. Only the value comes back: the method's calls are not this flow's (nor its file's) to report."""
+        module, base, function = inherited
+        params = bind_arguments(function, node, args, keywords, not is_static(function))
+        if params is None or self.depth >= _MAX_CALL_DEPTH:
+            return replace(UNKNOWN, origins=self._carried(node))
+        summary_params = {name: _placeholder(name, value) for name, value in params.items()}
+        flow = module.summary(function, Context(base, summary_params), summary_params, self.depth + 1)
+        if flow is None:
+            return replace(UNKNOWN, origins=self._carried(node))
+        return _instantiate(flow.returned, params) if flow.returned is not None else NONE
 
     def _layer_output(self, node: ast.Call, layer: Value, args: list[Value]) -> Value:
         label = layer_label(node.func)

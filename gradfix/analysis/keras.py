@@ -81,10 +81,34 @@ class ProjectIndex:
     relies on that to keep a file's results when the index changed only in names the file does not contain."""
 
     kinds: dict[str, KerasKind] = field(default_factory=dict)
+    # Source (its module's imports, then the class) of each Keras class of the run that a class of another file
+    # derives from: the value analysis reads the weights its `build` makes and the helpers it defines.
+    sources: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def build(cls, texts) -> "ProjectIndex":
-        return cls.from_facts(map(cls.facts, texts))
+        files = [(text, cls.facts(text)) for text in texts]
+        index = cls.from_facts(facts for _, facts in files)
+        index.keep_base_sources(files)
+        return index
+
+    def keep_base_sources(self, files) -> None:
+        """Fill `sources` from (text, facts) of the run's files: the Keras classes that a class of another file
+        derives from (by a base naming a project class, not a Keras/TF one), cut from their files' text
+        (`class_module_source`); a base longer than MAX_BASE_SOURCE characters (a framework's own base class)
+        stays unknown."""
+        files = list(files)
+        defined_in: dict[str, int] = {}
+        for number, (_, classes) in enumerate(files):
+            for name, _ in classes:
+                defined_in.setdefault(name, number)
+        wanted = {name for number, (_, classes) in enumerate(files) for _, bases in classes for base in bases
+                  if base and not kind_of_qualname(base) and (name := base.rsplit(".", 1)[-1]) in self.kinds
+                  and defined_in.get(name, number) != number}
+        for name in sorted(wanted):
+            source = class_module_source(files[defined_in[name]][0], name)
+            if source is not None:
+                self.sources[name] = source
 
     @staticmethod
     def facts(text: str) -> list[tuple[str, list[str | None]]]:
@@ -127,6 +151,33 @@ class ProjectIndex:
         if not qualname:
             return None
         return kind_of_qualname(qualname) or self.kinds.get(qualname.rsplit(".", 1)[-1])
+
+
+MAX_BASE_SOURCE = 20_000
+_TOP_LEVEL_STATEMENT = re.compile(r"^[^\s#)\]}]", re.MULTILINE)  # a line that ends a top-level class body
+
+
+def class_module_source(text: str, name: str) -> str | None:
+    """The module's imports (as `from ... import ... as ...` lines) and its top-level class `name`, as one
+    small module: cut by indentation, without parsing the file (the index is built on every run). None when
+    the class is not at top level or is longer than MAX_BASE_SOURCE; a cut that does not parse (a string at
+    column 0 inside the class) is skipped by the analysis."""
+    header = re.search(rf"^class[ \t]+{re.escape(name)}\b", text, re.MULTILINE)
+    if header is None:
+        return None
+    end = _TOP_LEVEL_STATEMENT.search(text, header.end())
+    body = text[header.start():end.start() if end else len(text)]
+    if len(body) > MAX_BASE_SOURCE:
+        return None
+    imports = [_import_line(local, qualname) for local, qualname in scan_imports(text).items()]
+    return "\n".join([line for line in imports if line] + [body.rstrip(), ""])
+
+
+def _import_line(local: str, qualname: str) -> str | None:
+    module, _, attribute = qualname.rpartition(".")
+    if not attribute.isidentifier() or not local.isidentifier():
+        return None
+    return f"from {module} import {attribute} as {local}" if module else f"import {attribute} as {local}"
 
 
 def _resolve_text(base: str, imports: dict[str, str]) -> str | None:

@@ -27,13 +27,20 @@ NO_GRADIENT_OPS: dict[str, NoGradient] = {
     "tensorflow.py_func": NoGradient.PYTHON,
     **{f"{m}.stop_gradient": NoGradient.STOP for m in ("tensorflow", "keras.ops", "keras.backend")},
 }
-CASTS = frozenset({"tensorflow.cast", "tensorflow.dtypes.cast", "keras.ops.cast", "keras.backend.cast"})
+CASTS = frozenset({"tensorflow.cast", "tensorflow.dtypes.cast", "keras.ops.cast", "tensorflow.saturate_cast",
+                   "keras.backend.cast"})
 WHERE = frozenset({"tensorflow.where", "tensorflow.compat.v1.where", "keras.ops.where"})
 INTEGER_DTYPES = frozenset({"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "bool"})
 # Ops whose result is a comparison of their arguments: no gradient, and never a cut worth reporting by
 # itself, but a count or a cast behind them is still computed from the compared values.
 COMPARISONS = frozenset({"equal", "not_equal", "greater", "greater_equal", "less", "less_equal", "logical_and",
                          "logical_or", "logical_not", "is_nan", "is_finite"})
+# Ops whose results carry no gradient of their arguments that are no cut to report by themselves either: signs,
+# selections of indices, comparisons (a count or cast behind them is reported).
+_SILENT_NO_GRADIENT = frozenset({"sign", "top_k", "unique", "where_indices", "histogram_fixed_width"})
+# The one list the value analysis reads (by an op's last name, any namespace): its results are off the path.
+NON_DIFFERENTIABLE_OPS = frozenset({qualname.rsplit(".", 1)[1] for qualname in NO_GRADIENT_OPS}) | COMPARISONS \
+    | _SILENT_NO_GRADIENT
 # Sampling gives indices or draws: values that carry no gradient of the probabilities they were drawn from.
 SAMPLING = frozenset({"tensorflow.random.categorical", "tensorflow.random.stateless_categorical",
                       "tensorflow.multinomial", "keras.random.categorical"})

@@ -77,6 +77,7 @@ class ValueAnalysis:
         self._keras_classes = keras_classes or (lambda: [])
         self._summaries: dict[tuple, FunctionFlow | None] = {}
         self._attributes: dict[int, dict[str, Value]] = {}
+        self._foreign: dict[int, list] = {}
 
     # --- the module ------------------------------------------------------------------------------------
     @cached_property
@@ -135,15 +136,51 @@ class ValueAnalysis:
             pending.extend(node.bases)
         return None
 
+    def foreign_bases(self, keras_class: "KerasClass | None") -> list[tuple["ValueAnalysis", "KerasClass"]]:
+        """(its module's analysis, the class) for each base of the class that is a Keras class of another file of
+        the project, whose source the index keeps (ProjectIndex.sources)."""
+        if keras_class is None or not self.index or not self.index.sources:
+            return []
+        if id(keras_class) not in self._foreign:
+            from gradfix.analysis import FileAnalysis  # the package imports this module
+
+            found = []
+            for base in keras_class.node.bases:
+                name = getattr(base, "id", None) or getattr(base, "attr", None)
+                if name in self.module_classes or name not in self.index.sources:
+                    continue
+                try:
+                    module = FileAnalysis.from_text(self.index.sources[name], self.index)
+                except (SyntaxError, ValueError):  # cut badly by indentation: the base stays unknown
+                    continue
+                found += [(module.values, c) for c in module.keras_classes if c.name == name]
+            self._foreign[id(keras_class)] = found
+        return self._foreign[id(keras_class)]
+
+    def inherited(self, keras_class: "KerasClass | None", name: str
+                  ) -> tuple["ValueAnalysis", "KerasClass", ast.AST] | None:
+        """A method the class inherits from a project class of another file: that file's analysis, the base
+        class and the method. Its code is run there (its names resolve through that file's imports) and is not
+        this file's to report or rewrite."""
+        for module, base in self.foreign_bases(keras_class):
+            method = module.method_of(base, name)
+            found = (module, base, method) if method is not None else module.inherited(base, name)
+            if found is not None:
+                return found
+        return None
+
     # --- classes -----------------------------------------------------------------------------------------
     def class_attributes(self, keras_class: "KerasClass") -> dict[str, Value]:
         """`self.<attr>` -> the join of every value stored into it outside the forward path (`__init__`, `build`
-        and the helpers they call), each computed at its program point."""
+        and the helpers they call), each computed at its program point; a base class of another project file
+        contributes what its own methods store (the weights its `build` makes)."""
         key = id(keras_class)
         if key in self._attributes:
             return self._attributes[key]
         stores: dict[str, Value] = {}
         self._attributes[key] = stores  # visible (partly filled) while computing: build reads __init__'s
+        for module, base in self.foreign_bases(keras_class):  # what the base's __init__/build store
+            stores.update(module.class_attributes(base))
         forward = set(keras_class.forward_method_names)
         storing = [n for n in keras_class.storing_methods if n not in forward]
         order = sorted(storing, key=lambda n: (n != "__init__", n != "build", keras_class.methods[n].lineno))
@@ -159,6 +196,9 @@ class ValueAnalysis:
             for flow_ in _with_callees(flow):
                 for attr, value in flow_.attribute_stores.items():
                     stores[attr] = stores[attr].join(value) if attr in stores else value
+        for attr in _weight_dimensions(keras_class.methods[name] for name in order):
+            if attr in stores and stores[attr].kind is Kind.UNKNOWN:
+                stores[attr] = Value(Kind.PYTHON, "int", 0)
         return stores
 
     def self_attribute(self, keras_class: "KerasClass | None", attr: str, flow: FunctionFlow) -> Value:
@@ -368,6 +408,22 @@ def entry_parameters(function: ast.AST) -> dict[str, Value]:
 def _first_param(function: ast.AST) -> str:
     args = function.args.posonlyargs + function.args.args
     return args[0].arg if args else "self"
+
+
+def _weight_dimensions(methods: Iterable[ast.FunctionDef]) -> set[str]:
+    """`units` for `self.add_weight(shape=(input_shape[-1], self.units))`: an attribute that is one dimension of a
+    weight's shape is a Python int (`self.units = units` from a parameter without a default says nothing more)."""
+    dimensions = set()
+    for method in methods:
+        for node in ast.walk(method):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                    and node.func.attr in ("add_weight", "add_variable"):
+                shape = keyword_argument(node, "shape")
+                for element in shape.elts if isinstance(shape, (ast.Tuple, ast.List)) else ():
+                    if isinstance(element, ast.Attribute) and isinstance(element.value, ast.Name) \
+                            and element.value.id == "self":
+                        dimensions.add(element.attr)
+    return dimensions
 
 
 def _is_static(function: ast.AST) -> bool:

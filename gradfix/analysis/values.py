@@ -216,14 +216,6 @@ VALUE_FREE_OPS = frozenset({"ones", "zeros", "fill", "eye", "range", "arange", "
                             "zeros_like", "normal", "uniform", "truncated_normal", "random_normal", "random_uniform",
                             "shape", "shape_n", "size", "categorical", "stateless_normal", "stateless_uniform",
                             "sequence_mask", "constant"})
-# Non-differentiable ops: their results are tensors off the gradient path (GF501 reports the cut).
-NON_DIFFERENTIABLE_OPS = frozenset({"round", "floor", "ceil", "argmax", "argmin", "argsort", "one_hot",
-                                    "py_function", "numpy_function", "py_func", "stop_gradient", "sign",
-                                    "equal", "not_equal", "greater", "greater_equal", "less", "less_equal",
-                                    "logical_and", "logical_or", "logical_not", "is_nan", "is_finite", "top_k",
-                                    "unique", "where_indices", "histogram_fixed_width"})
-CASTS = frozenset({"tensorflow.cast", "tensorflow.dtypes.cast", "keras.ops.cast", "tensorflow.saturate_cast",
-                   "keras.backend.cast"})
 TENSOR_CLASSES = frozenset({"tensorflow.Variable", "keras.Variable", "keras.backend.Variable",
                             "tensorflow.RaggedTensor", "tensorflow.SparseTensor"})
 

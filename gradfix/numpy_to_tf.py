@@ -423,9 +423,12 @@ def _take(plan: _Plan, ctx: TranslationContext) -> _Plan | Translation:
     flattened array."""
     axis = _arg(plan, "axis")
     if axis is not None and not _is_int_literal(axis.value) and _literal(axis.value) is not None:
-        return Translation(None, "the axis is not an int literal and may be None at run time: numpy then takes "
-                                 "from the flattened array")
+        return _numpy_compatible(plan, ctx, "take") or Translation(
+            None, "the axis is not an int literal and may be None at run time: numpy then takes from the flattened "
+                  "array")
     indices = _literal(_arg(plan, "indices").value)
+    if indices in ([], ()):
+        return Translation(None, "an empty index list is a float array to numpy, which TF rejects as indices")
     if not (_only_ints(indices) and min(_flat(indices)) >= 0):
         return _numpy_compatible(plan, ctx, "take") or Translation(
             None, "the indices may be negative: numpy counts them from the end, tf.gather rejects them (CPU) or "
@@ -449,6 +452,8 @@ def _split(plan: _Plan, ctx: TranslationContext) -> _Plan | Translation:
         return _numpy_compatible(plan, ctx, "split") or Translation(None, "the axis is not an int literal")
     if _is_int_literal(sections.value):
         return plan
+    if value in ([], ()):
+        return _no_cuts()
     if isinstance(value, (list, tuple)) and _only_ints(value) and all(
             0 <= earlier <= later for earlier, later in zip((0, *value), value)):
         sizes = [later - earlier for earlier, later in zip((0, *value), value)] + [-1]
@@ -458,9 +463,22 @@ def _split(plan: _Plan, ctx: TranslationContext) -> _Plan | Translation:
               "indices, tf.split takes sizes")
 
 
+def _no_cuts() -> Translation:
+    return Translation(None, "np.split(a, []) returns [a]; write that instead")
+
+
+def _cuts_given(plan: _Plan, ctx: TranslationContext) -> _Plan | Translation:
+    """keras.ops.split takes numpy's sections and cut indices, but not an empty list of cuts."""
+    return _no_cuts() if _literal(_arg(plan, "indices_or_sections").value) in ([], ()) else plan
+
+
 def _sort_axis(plan: _Plan, ctx: TranslationContext) -> _Plan | Translation:
-    """np.sort and tf.sort both default to the last axis; with axis=None numpy sorts the flattened array."""
-    return plan if _arg(plan, "axis") is None else _flatten_when_axis_is_none(plan, ctx)
+    """np.sort and tf.sort both default to the last axis; with axis=None numpy sorts the flattened array. An
+    axis that is not a literal may be None: keras.ops.sort follows numpy."""
+    axis = _arg(plan, "axis")
+    if axis is None or _literal(axis.value) is not _NOT_A_LITERAL:
+        return plan if axis is None else _flatten_when_axis_is_none(plan, ctx)
+    return _numpy_compatible(plan, ctx, "sort") or _flatten_when_axis_is_none(plan, ctx)
 
 
 _INFINITY = float("inf")
@@ -490,11 +508,31 @@ def _norm(plan: _Plan, ctx: TranslationContext) -> _Plan | Translation:
     if matrix and order == "fro":
         return _without(plan, "ord")
     if matrix and order in (1.0, 2.0, _INFINITY):
-        return plan if axis_value is not None else _with_keyword(plan, "axis", cst.parse_expression("(-2, -1)"))
+        if axis_value is not None:
+            return plan
+        last_two = cst.parse_expression("(-2, -1)")
+        return _with_value(plan, "axis", last_two) if axis is not None else _with_keyword(plan, "axis", last_two)
     if not matrix and isinstance(order, float) and order > 0:
         return plan
     kind = "matrix" if matrix else "vector"
     return Translation(None, f"tf.norm has no {kind} norm of order `{code(order_arg.value).strip()}`")
+
+
+def _keras_norm(plan: _Plan, ctx: TranslationContext) -> _Plan | Translation:
+    """_norm, and: keras.ops.norm without an axis or an order fails on rank > 2, where numpy's 2-norm of the
+    flattened array is keras.ops.norm of the array reshaped to a vector (not with keepdims: numpy keeps every
+    axis then)."""
+    plan = _norm(plan, ctx)
+    if isinstance(plan, Translation) or _arg(plan, "ord") is not None:
+        return plan
+    axis, keepdims, array = _arg(plan, "axis"), _arg(plan, "keepdims"), _arg(plan, "x").value
+    if axis is not None and _literal(axis.value) is not None or _rank(array, ctx) in (1, 2):
+        return plan
+    if keepdims is not None and _literal(keepdims.value) is not False:
+        return Translation(None, "keras.ops.norm takes no norm over every axis of an array of rank > 2, and with "
+                                 "keepdims numpy's result is not the norm of the flattened array")
+    flat = _call_in(plan.namespace, "reshape", array, cst.parse_expression("(-1,)"))
+    return _with_value(_without(_without(plan, "axis"), "keepdims"), "x", flat)
 
 
 def _norm_order(expr: cst.BaseExpression, ctx: TranslationContext) -> float | str | None:
@@ -707,7 +745,6 @@ _TABLE: dict[str, _Entry] = {
         ("a", "axis", "kind", "order"),
         keywords={"axis": "axis"},
         defaults={"kind": _ANY_VALUE, "order": None, "stable": None},
-        note="tf.sort places NaNs differently from numpy (which puts them last)",
         adjust=_sort_axis,
     ),
 }
@@ -730,7 +767,7 @@ _KERAS_OPS: dict[str, tuple[str, _Adjust | None]] = {
     **{name: (name, None) for name in (
         *_UNARY, *_BINARY, "sign", "floor", "ceil", "dot", "matmul", "tensordot", "sum", "prod", "max", "amax",
         "min", "amin", "cumsum", "cumprod", "stack", "transpose", "squeeze", "zeros_like", "ones_like", "where",
-        "take", "split", "sort")},
+        "take", "sort")},
     **{name: ("round", None) for name in ("round", "around")},
     **{name: (name, _float_input) for name in ("mean", "std", "var")},
     "einsum": ("einsum", _string_subscripts),
@@ -738,12 +775,14 @@ _KERAS_OPS: dict[str, tuple[str, _Adjust | None]] = {
     "reshape": ("reshape", _shape_sequence),
     "expand_dims": ("expand_dims", _int_axis),
     "clip": ("clip", _clip),
-    "linalg.norm": ("norm", _norm),
+    "linalg.norm": ("norm", _keras_norm),
+    "split": ("split", _cuts_given),
 }
 _KERAS_KEYWORDS = {"shape": "newshape"}  # numpy parameter -> keras.ops keyword, where they differ
 NUMPY_COMPATIBLE_IN_TNP = frozenset({"dot", "matmul"})
 
 MAPPED_FUNCTIONS: frozenset[str] = frozenset(_TABLE)
+KERAS_OPS_FUNCTIONS: frozenset[str] = frozenset(_KERAS_OPS)  # what a file without TensorFlow can have rewritten
 
 
 def operand_count(function: str) -> int:

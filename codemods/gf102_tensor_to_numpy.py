@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ast
 
-from codemods._numpy_calls import CONVERTERS, KERAS_EVALUATORS, island_blocker, numpy_function, where
+from codemods._numpy_calls import CONVERTERS, KERAS_EVALUATORS, island_blocker, numpy_function, op_namespaces, where
 from gradfix.rules import FixSafety, Rule
 
 
@@ -92,12 +92,18 @@ from the layer.
         if other_arguments or (dtype is not None and not dtype_name.startswith("numpy.")):
             return self.finding(call, f"{message}; not rewritten: arguments without an exact TF equivalent")
         value = analysis.segment(call.args[0])
+        tensorflow, keras_ops = op_namespaces(analysis)  # a Keras 3 file without TensorFlow: keras.ops
+        if tensorflow is None and keras_ops is None:
+            return self.finding(call, f"{message}; not rewritten: the file uses neither TensorFlow nor keras.ops")
         if dtype is None:
-            replacement = f"{tf}.convert_to_tensor({value})"
-        else:
+            replacement = f"{tf if tensorflow else keras_ops}.convert_to_tensor({value})"
+        elif tensorflow:
             replacement = f"{tf}.cast({value}, {tf}.{dtype_name[len('numpy.'):]})"
+        else:
+            replacement = f'{keras_ops}.cast({value}, "{dtype_name[len("numpy."):]}")'
         reason = island_blocker(analysis, scope, call, scope.reaches_output)
         if reason:
             return self.finding(call, f"{message}; not rewritten: {reason}")
-        fix = self.fix(analysis.replace(call, replacement), needs_tensorflow_import=not analysis.tensorflow_imported)
+        fix = self.fix(analysis.replace(call, replacement),
+                       needs_tensorflow_import=tensorflow is not None and not analysis.tensorflow_imported)
         return self.finding(call, f"{message}; use `{replacement}`", fix)

@@ -890,7 +890,8 @@ def translate(function: str, call: cst.Call, ctx: TranslationContext) -> Transla
             return Translation(None, f"the file does not use TensorFlow (backend-agnostic Keras 3) and "
                                      f"{ctx.numpy_ops or 'keras.ops'} has no exact equivalent of np.{function}")
         op, adjust = _KERAS_OPS[function]
-        note = entry.note.replace(f"tf.{entry.tf_op}", f"{ctx.numpy_ops}.{op}")
+        tf_op = f"tf.{entry.tf_op}"  # notes on TF's own behaviour (integer means) do not apply to keras.ops
+        note = entry.note.replace(tf_op, f"{ctx.numpy_ops}.{op}") if tf_op in entry.note else ""
         plan: _Plan | Translation = _Plan(op, args, note, ctx.numpy_ops)
     else:
         plan, adjust = _Plan(entry.tf_op, args, entry.note, ctx.tf), entry.adjust

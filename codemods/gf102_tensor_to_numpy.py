@@ -27,7 +27,9 @@ produced the tensor get no gradient. In graph mode (`fit`, `tf.function`) `.nump
 ## What the fix does
 - `t.numpy()`, `K.eval(t)`, `K.get_value(t)` → `t` (the value was a tensor already).
 - `np.asarray(t)` / `np.array(t)` → `tf.convert_to_tensor(t)`; with `dtype=np.float32` →
-  `tf.cast(t, tf.float32)`. Other arguments (`copy=`, `order=`) → reported, not rewritten.
+  `tf.cast(t, tf.float32)`. Other arguments (`copy=`, `order=`) → reported, not rewritten. A Keras 3
+  file that does not import TensorFlow gets `keras.ops.convert_to_tensor(t)` / `keras.ops.cast(t,
+  "float32")` and no `import tensorflow`.
 - `float(t)` whose result takes part in arithmetic → reported only: the TF replacement depends on the
   dtype you want (`tf.cast(t, tf.float32)`). `int(t)`/`bool(t)` (shapes, control flow) and values
   looped over in Python (`for token in ids.numpy()`) are deliberate and left alone.

@@ -493,6 +493,8 @@ def _norm(plan: _Plan, ctx: TranslationContext) -> _Plan | Translation:
     if order_arg is None or _literal(order_arg.value) is None:
         return _without(plan, "ord")
     order = _norm_order(order_arg.value, ctx)
+    if order is None:
+        return Translation(None, "the order is not a literal: numpy's norms of some orders have no TF form")
     axis = _arg(plan, "axis")
     axis_value = None if axis is None else _literal(axis.value)
     rank = _rank(_arg(plan, "x").value, ctx)
@@ -515,7 +517,8 @@ def _norm(plan: _Plan, ctx: TranslationContext) -> _Plan | Translation:
     if not matrix and isinstance(order, float) and order > 0:
         return plan
     kind = "matrix" if matrix else "vector"
-    return Translation(None, f"tf.norm has no {kind} norm of order `{code(order_arg.value).strip()}`")
+    return Translation(None, f"numpy's {kind} norm of order `{code(order_arg.value).strip()}` is not mapped "
+                             "(tf.norm has no such order)")
 
 
 def _keras_norm(plan: _Plan, ctx: TranslationContext) -> _Plan | Translation:
@@ -850,7 +853,7 @@ def _render(plan: _Plan, entry: _Entry, call: cst.Call, ctx: TranslationContext)
 
 
 def _dtype_string(expr: cst.BaseExpression, ctx: TranslationContext) -> cst.BaseExpression | None:
-    """A numpy dtype argument as the dtype string keras.ops takes (`float`, numpy's float64, would be floatx)."""
+    """A numpy dtype argument as the dtype string keras.ops takes: `float` means float64 to numpy, floatx to Keras."""
     name = _dtype_name(expr, ctx)
     return None if name is None else cst.SimpleString(f'"{name}"')
 
@@ -886,9 +889,12 @@ def translate(function: str, call: cst.Call, ctx: TranslationContext) -> Transla
     if missing:
         return Translation(None, entry.missing_operand_note or f"np.{function} is called without `{missing[0]}`")
     if ctx.tf is None:  # the file must not use TensorFlow: keras.ops only
-        if function not in _KERAS_OPS or ctx.numpy_ops is None:
-            return Translation(None, f"the file does not use TensorFlow (backend-agnostic Keras 3) and "
-                                     f"{ctx.numpy_ops or 'keras.ops'} has no exact equivalent of np.{function}")
+        if ctx.numpy_ops is None:
+            return Translation(None, "the file uses no TensorFlow (backend-agnostic Keras 3) and has no name for "
+                                     "keras.ops (`import keras` or `from keras import ops` would give one)")
+        if function not in _KERAS_OPS:
+            return Translation(None, f"the file uses no TensorFlow (backend-agnostic Keras 3) and "
+                                     f"{ctx.numpy_ops} has no exact equivalent of np.{function}")
         op, adjust = _KERAS_OPS[function]
         tf_op = f"tf.{entry.tf_op}"  # notes on TF's own behaviour (integer means) do not apply to keras.ops
         note = entry.note.replace(tf_op, f"{ctx.numpy_ops}.{op}") if tf_op in entry.note else ""

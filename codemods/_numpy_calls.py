@@ -12,7 +12,9 @@ from __future__ import annotations
 import ast
 from typing import TYPE_CHECKING, Callable
 
+from gradfix.codemods._variables import keras_namespace, may_be_keras_2
 from gradfix.analysis import FileAnalysis, Kind, TensorScope, Value
+from gradfix.analysis.imports import import_bindings
 from gradfix.analysis.values import FLOAT_DTYPES
 from gradfix.analysis.flow import argument_for
 from gradfix.edits import MAX_LINE
@@ -31,7 +33,7 @@ KERAS_EVALUATORS = ("keras.backend.eval", "keras.backend.get_value")  # GF102 dr
 INTEGER_SAFE = frozenset({"reshape", "transpose", "expand_dims", "squeeze", "concatenate", "stack", "argmax",
                           "argmin", "max", "amax", "min", "amin", "zeros_like", "ones_like", "abs", "absolute",
                           "negative", "square", "maximum", "minimum", "add", "subtract", "multiply", "where",
-                          "clip", "sign"})
+                          "clip", "sign", "take", "split", "sort"})
 # The result depends on whether the input is an integer: refused unless a float dtype is known.
 FLOAT_DEPENDENT = frozenset({"mean", "std", "var", "divide", "true_divide"})
 # Binary functions whose first operand, a Python int, TF turns into an int32 tensor.
@@ -79,14 +81,16 @@ def numpy_call_finding(rule: Rule, analysis: FileAnalysis, scope: TensorScope, c
         return rule.finding(call, f"{message}; no TensorFlow equivalent is known, rewrite it with TF ops")
     if translation.replacement is None:
         return rule.finding(call, f"{message}; not rewritten: {translation.note}")
-    reason = reason or dtype_blocker(analysis, scope, call, function) or island_blocker(
-        analysis, scope, call, on_path or scope.reaches_output)
+    reason = reason or dtype_blocker(analysis, scope, call, function) or keras_ops_blocker(scope, call, context) \
+        or island_blocker(analysis, scope, call, on_path or scope.reaches_output)
     suggestion = _suggestion(final_code(translation.replacement, context))
     if reason:
         return rule.finding(call, f"{message}; not rewritten: {reason} (the TensorFlow form would be {suggestion})")
     replacement = _code(translation.replacement)
     note = f" ({translation.note})" if translation.note else ""
-    fix = rule.fix(analysis.replace(call, replacement), needs_tensorflow_import=not analysis.tensorflow_imported)
+    uses_tensorflow = context.tf is not None and f"{context.tf}." in replacement
+    fix = rule.fix(analysis.replace(call, replacement),
+                   needs_tensorflow_import=uses_tensorflow and not analysis.tensorflow_imported)
     return rule.finding(call, f"{message}; use {suggestion}{note}", fix)
 
 
@@ -99,14 +103,44 @@ def translation_context(analysis: FileAnalysis, scope: TensorScope, call: ast.Ca
         if isinstance(node, ast.expr):
             ranks.setdefault(analysis.segment(node), scope.value(node).rank)
 
+    tensorflow, numpy_ops = op_namespaces(analysis)
     return TranslationContext(
-        tf=analysis.tf_name,
+        tf=tensorflow,
         qualname=lambda expr: analysis.qualname(ast.parse(_code(expr).strip(), mode="eval").body),
         rank_of=lambda expr: ranks.get(_code(expr)),
+        numpy_ops=numpy_ops,
     )
 
 
+def op_namespaces(analysis: FileAnalysis) -> tuple[str | None, str | None]:
+    """(TensorFlow, a NumPy-compatible namespace) to write the fixes of this file with. Plain TF ops where the
+    ranks and values are known; where they are not, Keras 3 code gets keras.ops (through the file's own Keras
+    import: `keras.ops`, `ops`, else `tf.keras.ops`), Keras 2 code (tf_keras, or a `keras` of unknown version)
+    tf.experimental.numpy, which needs no global switch for dot/matmul. A Keras 3 file that imports the `keras`
+    package and not TensorFlow is backend-agnostic: TensorFlow None, every fix is keras.ops (None when the file
+    has no name to reach keras.ops with), and `import tensorflow` is never added."""
+    if may_be_keras_2(analysis):
+        return analysis.tf_name, f"{analysis.tf_name}.experimental.numpy"
+    bindings = list(import_bindings(analysis.source.text))
+    keras_ops = next((local for local, module in bindings if module == "keras.ops"), None) or next(
+        (f"{local}.ops" for local, module in bindings if module == "keras"), None)
+    if not analysis.tensorflow_imported and any(module.split(".")[0] == "keras" for _, module in bindings):
+        return None, keras_ops
+    return analysis.tf_name, keras_ops or f"{keras_namespace(analysis, None)}.ops"
+
+
 # --- what the rewrite may not be sure of -------------------------------------------------------------------
+def keras_ops_blocker(scope: TensorScope, call: ast.Call, context: "TranslationContext") -> str | None:
+    """In a file fixed with keras.ops only: keras.ops makes a Python float a float32 before it meets a float64
+    tensor, where numpy keeps the number exact (measured: np.dot(a, 1.9083) off by 4e-9 relative)."""
+    if context.tf is not None:
+        return None
+    values = [scope.value(a) for a in [*call.args, *(k.value for k in call.keywords)]]
+    if any(v.dtype == "float64" for v in values) and any(v.is_python_scalar and v.dtype == "float" for v in values):
+        return "keras.ops makes the Python float a float32 before it meets the float64 tensor; numpy keeps it exact"
+    return None
+
+
 def dtype_blocker(analysis: FileAnalysis, scope: TensorScope, call: ast.Call, function: str) -> str | None:
     """Why the TF op could compute another dtype or fail where numpy does not, given what is known of the
     operands' dtypes and ranks; None when the rewrite is exact."""
@@ -279,11 +313,11 @@ class _Island:
         on_tensor = self.scope.is_tensor if view is self.scope.view else lambda a: view.value(a).carries_gradient
         if not any(map(on_tensor, [*node.args, *(k.value for k in node.keywords)])):
             return f"`np.{function}(...)` is not seen to compute on a tensor, so it would stay NumPy"
-        translation = translate(function, self.analysis.cst_expression(node),
-                                translation_context(self.analysis, view, node))
+        context = translation_context(self.analysis, view, node)
+        translation = translate(function, self.analysis.cst_expression(node), context)
         if translation is None or translation.replacement is None:
             return f"`np.{function}(...)` has no exact TensorFlow rewrite here"
-        return dtype_blocker(self.analysis, view, node, function)
+        return dtype_blocker(self.analysis, view, node, function) or keras_ops_blocker(view, node, context)
 
     def _operands(self, flow, node: ast.AST, converted: bool) -> str | None:
         """Every NumPy copy of a tensor that flows into the member must be made by a member too."""

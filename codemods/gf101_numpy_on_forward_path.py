@@ -23,10 +23,18 @@ symbolic tensor cannot become an array.
 
 ## What the fix does
 Rewrites the call to the TensorFlow op that computes the same values and shape (a mapping table of
-more than 40 functions, each checked against NumPy by a property test). Where no exact equivalent
-exists for the form written — e.g. `np.dot(a, b)` when the rank of `b` is unknown (NumPy contracts
-with b's second-to-last axis when rank(b) > 2, so neither `tf.matmul` nor `tf.tensordot(axes=1)` is
-always equal) — the call is reported and left alone. A fix is whole or absent: it is only made when
+more than 50 functions, each checked against NumPy by a property test). Where the plain TF op would
+depend on something the analysis cannot see — `np.dot(a, b)` when the rank of `b` is unknown (NumPy
+contracts with b's second-to-last axis when rank(b) > 2, so neither `tf.matmul` nor
+`tf.tensordot(axes=1)` is always equal), `np.take` with indices that may be negative — the fix uses a
+NumPy-compatible op instead, equal to NumPy for every rank: `keras.ops` in Keras 3 code (through the
+file's own Keras import, `tf.keras.ops` when it only imports TensorFlow), `tf.experimental.numpy` in
+Keras 2 code (dot and matmul, without any global switch). A Keras 3 file that does not import
+TensorFlow is backend-agnostic: every fix there is `keras.ops`, and no `import tensorflow` is added.
+Calls whose result is indices (`np.argsort`, `np.nonzero`, `np.searchsorted`) carry no gradient
+whatever computes them: they are reported with what to write instead. Where no exact equivalent
+exists for the form written (`np.linalg.norm(x, ord=1)` of unknown rank: a vector or a matrix norm),
+the call is reported and left alone. A fix is whole or absent: it is only made when
 every use of the result takes a tensor (not `.reshape`, `.T`, `.tolist()`, item assignment or a
 NumPy-only API), the numpy calls it feeds are rewritten too, and no dtype or rank the analysis cannot
 see changes the result (integer inputs, float64 constants, a Python int first operand, the mean of
@@ -39,14 +47,18 @@ values of unknown dtype); otherwise the finding says why. numpy on plain Python 
 # before
 def call(self, inputs):
     return np.dot(inputs, self.w) + self.b
-# after
+# after (self.w of rank 2)
 def call(self, inputs):
     return tf.tensordot(inputs, self.w, axes=1) + self.b
+# after (the rank of self.w chosen at run time; Keras 3 file with `import keras`)
+def call(self, inputs):
+    return keras.ops.dot(inputs, self.w) + self.b
 ```
 
 ## Keras 3 vs Keras 2
 Keras 3: the result is an ndarray and all gradients are None. tf_keras: the ndarray is converted back
-when added to a tensor, so `b` gets a gradient while `w` silently does not.
+when added to a tensor, so `b` gets a gradient while `w` silently does not. Keras 2 has no `keras.ops`:
+where the ranks are unknown, tf_keras code gets `tf.experimental.numpy.dot`/`matmul`.
 """
 
     def check(self, analysis):

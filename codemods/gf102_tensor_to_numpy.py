@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ast
 
-from gradfix.codemods._numpy_calls import CONVERTERS, KERAS_EVALUATORS, island_blocker, numpy_function, where
+from gradfix.codemods._numpy_calls import CONVERTERS, KERAS_EVALUATORS, island_blocker, numpy_function, op_namespaces, where
 from gradfix.rules import FixSafety, Rule
 
 
@@ -27,7 +27,9 @@ produced the tensor get no gradient. In graph mode (`fit`, `tf.function`) `.nump
 ## What the fix does
 - `t.numpy()`, `K.eval(t)`, `K.get_value(t)` → `t` (the value was a tensor already).
 - `np.asarray(t)` / `np.array(t)` → `tf.convert_to_tensor(t)`; with `dtype=np.float32` →
-  `tf.cast(t, tf.float32)`. Other arguments (`copy=`, `order=`) → reported, not rewritten.
+  `tf.cast(t, tf.float32)`. Other arguments (`copy=`, `order=`) → reported, not rewritten. A Keras 3
+  file that does not import TensorFlow gets `keras.ops.convert_to_tensor(t)` / `keras.ops.cast(t,
+  "float32")` and no `import tensorflow`.
 - `float(t)` whose result takes part in arithmetic → reported only: the TF replacement depends on the
   dtype you want (`tf.cast(t, tf.float32)`). `int(t)`/`bool(t)` (shapes, control flow) and values
   looped over in Python (`for token in ids.numpy()`) are deliberate and left alone.
@@ -92,12 +94,18 @@ from the layer.
         if other_arguments or (dtype is not None and not dtype_name.startswith("numpy.")):
             return self.finding(call, f"{message}; not rewritten: arguments without an exact TF equivalent")
         value = analysis.segment(call.args[0])
+        tensorflow, keras_ops = op_namespaces(analysis)  # a Keras 3 file without TensorFlow: keras.ops
+        if tensorflow is None and keras_ops is None:
+            return self.finding(call, f"{message}; not rewritten: the file uses neither TensorFlow nor keras.ops")
         if dtype is None:
-            replacement = f"{tf}.convert_to_tensor({value})"
-        else:
+            replacement = f"{tf if tensorflow else keras_ops}.convert_to_tensor({value})"
+        elif tensorflow:
             replacement = f"{tf}.cast({value}, {tf}.{dtype_name[len('numpy.'):]})"
+        else:
+            replacement = f'{keras_ops}.cast({value}, "{dtype_name[len("numpy."):]}")'
         reason = island_blocker(analysis, scope, call, scope.reaches_output)
         if reason:
             return self.finding(call, f"{message}; not rewritten: {reason}")
-        fix = self.fix(analysis.replace(call, replacement), needs_tensorflow_import=not analysis.tensorflow_imported)
+        fix = self.fix(analysis.replace(call, replacement),
+                       needs_tensorflow_import=tensorflow is not None and not analysis.tensorflow_imported)
         return self.finding(call, f"{message}; use `{replacement}`", fix)

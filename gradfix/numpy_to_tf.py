@@ -5,6 +5,12 @@ offered when it is exact: same values (within float tolerance) and same shape as
 every input the TF op accepts. Every other call form yields ``Translation(None, note)`` so the
 caller reports the finding without a fix. See DESIGN.md §4 for the measured facts.
 
+Where the plain TF op would need a rank or a value the analysis does not know (`np.dot` of an operand of
+unknown rank, `np.take` with indices that may be negative), the call goes to a NumPy-compatible namespace
+instead (`keras.ops`, or `tf.experimental.numpy` for Keras 2 code), which computes what numpy computes
+whatever the ranks. A file that must not use TensorFlow (backend-agnostic Keras 3: `import keras`, no
+TensorFlow import) gets `keras.ops` for every call (`_KERAS_OPS`), never a TF op.
+
 This module is on the static path: it must not import tensorflow or numpy. It imports LibCST, so it is
 imported only where a numpy call is translated (codemods/_numpy_calls.py).
 """
@@ -21,9 +27,16 @@ if TYPE_CHECKING:  # bound at run time by the first `translate` (checking a file
 
 @dataclass(frozen=True)
 class TranslationContext:
-    tf: str
+    tf: str | None  # the file's name for TensorFlow; None: the file must not use it (only `numpy_ops`)
     qualname: Callable[[cst.BaseExpression], str | None]
     rank_of: Callable[[cst.BaseExpression], int | None]
+    numpy_ops: str | None = None  # NumPy-compatible ops: `keras.ops`, `tf.keras.ops`, `tf.experimental.numpy`
+
+    @property
+    def tnp(self) -> bool:
+        """Is `numpy_ops` tf.experimental.numpy, which is used only for what its tests show equal to numpy
+        (dot, matmul: `NUMPY_COMPATIBLE_IN_TNP`)? Otherwise it is keras.ops, which follows numpy throughout."""
+        return bool(self.numpy_ops) and self.numpy_ops.endswith("experimental.numpy")
 
 
 @dataclass(frozen=True)
@@ -48,6 +61,7 @@ class _Plan:
     op: str
     args: _Args
     note: str
+    namespace: str  # where `op` lives: the file's TensorFlow name, or a NumPy-compatible namespace
 
 
 _Adjust = Callable[[_Plan, TranslationContext], "_Plan | Translation"]
@@ -99,8 +113,19 @@ def _tf_function(ctx: TranslationContext, op: str) -> cst.BaseExpression:
     return cst.parse_expression(f"{ctx.tf}.{op}")
 
 
+def _op_name(plan: _Plan) -> str:
+    return f"{plan.namespace}.{plan.op}"
+
+
+def _numpy_compatible(plan: _Plan, ctx: TranslationContext, op: str) -> _Plan | None:
+    """The plan with `op` of the file's NumPy-compatible namespace, if it has one that computes `op` as numpy."""
+    if ctx.numpy_ops is None or (ctx.tnp and op not in NUMPY_COMPATIBLE_IN_TNP):
+        return None
+    return replace(plan, namespace=ctx.numpy_ops, op=op)
+
+
 def _tf_call(ctx: TranslationContext, op: str, *args: cst.BaseExpression) -> cst.Call:
-    return cst.Call(func=_tf_function(ctx, op), args=[cst.Arg(value=arg) for arg in args])
+    return _call_in(ctx.tf, op, *args)
 
 
 def _keyword_arg(name: str, value: cst.BaseExpression) -> cst.Arg:
@@ -151,7 +176,7 @@ def _unresolved_qualname(expr: cst.BaseExpression, ctx: TranslationContext) -> s
     text = code(expr)
     if isinstance(expr, cst.Name):
         return f"builtins.{text}"
-    return "tensorflow." + text.removeprefix(f"{ctx.tf}.") if text.startswith(f"{ctx.tf}.") else ""
+    return "tensorflow." + text.removeprefix(f"{ctx.tf}.") if ctx.tf and text.startswith(f"{ctx.tf}.") else ""
 
 
 def _tf_dtype(expr: cst.BaseExpression, ctx: TranslationContext) -> cst.BaseExpression | None:
@@ -211,19 +236,20 @@ def _with_keyword(plan: _Plan, name: str, value: cst.BaseExpression) -> _Plan:
 
 
 def _dot(plan: _Plan, ctx: TranslationContext) -> _Plan | Translation:
-    """np.dot is multiply for scalars, matmul for two matrices, and tensordot(axes=1) when rank(b) <= 2."""
+    """np.dot is multiply for scalars, matmul for two matrices, and tensordot(axes=1) when rank(b) <= 2; with a
+    rank that is not known, the NumPy-compatible dot (equal to np.dot for every rank pair)."""
     rank_a, rank_b = (_rank(_arg(plan, name).value, ctx) for name in ("a", "b"))
     if rank_a == 0 or rank_b == 0:  # a number goes second, as for np.multiply (see _number_first)
         plan = replace(plan, op="math.multiply")
         return _swapped(plan, "a", "b") if _only_first_is_a_number(_arg(plan, "a"), _arg(plan, "b")) else plan
-    if rank_b is None:
-        return Translation(
+    if rank_b is None:  # (an unknown rank of a is taken as >= 1: for a scalar, tensordot raises)
+        return _numpy_compatible(plan, ctx, "dot") or Translation(
             None,
             "np.dot(a, b) equals tf.tensordot(a, b, axes=1) only when b has rank <= 2, "
             "and the rank of b is not known here",
         )
     if rank_b > 2:
-        return Translation(
+        return _numpy_compatible(plan, ctx, "dot") or Translation(
             None,
             f"b has rank {rank_b}: np.dot contracts the last axis of a with the second-to-last axis of b; "
             "neither tf.linalg.matmul nor tf.tensordot(a, b, axes=1) computes that",
@@ -235,13 +261,13 @@ def _dot(plan: _Plan, ctx: TranslationContext) -> _Plan | Translation:
 
 def _matmul(plan: _Plan, ctx: TranslationContext) -> _Plan | Translation:
     """tf.linalg.matmul needs rank >= 2 on both sides; when rank(b) <= 2 (and numpy's 1-D promotion
-    may apply), tf.tensordot(a, b, axes=1) is exact for any rank of a."""
+    may apply), tf.tensordot(a, b, axes=1) is exact for any rank of a; otherwise the NumPy-compatible matmul."""
     rank_a, rank_b = (_rank(_arg(plan, name).value, ctx) for name in ("x1", "x2"))
     if rank_a is not None and rank_b is not None and rank_a >= 2 and rank_b >= 2:
         return plan
     if rank_b in (1, 2):
         return _with_keyword(replace(plan, op="tensordot"), "axes", cst.Integer("1"))
-    return Translation(
+    return _numpy_compatible(plan, ctx, "matmul") or Translation(
         None,
         "np.matmul equals tf.linalg.matmul only when both operands have rank >= 2 "
         "(tf.linalg.matmul rejects vectors), and tf.tensordot(a, b, axes=1) only when b has rank <= 2; "
@@ -279,7 +305,7 @@ def _flatten_when_axis_is_none(plan: _Plan, ctx: TranslationContext) -> _Plan | 
         return Translation(
             None,
             "the axis is not an int literal and may be None at run time: numpy then flattens the array, "
-            f"while {ctx.tf}.{plan.op} uses axis 0",
+            f"while {_op_name(plan)} uses axis 0",
         )
     plan = _without(plan, "axis")
     array = _arg(plan, "a").value
@@ -299,7 +325,7 @@ def _float_input(plan: _Plan, ctx: TranslationContext) -> _Plan | Translation:
     """numpy averages integers in float64; TF truncates (mean) or rejects them (std/var)."""
     if _is_visibly_integer(_arg(plan, "a").value, ctx):
         return Translation(
-            None, f"the argument is an integer array: numpy returns a float result, {ctx.tf}.{plan.op} does not"
+            None, f"the argument is an integer array: numpy returns a float result, {_op_name(plan)} does not"
         )
     return plan
 
@@ -367,8 +393,8 @@ def _shape_sequence(plan: _Plan, ctx: TranslationContext) -> _Plan | Translation
 
 
 def _clip(plan: _Plan, ctx: TranslationContext) -> Translation:
-    """np.clip(a, lo, hi) is minimum(maximum(a, lo), hi). tf.clip_by_value computes
-    maximum(minimum(a, hi), lo), which differs when lo > hi and cannot broadcast `a` to a larger
+    """np.clip(a, lo, hi) is minimum(maximum(a, lo), hi). tf.clip_by_value (and keras.ops.clip, built on it)
+    computes maximum(minimum(a, hi), lo), which differs when lo > hi and cannot broadcast `a` to a larger
     shape, so it is only used for number literals with lo <= hi."""
     array, low, high = (_arg(plan, name) for name in ("a", "a_min", "a_max"))
     if low is None or high is None or _literal(low.value) is None or _literal(high.value) is None:
@@ -376,10 +402,152 @@ def _clip(plan: _Plan, ctx: TranslationContext) -> Translation:
             None,
             "np.clip with a None bound clips one side only; use tf.math.maximum / tf.math.minimum",
         )
+    clip, maximum, minimum = ("clip_by_value", "math.maximum", "math.minimum") if plan.namespace == ctx.tf \
+        else ("clip", "maximum", "minimum")
     low_value, high_value = _literal(low.value), _literal(high.value)
     if _is_number(low_value) and _is_number(high_value) and low_value <= high_value:
-        return Translation(_tf_call(ctx, "clip_by_value", array.value, low.value, high.value))
-    return Translation(_tf_call(ctx, "math.minimum", _tf_call(ctx, "math.maximum", array.value, low.value), high.value))
+        return Translation(_call_in(plan.namespace, clip, array.value, low.value, high.value))
+    lower_bounded = _call_in(plan.namespace, maximum, array.value, low.value)
+    return Translation(_call_in(plan.namespace, minimum, lower_bounded, high.value))
+
+
+def _call_in(namespace: str, op: str, *args: cst.BaseExpression) -> cst.Call:
+    return cst.Call(func=cst.parse_expression(f"{namespace}.{op}"), args=[cst.Arg(value=arg) for arg in args])
+
+
+def _take(plan: _Plan, ctx: TranslationContext) -> _Plan | Translation:
+    """np.take is tf.gather when the indices are non-negative int literals: numpy counts negative indices from
+    the end, tf.gather rejects them on CPU and gives zeros on GPU. Other indices go to keras.ops.take, which
+    wraps them as numpy does (tf.experimental.numpy.take clips them). Without an axis numpy takes from the
+    flattened array."""
+    axis = _arg(plan, "axis")
+    if axis is not None and not _is_int_literal(axis.value) and _literal(axis.value) is not None:
+        return _numpy_compatible(plan, ctx, "take") or Translation(
+            None, "the axis is not an int literal and may be None at run time: numpy then takes from the flattened "
+                  "array")
+    indices = _literal(_arg(plan, "indices").value)
+    if indices in ([], ()):
+        return Translation(None, "an empty index list is a float array to numpy, which TF rejects as indices")
+    if not (_only_ints(indices) and min(_flat(indices)) >= 0):
+        return _numpy_compatible(plan, ctx, "take") or Translation(
+            None, "the indices may be negative: numpy counts them from the end, tf.gather rejects them (CPU) or "
+                  "gives zeros (GPU) and tf.experimental.numpy.take clips them")
+    if axis is None or _literal(axis.value) is None:
+        plan = _flatten_when_axis_is_none(plan, ctx)
+    return replace(plan, op="gather")
+
+
+def _flat(value: object) -> list[int]:
+    return [item for part in value for item in _flat(part)] if isinstance(value, (list, tuple)) else [value]
+
+
+def _split(plan: _Plan, ctx: TranslationContext) -> _Plan | Translation:
+    """np.split(a, n) is tf.split(a, n); np.split(a, [i, j]) cuts at indices where tf.split takes sizes:
+    [i, j - i, -1]. Indices that are not literals may be either: keras.ops.split follows numpy."""
+    sections = _arg(plan, "indices_or_sections")
+    value = _literal(sections.value)
+    axis = _arg(plan, "axis")
+    if axis is not None and not _is_int_literal(axis.value):
+        return _numpy_compatible(plan, ctx, "split") or Translation(None, "the axis is not an int literal")
+    if _is_int_literal(sections.value):
+        return plan
+    if value in ([], ()):
+        return _no_cuts()
+    if isinstance(value, (list, tuple)) and _only_ints(value) and all(
+            0 <= earlier <= later for earlier, later in zip((0, *value), value)):
+        sizes = [later - earlier for earlier, later in zip((0, *value), value)] + [-1]
+        return _with_value(plan, "indices_or_sections", cst.parse_expression(str(sizes)))
+    return _numpy_compatible(plan, ctx, "split") or Translation(
+        None, "the sections are not an int or a list of ascending non-negative int literals: numpy cuts at "
+              "indices, tf.split takes sizes")
+
+
+def _no_cuts() -> Translation:
+    return Translation(None, "np.split(a, []) returns [a]; write that instead")
+
+
+def _cuts_given(plan: _Plan, ctx: TranslationContext) -> _Plan | Translation:
+    """keras.ops.split takes numpy's sections and cut indices, but not an empty list of cuts."""
+    return _no_cuts() if _literal(_arg(plan, "indices_or_sections").value) in ([], ()) else plan
+
+
+def _sort_axis(plan: _Plan, ctx: TranslationContext) -> _Plan | Translation:
+    """np.sort and tf.sort both default to the last axis; with axis=None numpy sorts the flattened array. An
+    axis that is not a literal may be None: keras.ops.sort follows numpy."""
+    axis = _arg(plan, "axis")
+    if axis is None or _literal(axis.value) is not _NOT_A_LITERAL:
+        return plan if axis is None else _flatten_when_axis_is_none(plan, ctx)
+    return _numpy_compatible(plan, ctx, "sort") or _flatten_when_axis_is_none(plan, ctx)
+
+
+_INFINITY = float("inf")
+
+
+def _norm(plan: _Plan, ctx: TranslationContext) -> _Plan | Translation:
+    """np.linalg.norm takes a vector norm over one axis, a matrix norm over an axis pair and, without an axis,
+    picks by the rank. ord=None is the 2-norm of the flattened array or the Frobenius norm: TF's default
+    'euclidean' over the same axes. With an order, vector norms p > 0 (inf included) and matrix norms 'fro', 1,
+    2, inf map to tf.norm; numpy's others (0, negative orders, 'nuc') have no TF form."""
+    order_arg = _arg(plan, "ord")
+    if order_arg is None or _literal(order_arg.value) is None:
+        return _without(plan, "ord")
+    order = _norm_order(order_arg.value, ctx)
+    if order is None:
+        return Translation(None, "the order is not a literal: numpy's norms of some orders have no TF form")
+    axis = _arg(plan, "axis")
+    axis_value = None if axis is None else _literal(axis.value)
+    rank = _rank(_arg(plan, "x").value, ctx)
+    if isinstance(axis_value, tuple) and len(axis_value) == 2 and _only_ints(axis_value):
+        matrix = True
+    elif axis is not None and _is_int_literal(axis.value):
+        matrix = False
+    elif axis_value is None and rank in (1, 2):
+        matrix = rank == 2
+    else:
+        return Translation(None, "with an order, numpy takes a vector or a matrix norm by the axis or the rank, "
+                                 "which are not known here")
+    if matrix and order == "fro":
+        return _without(plan, "ord")
+    if matrix and order in (1.0, 2.0, _INFINITY):
+        if axis_value is not None:
+            return plan
+        last_two = cst.parse_expression("(-2, -1)")
+        return _with_value(plan, "axis", last_two) if axis is not None else _with_keyword(plan, "axis", last_two)
+    if not matrix and isinstance(order, float) and order > 0:
+        return plan
+    kind = "matrix" if matrix else "vector"
+    return Translation(None, f"numpy's {kind} norm of order `{code(order_arg.value).strip()}` is not mapped "
+                             "(tf.norm has no such order)")
+
+
+def _keras_norm(plan: _Plan, ctx: TranslationContext) -> _Plan | Translation:
+    """_norm, and: keras.ops.norm without an axis or an order fails on rank > 2, where numpy's 2-norm of the
+    flattened array is keras.ops.norm of the array reshaped to a vector (not with keepdims: numpy keeps every
+    axis then)."""
+    plan = _norm(plan, ctx)
+    if isinstance(plan, Translation) or _arg(plan, "ord") is not None:
+        return plan
+    axis, keepdims, array = _arg(plan, "axis"), _arg(plan, "keepdims"), _arg(plan, "x").value
+    if axis is not None and _literal(axis.value) is not None or _rank(array, ctx) in (1, 2):
+        return plan
+    if keepdims is not None and _literal(keepdims.value) is not False:
+        return Translation(None, "keras.ops.norm takes no norm over every axis of an array of rank > 2, and with "
+                                 "keepdims numpy's result is not the norm of the flattened array")
+    flat = _call_in(plan.namespace, "reshape", array, cst.parse_expression("(-1,)"))
+    return _with_value(_without(_without(plan, "axis"), "keepdims"), "x", flat)
+
+
+def _norm_order(expr: cst.BaseExpression, ctx: TranslationContext) -> float | str | None:
+    """The order of a norm: a number, +-inf (`np.inf`, `-math.inf`), 'fro', 'nuc'; None when not a literal."""
+    value = _literal(expr)
+    if _is_number(value):
+        return float(value)
+    if value in ("fro", "nuc"):
+        return value
+    negative = isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Minus)
+    if ctx.qualname(expr.expression if negative else expr) in ("numpy.inf", "math.inf"):
+        return -_INFINITY if negative else _INFINITY
+    return None
 
 
 # --------------------------------------------------------------------------- the table
@@ -556,15 +724,67 @@ _TABLE: dict[str, _Entry] = {
     "zeros_like": _like("zeros_like"),
     "ones_like": _like("ones_like"),
     "linalg.norm": _Entry(
-        # ord=None is the 2-norm of the flattened array, or Frobenius over an axis pair: TF's 'euclidean'.
         "linalg.norm",
         ("x", "ord", "axis", "keepdims"),
-        keywords={"axis": "axis", "keepdims": "keepdims"},
-        defaults={"ord": None},
+        keywords={"ord": "ord", "axis": "axis", "keepdims": "keepdims"},
+        adjust=_norm,
+    ),
+    "take": _Entry(  # the indices as a keyword: only the array's dtype decides the result's
+        "gather",
+        ("a", "indices", "axis", "out", "mode"),
+        keywords={"indices": "indices", "axis": "axis"},
+        defaults={"out": None, "mode": "raise"},
+        adjust=_take,
+    ),
+    "split": _Entry(
+        "split",
+        ("ary", "indices_or_sections", "axis"),
+        keywords={"indices_or_sections": "num_or_size_splits", "axis": "axis"},
+        adjust=_split,
+    ),
+    "sort": _Entry(
+        "sort",
+        ("a", "axis", "kind", "order"),
+        keywords={"axis": "axis"},
+        defaults={"kind": _ANY_VALUE, "order": None, "stable": None},
+        adjust=_sort_axis,
     ),
 }
 
+# Functions whose result is indices: no gradient flows through them whatever computes them, so the call is
+# reported with what to write instead, not rewritten.
+_INDEX_RESULTS = {
+    "argsort": "np.argsort returns indices, which carry no gradient (and tf.argsort may order ties differently): "
+               "sort the values with tf.sort, or pick values by the indices with tf.gather",
+    **{name: f"np.{name} returns the indices of the non-zero entries, which carry no gradient: keep the values "
+             "with tf.where(mask, x, 0) or tf.boolean_mask" for name in ("argwhere", "nonzero", "flatnonzero")},
+    **{name: f"np.{name} returns bucket indices, which carry no gradient" for name in ("searchsorted", "digitize")},
+}
+
+# What keras.ops (and, for dot and matmul, tf.experimental.numpy) computes as numpy does, property-tested against
+# numpy (tests/test_numpy_to_tf_properties.py): numpy function -> (its name there, the check of its call form).
+# keras.ops follows numpy's semantics, so ranks and axes need no adjusting; argmax/argmin are left out
+# (keras.ops gives int32 where numpy gives int64).
+_KERAS_OPS: dict[str, tuple[str, _Adjust | None]] = {
+    **{name: (name, None) for name in (
+        *_UNARY, *_BINARY, "sign", "floor", "ceil", "dot", "matmul", "tensordot", "sum", "prod", "max", "amax",
+        "min", "amin", "cumsum", "cumprod", "stack", "transpose", "squeeze", "zeros_like", "ones_like", "where",
+        "take", "sort")},
+    **{name: ("round", None) for name in ("round", "around")},
+    **{name: (name, _float_input) for name in ("mean", "std", "var")},
+    "einsum": ("einsum", _string_subscripts),
+    "concatenate": ("concatenate", _concatenate_axis),
+    "reshape": ("reshape", _shape_sequence),
+    "expand_dims": ("expand_dims", _int_axis),
+    "clip": ("clip", _clip),
+    "linalg.norm": ("norm", _keras_norm),
+    "split": ("split", _cuts_given),
+}
+_KERAS_KEYWORDS = {"shape": "newshape"}  # numpy parameter -> keras.ops keyword, where they differ
+NUMPY_COMPATIBLE_IN_TNP = frozenset({"dot", "matmul"})
+
 MAPPED_FUNCTIONS: frozenset[str] = frozenset(_TABLE)
+KERAS_OPS_FUNCTIONS: frozenset[str] = frozenset(_KERAS_OPS)  # what a file without TensorFlow can have rewritten
 
 
 def operand_count(function: str) -> int:
@@ -616,16 +836,25 @@ def _render(plan: _Plan, entry: _Entry, call: cst.Call, ctx: TranslationContext)
         key=lambda bound: operand_params.index(bound[0]),
     )
     args = [_as_positional(arg) for _, arg in operands]
+    tensorflow = plan.namespace == ctx.tf
     for param, arg in plan.args:
         if param in operand_params:
             continue
         if param == "dtype":
-            dtype = _tf_dtype(arg.value, ctx)
+            dtype = _tf_dtype(arg.value, ctx) if tensorflow else _dtype_string(arg.value, ctx)
             if dtype is None:
                 return Translation(None, "the dtype argument is not a numpy dtype with a TF counterpart")
             arg = arg.with_changes(value=dtype)
-        args.append(_as_keyword(arg, entry.keywords.get(param, param)))
-    return Translation(call.with_changes(func=_tf_function(ctx, plan.op), args=_closing_layout(args, call)), plan.note)
+        keyword = entry.keywords.get(param, param) if tensorflow else _KERAS_KEYWORDS.get(param, param)
+        args.append(_as_keyword(arg, keyword))
+    function = cst.parse_expression(_op_name(plan))
+    return Translation(call.with_changes(func=function, args=_closing_layout(args, call)), plan.note)
+
+
+def _dtype_string(expr: cst.BaseExpression, ctx: TranslationContext) -> cst.BaseExpression | None:
+    """A numpy dtype argument as the dtype string keras.ops takes: `float` means float64 to numpy, floatx to Keras."""
+    name = _dtype_name(expr, ctx)
+    return None if name is None else cst.SimpleString(f'"{name}"')
 
 
 def _closing_layout(args: list[cst.Arg], call: cst.Call) -> list[cst.Arg]:
@@ -651,7 +880,7 @@ def translate(function: str, call: cst.Call, ctx: TranslationContext) -> Transla
 
     entry = _TABLE.get(function)
     if entry is None:
-        return None
+        return Translation(None, _INDEX_RESULTS[function]) if function in _INDEX_RESULTS else None
     args = _bind(entry, call)
     if isinstance(args, tuple):
         args = _drop_no_op_arguments(entry, args, function)
@@ -661,9 +890,21 @@ def translate(function: str, call: cst.Call, ctx: TranslationContext) -> Transla
     missing = [param for param in entry.params[: entry.operands] if param not in bound and not param.startswith("*")]
     if missing:
         return Translation(None, entry.missing_operand_note or f"np.{function} is called without `{missing[0]}`")
-    plan: _Plan | Translation = _Plan(entry.tf_op, args, entry.note)
-    if entry.adjust is not None:
-        plan = entry.adjust(plan, ctx)
+    if ctx.tf is None:  # the file must not use TensorFlow: keras.ops only
+        if ctx.numpy_ops is None:
+            return Translation(None, "the file uses no TensorFlow (backend-agnostic Keras 3) and has no name for "
+                                     "keras.ops (`import keras` or `from keras import ops` would give one)")
+        if function not in _KERAS_OPS:
+            return Translation(None, f"the file uses no TensorFlow (backend-agnostic Keras 3) and "
+                                     f"{ctx.numpy_ops} has no exact equivalent of np.{function}")
+        op, adjust = _KERAS_OPS[function]
+        tf_op = f"tf.{entry.tf_op}"  # notes on TF's own behaviour (integer means) do not apply to keras.ops
+        note = entry.note.replace(tf_op, f"{ctx.numpy_ops}.{op}") if tf_op in entry.note else ""
+        plan: _Plan | Translation = _Plan(op, args, note, ctx.numpy_ops)
+    else:
+        plan, adjust = _Plan(entry.tf_op, args, entry.note, ctx.tf), entry.adjust
+    if adjust is not None:
+        plan = adjust(plan, ctx)
     if isinstance(plan, Translation):
         return plan
     return _render(plan, entry, call, ctx)

@@ -1,8 +1,8 @@
 """Differential test of `gradfix apply`: generated Keras layers and losses run before and after the rewrite.
 
 Hypothesis writes small modules whose `call` (or loss function) uses numpy on tensors, weights and constants —
-elementwise ops, reductions with axes, dot/matmul/einsum, where, clip, concatenate/stack, reshapes, on float32
-and int32 inputs of rank 1 to 3, through local names, helper methods, static methods and module functions,
+elementwise ops, reductions with axes, dot/matmul/einsum (on a kernel of known or unknown rank), where, clip,
+concatenate/stack/split, sort/take/norm, reshapes, on float32 and int32 inputs of rank 1 to 3, through local names, helper methods, static methods and module functions,
 under Keras 3 (`tf.keras`, `keras`) and tf_keras. `gradfix apply` rewrites a copy of them; one TensorFlow
 subprocess (tests/differential_harness.py) runs every case before and after. For each rewritten case:
 the same values, dtype and shape as numpy gave (where numpy ran on the eager tensors), a gradient for every
@@ -62,6 +62,7 @@ UNARY = (
     "np.sqrt({0})", "np.log1p(np.abs({0}))", "np.log1p({0})", "np.log(np.square({0}) + 1.0)",
     "np.clip({0}, -1.0, 1.0)", "np.clip({0}, 0, 2)", "np.mean({0}, axis=-1, keepdims=True)",
     "np.sum({0}, axis=-1, keepdims=True)", "np.max({0}, axis=-1, keepdims=True)", "np.where({0} > 0, {0}, 0.1 * {0})",
+    "np.linalg.norm({0}, axis=-1, keepdims=True)", "np.sort({0}, axis=-1)", "np.take({0}, [0, 2, 1], axis=-1)",
 )
 BINARY = (
     "np.add({0}, {1})", "np.subtract({0}, {1})", "np.multiply({0}, {1})", "np.maximum({0}, {1})",
@@ -77,6 +78,7 @@ HEADS = (
     "np.mean({0})", "np.prod(np.tanh({0}), axis=-1)", "np.std({0}, axis=-1)", "np.var({0})",
     "np.concatenate([{0}, {1}], axis=-1)", "np.concatenate([{0}, {1}])", "np.stack([{0}, {1}], axis=-1)",
     "np.transpose({0})", "np.expand_dims({0}, axis=0)", "np.reshape({0}, (-1,))", "np.cumsum({0}, axis=-1)",
+    "np.linalg.norm({0})", "np.einsum('...i->...', {0})", "np.take({0}, [0, 1])", "np.split({0}, [1], axis=-1)[1]",
 )
 # numpy on constants and Python values: correct code that must stay numpy (or be rewritten exactly)
 CONSTANTS = ("0.5", "2", "self.scale", "self.table", "np.float32(1.5)", "np.pi", "np.sqrt(self.units)", "LITERAL")
@@ -181,15 +183,18 @@ def layer_cases(draw) -> Case:
     statements, head, methods, functions = draw(bodies(parameter, others, ("self.w",), helper_self=True))
     everything = "\n".join(statements + [head] + methods)
     width = draw(st.sampled_from((str(units), "input_shape[-1]")))
+    # the kernel's rank is known, or not (a shape given to the constructor): np.dot/np.matmul go keras.ops/tnp
+    kernel_shape = draw(st.sampled_from((f"({width}, self.units)", "self.kernel_shape")))
     build = [f'        self.{name} = self.add_weight(name="{name}", shape={shape_}, initializer="ones")'
-             for name, shape_ in (("w", f"({width},)"), ("bias", f"({width},)"), ("kernel", f"({width}, self.units)"))
+             for name, shape_ in (("w", f"({width},)"), ("bias", f"({width},)"), ("kernel", kernel_shape))
              if f"self.{name}" in everything]
     source = (
         imports + "\n\n" + "".join(f + "\n\n" for f in functions)
         + f"class Generated({base}):\n"
-        f"    def __init__(self, units={units}, **kwargs):\n"
+        f"    def __init__(self, units={units}, kernel_shape=None, **kwargs):\n"
         "        super().__init__(**kwargs)\n"
         "        self.units = units\n"
+        "        self.kernel_shape = kernel_shape or (units, units)\n"
         "        self.table = np.linspace(-1.0, 1.0, units).astype(np.float32)\n"
         "        self.scale = np.sqrt(2.0 / units)\n\n"
         "    def build(self, input_shape):\n" + "\n".join(build) + "\n\n"

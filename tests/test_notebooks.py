@@ -112,12 +112,12 @@ def test_other_json_styles_and_string_sources_are_kept(in_tmp, style):
 
 
 def test_tensorflow_import_is_added_in_a_cell(in_tmp):
-    path = in_tmp / "keras3.ipynb"
-    path.write_text(notebook(code_cell(["import numpy as np\n", "import keras"]),
+    path = in_tmp / "keras2.ipynb"  # tf_keras: a Keras 3 notebook without TensorFlow would get keras.ops instead
+    path.write_text(notebook(code_cell(["import numpy as np\n", "import tf_keras as keras"]),
                              code_cell([line.replace("tf.keras", "keras") for line in LAYER])), encoding="utf-8")
     assert invoke("apply", path.name).exit_code == 0
     cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
-    assert cells[0]["source"] == ["import numpy as np\n", "import keras\n", "import tensorflow as tf"]
+    assert cells[0]["source"] == ["import numpy as np\n", "import tf_keras as keras\n", "import tensorflow as tf"]
     assert cells[1]["source"][-1] == FIXED_LINE
 
 

@@ -6,18 +6,20 @@ evaluated with numpy, its translation with TensorFlow, and the results are compa
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Callable
 
+import keras
 import libcst as cst
 import numpy as np
 import pytest
 import tensorflow as tf
-from hypothesis import given, note, settings
+from hypothesis import assume, given, note, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from gradfix.numpy_to_tf import MAPPED_FUNCTIONS, Translation, TranslationContext, translate
+from gradfix.numpy_to_tf import KERAS_OPS_FUNCTIONS, MAPPED_FUNCTIONS, Translation, TranslationContext, translate
 
 pytestmark = pytest.mark.tf
 
@@ -252,6 +254,8 @@ def like(data: st.DataObject, function: str) -> Case:
 
 
 def normed(data: st.DataObject, function: str) -> Case:
+    """ord=None over any axes; with an order, vector norms (one axis, or a vector) p > 0 and inf, matrix norms
+    (an axis pair, or a matrix) 'fro', 1, 2 and inf."""
     a = _array(data, _dtype(data, Domain()), _shape(data, min_dims=1), Domain())
     axes = [None, "None", str(data.draw(st.integers(-a.ndim, a.ndim - 1)))]
     if a.ndim >= 2:
@@ -259,10 +263,11 @@ def normed(data: st.DataObject, function: str) -> Case:
         axes.append(str(tuple(pair)))
     axis = _one_of(data, *axes)
     keepdims = _one_of(data, None, "keepdims=True", "keepdims=False")
-    return Case(
-        _call(function, "a", _one_of(data, None, "ord=None"), axis and f"axis={axis}", keepdims),
-        {"a": a},
-    )
+    matrix = axis is not None and axis.startswith("(") or axis in (None, "None") and a.ndim == 2
+    vector = axis is not None and axis.lstrip("-").isdigit() or axis in (None, "None") and a.ndim == 1
+    orders = [None, "ord=None"] + (["ord='fro'", "ord=1", "ord=2", "ord=np.inf"] if matrix else []) \
+        + (["ord=1", "ord=2", "ord=3", "ord=0.5", "ord=np.inf"] if vector else [])
+    return Case(_call(function, "a", _one_of(data, *orders), axis and f"axis={axis}", keepdims), {"a": a})
 
 
 def dotted(data: st.DataObject, function: str) -> Case:
@@ -334,20 +339,67 @@ EINSUM_SUBSCRIPTS = [
     "ij->",
     "bij,bjk->bik",
     "...ij,jk->...ik",
+    "...ij,jk",
+    "...i,...i->...",
+    "i...,i->...",
 ]
 
 
 def einsummed(data: st.DataObject, function: str) -> Case:
     subscripts = data.draw(st.sampled_from(EINSUM_SUBSCRIPTS))
     sides = {label: data.draw(st.integers(1, 4)) for label in "bijk"}
-    batch = _shape(data, 0, 2)
+    batches = data.draw(hnp.mutually_broadcastable_shapes(num_shapes=2, max_dims=2, max_side=3)).input_shapes
     dtype = _dtype(data, Domain())
     arrays = {}
     for index, labels in enumerate(subscripts.split("->")[0].split(",")):
-        shape = (batch if labels.startswith("...") else ()) + tuple(sides[label] for label in labels.lstrip("."))
+        before, ellipsis, after = labels.partition("...")
+        shape = tuple(sides[label] for label in before) + (batches[index] if ellipsis else ()) \
+            + tuple(sides[label] for label in after)
         arrays[f"a{index}"] = _array(data, dtype, shape, Domain())
     optimize = _one_of(data, None, "optimize=True", "optimize=False")
     return Case(_call(function, repr(subscripts), *arrays, optimize), arrays)
+
+
+def taken(data: st.DataObject, function: str) -> Case:
+    """Non-negative int literals (tf.gather), or an index array with negative entries (keras.ops.take)."""
+    domain = Domain(dtypes=NUMBERS)
+    a = _array(data, _dtype(data, domain), _shape(data, min_dims=1), domain)
+    axis = data.draw(st.none() | st.integers(-a.ndim, a.ndim - 1))
+    size = a.size if axis is None else a.shape[axis]
+    arrays = {"a": a}
+    if data.draw(st.booleans()):
+        indices = data.draw(st.integers(0, size - 1).map(str)
+                            | st.lists(st.integers(0, size - 1), min_size=1, max_size=4).map(str))
+    else:
+        index_shape = _shape(data, 0, 2)
+        arrays["indices"] = data.draw(hnp.arrays(np.int32, index_shape, elements=st.integers(-size, size - 1)))
+        indices = "indices"
+    axis_source = None if axis is None else _keyword_or_positional(data, "axis", str(axis))
+    return Case(_call(function, "a", indices, axis_source, _one_of(data, None, "mode='raise'")), arrays)
+
+
+def split_up(data: st.DataObject, function: str) -> Case:
+    """Equal sections (a divisor of the side), or ascending cut indices within the side."""
+    domain = Domain(dtypes=NUMBERS)
+    a = _array(data, _dtype(data, domain), _shape(data, min_dims=1), domain)
+    axis = data.draw(st.none() | st.integers(-a.ndim, a.ndim - 1))
+    side = a.shape[axis or 0]
+    if data.draw(st.booleans()):
+        sections = str(data.draw(st.sampled_from([d for d in range(1, side + 1) if side % d == 0])))
+    else:
+        cuts = sorted(data.draw(st.lists(st.integers(0, side), min_size=1, max_size=3)))
+        sections = str(cuts) if data.draw(st.booleans()) else str(tuple(cuts))
+    axis_source = None if axis is None else _keyword_or_positional(data, "axis", str(axis))
+    return Case(_call(function, "a", sections, axis_source), {"a": a})
+
+
+def sorted_along(data: st.DataObject, function: str) -> Case:
+    domain = Domain(dtypes=NUMBERS)
+    a = _array(data, _dtype(data, domain), _shape(data, min_dims=1), domain)
+    axis = _one_of(data, None, "None", str(data.draw(st.integers(-a.ndim, a.ndim - 1))))
+    kind = _one_of(data, None, "kind='stable'", "kind='quicksort'")
+    return Case(_call(function, "a", _keyword_or_positional(data, "axis", axis), kind), {"a": a},
+                _maybe_unknown(data, "a"))
 
 
 # --------------------------------------------------------------------------- the specs
@@ -406,6 +458,9 @@ SPECS = [
     Spec("matmul", matrix_product),
     Spec("tensordot", tensordotted),
     Spec("einsum", einsummed),
+    Spec("take", taken),
+    Spec("split", split_up),
+    Spec("sort", sorted_along),
 ]
 
 
@@ -420,7 +475,8 @@ def _code(node: cst.CSTNode) -> str:
     return cst.Module([]).code_for_node(node)
 
 
-def _context(arrays: dict[str, np.ndarray], unknown_rank: frozenset[str] = frozenset()) -> TranslationContext:
+def _context(arrays: dict[str, np.ndarray], unknown_rank: frozenset[str] = frozenset(), tf_name: str | None = "tf",
+             numpy_ops: str | None = "keras.ops") -> TranslationContext:
     def qualname(expr: cst.BaseExpression) -> str | None:
         code = _code(expr)
         return "numpy." + code.removeprefix("np.") if code.startswith("np.") else None
@@ -430,14 +486,21 @@ def _context(arrays: dict[str, np.ndarray], unknown_rank: frozenset[str] = froze
             return arrays[expr.value].ndim
         return None
 
-    return TranslationContext(tf="tf", qualname=qualname, rank_of=rank_of)
+    return TranslationContext(tf=tf_name, qualname=qualname, rank_of=rank_of, numpy_ops=numpy_ops)
 
 
-def _translate(function: str, source: str, arrays: dict[str, np.ndarray], unknown_rank=frozenset()) -> Translation:
-    return translate(function, cst.parse_expression(source), _context(arrays, unknown_rank))
+def _translate(function: str, source: str, arrays: dict[str, np.ndarray], unknown_rank=frozenset(),
+               **context) -> Translation:
+    return translate(function, cst.parse_expression(source), _context(arrays, unknown_rank, **context))
 
 
-def _assert_same_result(expected: np.ndarray, actual: np.ndarray, exact_dtype: bool) -> None:
+def _assert_same_result(expected, actual, exact_dtype: bool) -> None:
+    if isinstance(expected, list):  # np.split
+        assert isinstance(actual, list) and len(actual) == len(expected)
+        for one, other in zip(expected, actual):
+            _assert_same_result(one, other, exact_dtype)
+        return
+    expected, actual = np.asarray(expected), np.asarray(actual)
     assert actual.shape == expected.shape
     if exact_dtype:
         assert actual.dtype == expected.dtype
@@ -449,24 +512,84 @@ def _assert_same_result(expected: np.ndarray, actual: np.ndarray, exact_dtype: b
         np.testing.assert_allclose(actual, expected, rtol=1e-9, atol=1e-12)
 
 
+def _check(case: Case, translation: Translation | None) -> None:
+    """The translation runs eagerly and under tf.function, and gives numpy's values, shape and dtype."""
+    assert translation is not None and translation.replacement is not None, (case.source, translation)
+    rendered = _code(translation.replacement)
+    note(f"{case.source}  ->  {rendered}")
+
+    expected = eval(case.source, {"np": np, **case.arrays})
+    tensors = {name: tf.constant(array) for name, array in case.arrays.items()}
+    names = {"tf": tf, "keras": keras, "np": np}
+    actual = eval(rendered, {**names, **tensors})
+    inputs_are_float = all(np.issubdtype(array.dtype, np.floating) for array in case.arrays.values())
+    _assert_same_result(expected, actual, exact_dtype=inputs_are_float and case.same_dtype)
+    # in a graph (fit, tf.function) TF infers dtypes from the first argument: `tf.math.maximum(0, h)` fails there
+    traced = tf.function(lambda tensors: eval(rendered, {**names, **tensors}), autograph=False)(tensors)
+    _assert_same_result(expected, traced, exact_dtype=inputs_are_float and case.same_dtype)
+
+
 @pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.function)
 @settings(max_examples=15, deadline=None)
 @given(data=st.data())
 def test_translation_matches_numpy(spec: Spec, data: st.DataObject):
     case = spec.draw(data, spec.function)
-    translation = _translate(spec.function, case.source, case.arrays, case.unknown_rank)
-    assert translation is not None and translation.replacement is not None, (case.source, translation)
-    rendered = _code(translation.replacement)
-    note(f"{case.source}  ->  {rendered}")
+    _check(case, _translate(spec.function, case.source, case.arrays, case.unknown_rank))
 
-    expected = np.asarray(eval(case.source, {"np": np, **case.arrays}))
-    tensors = {name: tf.constant(array) for name, array in case.arrays.items()}
-    actual = np.asarray(eval(rendered, {"tf": tf, **tensors}))
-    inputs_are_float = all(np.issubdtype(array.dtype, np.floating) for array in case.arrays.values())
-    _assert_same_result(expected, actual, exact_dtype=inputs_are_float and case.same_dtype)
-    # in a graph (fit, tf.function) TF infers dtypes from the first argument: `tf.math.maximum(0, h)` fails there
-    traced = tf.function(lambda tensors: eval(rendered, {"tf": tf, **tensors}), autograph=False)(tensors)
-    _assert_same_result(expected, np.asarray(traced), exact_dtype=inputs_are_float and case.same_dtype)
+
+KERAS_SPECS = [spec for spec in SPECS if spec.function in KERAS_OPS_FUNCTIONS]
+
+
+def test_keras_ops_cover_the_table_but_argmax_and_argmin():
+    assert MAPPED_FUNCTIONS - KERAS_OPS_FUNCTIONS == {"argmax", "argmin"}  # keras.ops: int32 indices
+
+
+@pytest.mark.parametrize("spec", KERAS_SPECS, ids=lambda spec: spec.function)
+@settings(max_examples=6, deadline=None)
+@given(data=st.data())
+def test_keras_ops_translation_matches_numpy(spec: Spec, data: st.DataObject):
+    """A file without TensorFlow (backend-agnostic Keras 3) gets keras.ops only, and numpy's results. keras.ops
+    makes a Python float a float32 before it meets a float64 array (numpy keeps it exact): those calls are
+    refused in files (codemods/_numpy_calls.py: keras_ops_blocker), so they are not drawn here."""
+    case = spec.draw(data, spec.function)
+    assume(not (re.search(r"\d\.\d", case.source) and any(a.dtype == np.float64 for a in case.arrays.values())))
+    translation = _translate(spec.function, case.source, case.arrays, case.unknown_rank, tf_name=None)
+    assert translation is not None and translation.replacement is not None, (case.source, translation)
+    assert "tf." not in _code(translation.replacement)
+    _check(case, translation)
+
+
+def _contracted(data: st.DataObject, function: str) -> Case:
+    """np.dot / np.matmul of any rank pair numpy accepts (0-4; matmul: 1-4), batch dims broadcast."""
+    dtype = _dtype(data, Domain())
+    low = 1 if function == "matmul" else 0
+    rank_a, rank_b = data.draw(st.integers(low, 4)), data.draw(st.integers(low, 4))
+    inner = data.draw(st.integers(1, 3))
+    if rank_a == 0 or rank_b == 0:
+        shape_a, shape_b = _shape(data, rank_a, rank_a), _shape(data, rank_b, rank_b)
+    elif function == "dot":
+        shape_a = _shape(data, rank_a - 1, rank_a - 1) + (inner,)
+        shape_b = _shape(data, rank_b - 2, rank_b - 2) + (inner,) + _shape(data, 1, 1) if rank_b >= 2 else (inner,)
+    else:
+        batch = data.draw(hnp.mutually_broadcastable_shapes(num_shapes=2, max_dims=2, max_side=3)).input_shapes
+        shape_a = (batch[0][-(rank_a - 2):] if rank_a > 2 else ()) + _shape(data, min(rank_a - 1, 1), 1) + (inner,)
+        shape_b = (batch[1][-(rank_b - 2):] if rank_b > 2 else ()) + (inner,) + _shape(data, min(rank_b - 1, 1), 1)
+    arrays = {"a": _array(data, dtype, shape_a, Domain()), "b": _array(data, dtype, shape_b, Domain())}
+    return Case(_call(function, "a", "b"), arrays, frozenset(arrays))
+
+
+@pytest.mark.parametrize("namespace", ["keras.ops", "tf.experimental.numpy"])
+@pytest.mark.parametrize("function", ["dot", "matmul"])
+@settings(max_examples=20, deadline=None)
+@given(data=st.data())
+def test_dot_and_matmul_of_unknown_rank_go_numpy_compatible(namespace: str, function: str, data: st.DataObject):
+    """Ranks hidden from the translation: the NumPy-compatible op equals numpy for every rank pair, with no
+    global switch (tnp.experimental_enable_numpy_behavior would give tensors ndarray methods)."""
+    assert not hasattr(tf.constant(0.0), "reshape"), "NumPy behaviour was switched on globally"
+    case = _contracted(data, function)
+    translation = _translate(function, case.source, case.arrays, case.unknown_rank, numpy_ops=namespace)
+    assert _code(translation.replacement).startswith(f"{namespace}.{function}("), translation
+    _check(case, translation)
 
 
 # --------------------------------------------------------------------------- forms without a fix
@@ -477,7 +600,7 @@ RANK_2 = {"w": np.zeros((3, 4)), "v": np.zeros(3), "t3": np.zeros((2, 3, 4))}
 @pytest.mark.parametrize(
     ("function", "source"),
     [
-        ("dot", "np.dot(x, y)"),  # rank of b unknown
+        ("dot", "np.dot(x, y)"),  # rank of b unknown (and no NumPy-compatible namespace here)
         ("dot", "np.dot(x, t3)"),  # rank of b > 2
         ("dot", "np.dot(x, w, out=buffer)"),
         ("matmul", "np.matmul(x, y)"),
@@ -511,17 +634,52 @@ RANK_2 = {"w": np.zeros((3, 4)), "v": np.zeros(3), "t3": np.zeros((2, 3, 4))}
         ("linalg.norm", "np.linalg.norm(x, ord=2)"),
         ("zeros_like", "np.zeros_like(x, dtype=np.dtype('f4'))"),
         ("ones_like", "np.ones_like(x, shape=(2, 3))"),
+        ("take", "np.take(w, ids, axis=0)"),  # ids may be negative: numpy wraps them, tf.gather does not
+        ("take", "np.take(w, [0, -1], axis=1)"),
+        ("take", "np.take(w, [0, 1], axis=chosen_axis)"),
+        ("split", "np.split(w, [3, 1])"),  # descending cuts give numpy an empty piece, tf.split a negative size
+        ("split", "np.split(w, sections)"),  # an int or a list of cut indices
+        ("split", "np.split(w, 2, axis=chosen_axis)"),
+        ("sort", "np.sort(w, axis=chosen_axis)"),
+        ("linalg.norm", "np.linalg.norm(x, ord=1)"),  # vector or matrix norm: the rank decides
+        ("linalg.norm", "np.linalg.norm(w, ord='nuc')"),
+        ("linalg.norm", "np.linalg.norm(w, ord=-np.inf)"),
+        ("linalg.norm", "np.linalg.norm(v, ord=0)"),
+        ("linalg.norm", "np.linalg.norm(v, ord='fro')"),
+        ("linalg.norm", "np.linalg.norm(w, ord=p, axis=1)"),
+        ("argsort", "np.argsort(x, axis=-1)"),
+        ("nonzero", "np.nonzero(x)"),
+        ("searchsorted", "np.searchsorted(edges, x)"),
     ],
 )
 def test_call_forms_without_exact_equivalent_get_no_fix_and_a_note(function: str, source: str):
-    translation = _translate(function, source, RANK_2)
+    translation = _translate(function, source, RANK_2, numpy_ops=None)
     assert translation is not None
     assert translation.replacement is None
     assert translation.note
 
 
+@pytest.mark.parametrize(("function", "source"), [
+    ("take", "np.take(w, ids, axis=0)"), ("split", "np.split(w, sections)"), ("sort", "np.sort(w, axis=chosen)"),
+    ("argmax", "np.argmax(w, axis=-1)"), ("clip", "np.clip(x, None, 1.0)"), ("argsort", "np.argsort(x)"),
+])
+def test_numpy_compatible_namespaces_take_only_what_they_compute_as_numpy(function: str, source: str):
+    """tf.experimental.numpy is used for dot and matmul only (its take clips negative indices); a file without
+    TensorFlow has no fix where keras.ops differs from numpy (argmax gives int32) or has no exact form."""
+    if function in ("argmax", "clip", "argsort"):
+        assert _translate(function, source, RANK_2, tf_name=None).replacement is None
+    else:
+        assert _translate(function, source, RANK_2, numpy_ops="tf.experimental.numpy").replacement is None
+        assert _code(_translate(function, source, RANK_2).replacement).startswith(f"keras.ops.{function}(")
+
+
+def test_a_file_without_tensorflow_and_without_keras_ops_gets_no_fix():
+    translation = _translate("exp", "np.exp(x)", RANK_2, tf_name=None, numpy_ops=None)
+    assert translation.replacement is None and "backend-agnostic" in translation.note
+
+
 def test_dot_with_rank_3_b_explains_the_contraction():
-    translation = _translate("dot", "np.dot(x, t3)", RANK_2)
+    translation = _translate("dot", "np.dot(x, t3)", RANK_2, numpy_ops=None)
     assert translation.replacement is None
     assert "second-to-last" in translation.note
 

@@ -44,7 +44,7 @@ class Block(Base):
     def call(self, inputs):
         return inputs.numpy() * 2
 '''
-KERAS3 = FIXTURES / "GF101" / "keras3_import_adds_tensorflow.py"
+WITHOUT_TF_IMPORT = FIXTURES / "GF101" / "tf_keras_import_adds_tensorflow.py"
 LOOP = FIXTURES / "GF403" / "loss_after_the_tape.py"
 CONFIG = '[tool.gradfix]\nignore = []\n'
 TIMEOUT = 20
@@ -236,11 +236,11 @@ async def test_the_quick_fix_says_it_is_safe_and_repairs_the_buffer(client: Lang
 
 
 async def test_a_quick_fix_that_needs_tensorflow_brings_its_import(client: LanguageClient):
-    text = KERAS3.read_text(encoding="utf-8")
-    uri = open_file(client, "keras3.py", text)
+    text = WITHOUT_TF_IMPORT.read_text(encoding="utf-8")
+    uri = open_file(client, "keras2.py", text)
     (diagnostic,) = await published(client, uri, version=1)
     fix = titled(await actions(client, uri, diagnostic.range), "Fix GF101")
-    expected = KERAS3.with_name(KERAS3.stem + ".expected.py").read_text(encoding="utf-8")
+    expected = WITHOUT_TF_IMPORT.with_name(WITHOUT_TF_IMPORT.stem + ".expected.py").read_text(encoding="utf-8")
     assert applied(text, fix.edit.changes[uri]) == expected
 
 

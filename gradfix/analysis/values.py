@@ -236,7 +236,7 @@ FIRST_ARGUMENT = frozenset({
     "arcsin", "acos", "arccos", "sinh", "cosh", "asinh", "arcsinh", "acosh", "arccosh", "atanh", "arctanh",
     "log2", "log10", "exp2", "cbrt", "negative", "reciprocal", "erf",
     "dropout", "repeat", "reverse", "flip", "roll", "moveaxis", "swapaxes", "flatten", "ravel", "norm",
-    "l2_loss"})
+    "l2_loss", "sort", "absolute", "amax", "amin"})
 WHERE_VALUES = frozenset({"where"})  # where(condition, x, y): only x and y carry gradient
 VALUE_KEYWORDS = frozenset({"x", "y", "a", "b", "tensor", "input", "input_tensor", "inputs", "logits",
                             "features", "params", "value", "values", "y_pred"})

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 from typing import TYPE_CHECKING, Callable
 
-from gradfix.codemods._variables import keras_namespace, may_be_keras_2
+from gradfix.codemods._variables import may_be_keras_2
 from gradfix.analysis import FileAnalysis, Kind, TensorScope, Value
 from gradfix.analysis.imports import import_bindings
 from gradfix.analysis.values import FLOAT_DTYPES
@@ -114,9 +114,9 @@ def translation_context(analysis: FileAnalysis, scope: TensorScope, call: ast.Ca
 
 def op_namespaces(analysis: FileAnalysis) -> tuple[str | None, str | None]:
     """(TensorFlow, a NumPy-compatible namespace) to write the fixes of this file with. Plain TF ops where the
-    ranks and values are known; where they are not, Keras 3 code gets keras.ops (through the file's own Keras
-    import: `keras.ops`, `ops`, else `tf.keras.ops`), Keras 2 code (tf_keras, or a `keras` of unknown version)
-    tf.experimental.numpy, which needs no global switch for dot/matmul. A Keras 3 file that imports the `keras`
+    ranks and values are known; where they are not, Keras 3 code that names keras.ops (`keras.ops`, `ops`) gets
+    it, and other code tf.experimental.numpy, which needs no global switch for dot/matmul: `tf.keras.ops` would
+    raise AttributeError in a file whose Keras is not declared when it runs with TF_USE_LEGACY_KERAS=1. A Keras 3 file that imports the `keras`
     package and not TensorFlow is backend-agnostic: TensorFlow None, every fix is keras.ops (None when the file
     has no name to reach keras.ops with), and `import tensorflow` is never added."""
     if may_be_keras_2(analysis):
@@ -126,7 +126,7 @@ def op_namespaces(analysis: FileAnalysis) -> tuple[str | None, str | None]:
         (f"{local}.ops" for local, module in bindings if module == "keras"), None)
     if not analysis.tensorflow_imported and any(module.split(".")[0] == "keras" for _, module in bindings):
         return None, keras_ops
-    return analysis.tf_name, keras_ops or f"{keras_namespace(analysis, None)}.ops"
+    return analysis.tf_name, keras_ops or f"{analysis.tf_name}.experimental.numpy"
 
 
 # --- what the rewrite may not be sure of -------------------------------------------------------------------

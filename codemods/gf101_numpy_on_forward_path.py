@@ -27,9 +27,10 @@ more than 50 functions, each checked against NumPy by a property test). Where th
 depend on something the analysis cannot see — `np.dot(a, b)` when the rank of `b` is unknown (NumPy
 contracts with b's second-to-last axis when rank(b) > 2, so neither `tf.matmul` nor
 `tf.tensordot(axes=1)` is always equal), `np.take` with indices that may be negative — the fix uses a
-NumPy-compatible op instead, equal to NumPy for every rank: `keras.ops` in Keras 3 code (through the
-file's own Keras import, `tf.keras.ops` when it only imports TensorFlow), `tf.experimental.numpy` in
-Keras 2 code (dot and matmul, without any global switch). A Keras 3 file that does not import
+NumPy-compatible op instead, equal to NumPy for every rank: `keras.ops` in Keras 3 code that imports
+`keras` itself, `tf.experimental.numpy` elsewhere (dot and matmul, without any global switch; a file that
+reaches Keras only through TensorFlow may run as Keras 2 under `TF_USE_LEGACY_KERAS=1`, where
+`tf.keras.ops` does not exist). A Keras 3 file that does not import
 TensorFlow is backend-agnostic: every fix there is `keras.ops`, and no `import tensorflow` is added.
 Calls whose result is indices (`np.argsort`, `np.nonzero`, `np.searchsorted`) carry no gradient
 whatever computes them: they are reported with what to write instead. Where no exact equivalent

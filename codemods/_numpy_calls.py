@@ -83,7 +83,9 @@ def numpy_call_finding(rule: Rule, analysis: FileAnalysis, scope: TensorScope, c
         return rule.finding(call, f"{message}; not rewritten: {translation.note}")
     reason = reason or dtype_blocker(analysis, scope, call, function) or keras_ops_blocker(scope, call, context) \
         or island_blocker(analysis, scope, call, on_path or scope.reaches_output)
-    suggestion = _suggestion(final_code(translation.replacement, context))
+    constants = {analysis.segment(node) for node in ast.walk(call)
+                 if node is not call and isinstance(node, ast.Call) and not scope.value(node).derived}
+    suggestion = _suggestion(final_code(translation.replacement, context, constants))
     if reason:
         return rule.finding(call, f"{message}; not rewritten: {reason} (the TensorFlow form would be {suggestion})")
     replacement = _code(translation.replacement)
@@ -116,9 +118,9 @@ def op_namespaces(analysis: FileAnalysis) -> tuple[str | None, str | None]:
     """(TensorFlow, a NumPy-compatible namespace) to write the fixes of this file with. Plain TF ops where the
     ranks and values are known; where they are not, Keras 3 code that names keras.ops (`keras.ops`, `ops`) gets
     it, and other code tf.experimental.numpy, which needs no global switch for dot/matmul: `tf.keras.ops` would
-    raise AttributeError in a file whose Keras is not declared when it runs with TF_USE_LEGACY_KERAS=1. A Keras 3 file that imports the `keras`
-    package and not TensorFlow is backend-agnostic: TensorFlow None, every fix is keras.ops (None when the file
-    has no name to reach keras.ops with), and `import tensorflow` is never added."""
+    raise AttributeError in a file whose Keras is undeclared when it runs with TF_USE_LEGACY_KERAS=1. A Keras 3
+    file that imports the `keras` package and not TensorFlow is backend-agnostic: TensorFlow None, every fix is
+    keras.ops (None when the file has no name to reach keras.ops with), and `import tensorflow` is never added."""
     if may_be_keras_2(analysis):
         return analysis.tf_name, f"{analysis.tf_name}.experimental.numpy"
     bindings = list(import_bindings(analysis.source.text))
@@ -449,9 +451,10 @@ def describe(analysis: FileAnalysis, use) -> str:
 
 
 # --- the code shown in messages ------------------------------------------------------------------------------
-def final_code(replacement: "cst.BaseExpression", context: "TranslationContext") -> str:
+def final_code(replacement: "cst.BaseExpression", context: "TranslationContext", constants: set[str]) -> str:
     """The rewritten call as it reads once the other fixes of its island are applied too: no `.numpy()` of a
-    tensor inside, inner numpy calls translated."""
+    tensor inside, inner numpy calls translated except the `constants` (their code), which the fix leaves as
+    they are (`np.log(2.0)`)."""
     import libcst
 
     from gradfix.numpy_to_tf import translate
@@ -462,7 +465,7 @@ def final_code(replacement: "cst.BaseExpression", context: "TranslationContext")
             if isinstance(func, libcst.Attribute) and func.attr.value == "numpy" and not updated.args:
                 return func.value
             name = context.qualname(func) or ""
-            if name.startswith("numpy."):
+            if name.startswith("numpy.") and _code(original) not in constants:
                 inner = translate(name[len("numpy."):], updated, context)
                 if inner is not None and inner.replacement is not None:
                     return inner.replacement

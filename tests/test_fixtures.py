@@ -99,3 +99,17 @@ def test_every_rule_reports_in_some_fixture():
 def test_no_findings_file_without_its_fixture():
     orphans = [p for p in FIXTURES.glob("GF*/**/*.findings") if not p.with_suffix(".py").exists()]
     assert not orphans
+
+
+@pytest.mark.parametrize("code, before", [case for case in _cases("fix")
+                                          if case.values[1].with_name(case.values[1].stem + ".expected.py").exists()])
+def test_suggestions_read_as_the_fixed_code(code, before):
+    """A fixable finding's "use `code`" is what the file reads once fixed: never an intermediate form (an inner
+    call translated that the fix keeps, a `.numpy()` left inside)."""
+    import re
+
+    expected = " ".join(before.with_name(before.stem + ".expected.py").read_text(encoding="utf-8").split())
+    for line in before.with_suffix(".findings").read_text(encoding="utf-8").splitlines():
+        for suggestion in re.findall(r"; use `([^`]+)`", line):
+            if not suggestion.endswith("(...)"):
+                assert " ".join(suggestion.split()) in expected, line

@@ -3,7 +3,7 @@
 Usage: python differential_harness.py cases.json  — prints one JSON object per case on stdout:
 {"id", "before": outcome, "after": outcome, "traced": outcome, "missing_gradients": [...], "error": str|null}
 where an outcome is {"dtype", "shape", "value"} or {"error"}, plus "reference" (the case's compute-dtype
-reference run as "before" is) for a layer case that has one. Values are compared by the test.
+reference run as "before" is) for a case that has one. Values are compared by the test.
 
 A layer case is a module with `class Generated(Layer)`: it is built for the input, its weights are set to the
 same random values before and after, and `call` is run eagerly. A loss case is a module with
@@ -103,6 +103,9 @@ def run_loss(case: dict) -> dict:
     before = load(case["before"], f"before_{case['id']}").generated_loss
     after = load(case["after"], f"after_{case['id']}").generated_loss
     result = {"before": attempt(lambda: before(y_true, y_pred)), "after": attempt(lambda: after(y_true, y_pred))}
+    if case.get("reference"):
+        reference = load(case["reference"], f"reference_{case['id']}").generated_loss
+        result["reference"] = attempt(lambda: reference(y_true, y_pred))
     result["traced"] = attempt(lambda: tf.function(after)(y_true, y_pred))
     result["missing_gradients"] = missing_gradients(lambda: after(y_true, y_pred), [y_pred])
     return result

@@ -15,7 +15,7 @@ import libcst as cst
 import numpy as np
 import pytest
 import tensorflow as tf
-from hypothesis import assume, given, note, settings
+from hypothesis import assume, given, note, reject, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -554,7 +554,10 @@ def test_keras_ops_translation_matches_numpy(spec: Spec, data: st.DataObject):
     case = spec.draw(data, spec.function)
     assume(not (re.search(r"\d\.\d", case.source) and any(a.dtype == np.float64 for a in case.arrays.values())))
     translation = _translate(spec.function, case.source, case.arrays, case.unknown_rank, tf_name=None)
-    assert translation is not None and translation.replacement is not None, (case.source, translation)
+    assert translation is not None, case.source
+    if translation.replacement is None:  # keras.ops has no exact form (norm of every axis of rank > 2 + keepdims)
+        assert translation.note, case.source
+        reject()  # an honest refusal, with its reason: nothing is rewritten, nothing to compare
     assert "tf." not in _code(translation.replacement)
     _check(case, translation)
 

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 import gradfix.cache
 import gradfix.config
 import gradfix.runner
+from codemods._variables import walk_function, walk_function_statements
 from conftest import FIXTURES, ROOT
 from gradfix.analysis.imports import scan_imports
 from gradfix.analysis.keras import class_headers
@@ -340,6 +341,15 @@ def test_walking_statements_finds_every_statement_in_source_order(folder):
         assert len(walked) == len({id(n) for n in walked}), path
         positions = [(n.lineno, n.col_offset) for n in walked]
         assert positions == sorted(positions), path
+
+
+@pytest.mark.parametrize("folder", ["fixtures", "gradfix", "codemods", "tests"])
+def test_walking_a_function_s_statements_yields_walk_function_s_statements_in_its_order(folder):
+    for path in sorted((ROOT / folder).rglob("*.py")):
+        for function in ast.walk(ast.parse(path.read_bytes())):
+            if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                expected = [n for n in walk_function(function) if isinstance(n, ast.stmt)]
+                assert list(walk_function_statements(function)) == expected, (path, function.lineno)
 
 
 def test_text_scans_read_the_first_line_and_every_kind_of_line_break():

@@ -82,12 +82,18 @@ class KerasClass:
         return {attr for attr, values in self.attribute_values.items() if any(map(self.is_layer_creation, values))}
 
     @cached_property
+    def self_calls(self) -> dict[str, list[str]]:
+        """Method name -> the `self.<name>(...)` calls in it, in `ast.walk` order: one walk of each method, shared
+        by the forward path and the state-creating methods (each asked by several rules)."""
+        return {name: [callee for node in ast.walk(method) if (callee := self_method_called(node))]
+                for name, method in self.methods.items()}
+
+    @cached_property
     def forward_method_names(self) -> list[str]:
         """`call` and every method it reaches through `self.<method>(...)`, breadth first."""
         order = [name for name in FORWARD_ENTRY_POINTS if name in self.methods]
         for name in order:
-            for node in ast.walk(self.methods[name]):
-                callee = self_method_called(node)
+            for callee in self.self_calls[name]:
                 if callee in self.methods and callee not in order:
                     order.append(callee)
         return order
@@ -99,16 +105,13 @@ class KerasClass:
         forward = set(self.forward_method_names)
         reached = [name for name in ("__init__", "build") if name in self.methods]
         for name in reached:
-            for node in ast.walk(self.methods[name]):
-                callee = self_method_called(node)
+            for callee in self.self_calls[name]:
                 if callee in self.methods and callee not in reached and callee not in forward:
                     reached.append(callee)
         callers: dict[str, set[str]] = {}
-        for caller, method in self.methods.items():
-            for node in ast.walk(method):
-                callee = self_method_called(node)
-                if callee:
-                    callers.setdefault(callee, set()).add(caller)
+        for caller, callees in self.self_calls.items():
+            for callee in callees:
+                callers.setdefault(callee, set()).add(caller)
         entry_points = {"__init__", "build"}
         return frozenset(name for name in reached
                          if name in entry_points or callers.get(name, set()) <= set(reached))

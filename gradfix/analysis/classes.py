@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections import deque
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -85,8 +86,7 @@ class KerasClass:
     def self_calls(self) -> dict[str, list[str]]:
         """Method name -> the `self.<name>(...)` calls in it, in `ast.walk` order: one walk of each method, shared
         by the forward path and the state-creating methods (each asked by several rules)."""
-        return {name: [callee for node in ast.walk(method) if (callee := self_method_called(node))]
-                for name, method in self.methods.items()}
+        return {name: _self_calls_in(method) for name, method in self.methods.items()}
 
     @cached_property
     def forward_method_names(self) -> list[str]:
@@ -116,7 +116,7 @@ class KerasClass:
         return frozenset(name for name in reached
                          if name in entry_points or callers.get(name, set()) <= set(reached))
 
-    @property
+    @cached_property
     def is_preprocessing(self) -> bool:
         bases = [ast.unparse(b) for b in self.node.bases]
         return any(PREPROCESSING_NAMES.search(name) for name in [self.name, *bases])
@@ -127,6 +127,29 @@ class KerasClass:
         if self.is_preprocessing or self.values is None:
             return []
         return [TensorScope(view.function, self.imports, self, view=view) for view in self.values.forward(self)]
+
+
+# Nodes below which no call can be: left out of the walk for self-calls, which keeps `ast.walk`'s order for the rest.
+_LEAVES = (ast.Name, ast.Constant, ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop)
+
+
+def _self_calls_in(method: ast.AST) -> list[str]:
+    """The methods `method` calls on `self`, in `ast.walk` order (breadth first): the walk of every method of
+    every Keras class, so it skips the leaves (names, constants, contexts: half the nodes) that hold no call."""
+    found = []
+    pending = deque([method])
+    while pending:
+        node = pending.popleft()
+        callee = self_method_called(node)
+        if callee:
+            found.append(callee)
+        for name in node._fields:
+            child = getattr(node, name, None)
+            if isinstance(child, list):
+                pending.extend(c for c in child if isinstance(c, ast.AST) and not isinstance(c, _LEAVES))
+            elif isinstance(child, ast.AST) and not isinstance(child, _LEAVES):
+                pending.append(child)
+    return found
 
 
 def self_method_called(node: ast.AST) -> str | None:

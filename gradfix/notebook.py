@@ -16,7 +16,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import PurePath
 
 from gradfix.engine import Diagnostic, FileResult, FixEdit, parse
-from gradfix.patch import source_diff, unified_diff
 from gradfix.source import SourceError, SourceText
 
 NOTEBOOK_SUFFIX = ".ipynb"
@@ -273,6 +272,8 @@ def in_cells(result: FileResult) -> FileResult:
 
 def readable_diff(path: str, before: SourceText, after: SourceText) -> str:
     """What `--dry-run` shows: for a notebook, a diff of each changed cell's source."""
+    from gradfix.patch import source_diff, unified_diff  # with unidiff: only runs that diff pay its import
+
     if not isinstance(before, NotebookSource):
         return source_diff(path, before, after)
     old, new = before.cell_sources(before.text), after.cell_sources(after.text)
@@ -282,6 +283,8 @@ def readable_diff(path: str, before: SourceText, after: SourceText) -> str:
 
 def file_diff(path: str, before: SourceText, after: SourceText) -> str:
     """The diff of the file as it is on disk (the undo record): for a notebook, of its JSON text."""
+    from gradfix.patch import source_diff, unified_diff
+
     if not isinstance(before, NotebookSource):
         return source_diff(path, before, after)
     bom = "\ufeff" if before.bom else ""

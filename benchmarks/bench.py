@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from corpus import CORPUS, PACKAGES, corpus_paths, python_files
+from one_file import compile_bytecode
 
 ONE_FILE = "transformers/models/bert/modeling_tf_bert.py"  # the IDE case: a TF model file saved in an editor
 LABEL_WIDTH = 50
@@ -60,6 +61,7 @@ def main() -> None:
                              "moves both alike; figures are medians (default 1)")
     parser.add_argument("--no-peer", action="store_true", help="skip fixit even when it is installed (slow)")
     arguments = parser.parse_args()
+    compile_bytecode()  # as an installed gradfix has it (see one_file.py)
     folders = corpus_paths()
     files = python_files(folders)
     names = [str(f.relative_to(CORPUS)) for f in folders]

@@ -28,6 +28,7 @@ from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
 from gradfix.lsp.server import DEBOUNCE_SECONDS
+from one_file import compile_bytecode
 
 LINES = 2_000
 HEADER = "import numpy as np\nimport tensorflow as tf\n"
@@ -179,6 +180,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=30, help="timed rounds of each measurement (default 30)")
     args = parser.parse_args()
+    compile_bytecode()  # as an installed gradfix has it: the one-file CLI row would otherwise compile every module
     text = model_file()
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)

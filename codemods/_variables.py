@@ -88,14 +88,36 @@ def layer_classes(analysis: FileAnalysis) -> list[KerasClass]:
     return [c for c in analysis.keras_classes if c.kind in (KerasKind.LAYER, KerasKind.MODEL)]
 
 
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+
+
 def walk_function(function: ast.AST):
     """Every node of a function body, not descending into nested functions, lambdas or classes."""
     stack = list(ast.iter_child_nodes(function))
     while stack:
         node = stack.pop()
         yield node
-        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+        if not isinstance(node, _SCOPES):
             stack.extend(ast.iter_child_nodes(node))
+
+
+def walk_function_statements(function: ast.AST):
+    """The statements `walk_function` yields, in its order, without visiting the expressions around them (ten
+    times as many nodes): for rules that look for assignments. Expressions hold no statements, so leaving them
+    out keeps the order; except handlers and match cases are gone through to the blocks they hold."""
+    stack = _blocks_of(function)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.stmt):
+            yield node
+        if not isinstance(node, _SCOPES):
+            stack.extend(_blocks_of(node))
+
+
+def _blocks_of(node: ast.AST) -> list[ast.AST]:
+    """The statements, except handlers and match cases directly inside `node`, in `ast.iter_child_nodes` order."""
+    return [child for name in node._fields if isinstance(children := getattr(node, name, None), list)
+            for child in children if isinstance(child, (ast.stmt, ast.excepthandler, ast.match_case))]
 
 
 def self_attribute(node: ast.AST) -> str | None:

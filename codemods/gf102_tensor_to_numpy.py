@@ -56,9 +56,9 @@ from the layer.
 
     def _check_call(self, analysis, scope, call: ast.Call):
         func = call.func
-        place = where(scope)
-        if not scope.reaches_output(call):
+        if not _may_copy(analysis, call) or not scope.reaches_output(call):
             return None  # a copy for logging, sampling or Python control flow: off the gradient path
+        place = where(scope)
         if isinstance(func, ast.Attribute) and func.attr == "numpy" and not call.args and not call.keywords \
                 and scope.is_tensor(func.value) and not scope.is_iterated(call):
             return self._dropped(analysis, scope, call, func.value,
@@ -109,3 +109,12 @@ from the layer.
         fix = self.fix(analysis.replace(call, replacement),
                        needs_tensorflow_import=tensorflow is not None and not analysis.tensorflow_imported)
         return self.finding(call, f"{message}; use `{replacement}`", fix)
+
+
+def _may_copy(analysis, call: ast.Call) -> bool:
+    """Could the call be one `_check_call` reports (`.numpy()`, a Keras evaluator, `float()`, a numpy converter)?
+    Asked first: following every call of the forward path to the output is what costs."""
+    func = call.func
+    return (isinstance(func, ast.Attribute) and func.attr == "numpy") \
+        or (isinstance(func, ast.Name) and func.id == "float") \
+        or analysis.qualname(func) in KERAS_EVALUATORS or numpy_function(analysis, call) in CONVERTERS

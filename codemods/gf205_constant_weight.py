@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 
 from gradfix.codemods._variables import (is_docstring, is_initializer_result, keras_namespace, layer_classes,
-                                         layer_weight_rewrite, self_attribute, walk_function)
+                                         layer_weight_rewrite, self_attribute, walk_function_statements)
 from gradfix.analysis.tapes import names_read
 from gradfix.edits import lines_before, starts_its_line, whole_lines
 from gradfix.rules import FixSafety, Rule
@@ -66,7 +66,7 @@ to every later tape. (Keras 1 initializers returned variables, which is where th
             keras = keras_namespace(analysis, keras_class.node)
             for method_name in sorted(creators):
                 method = keras_class.methods[method_name]
-                for statement in walk_function(method):
+                for statement in walk_function_statements(method):
                     attribute = _stored_attribute(statement)
                     if attribute is None:
                         continue
@@ -119,7 +119,8 @@ def _frozen(creation: ast.Call) -> bool:
 
 def _derived_from_weights(keras_class, value: ast.AST) -> bool:
     """Arithmetic or a function of weights (not a weight itself, nor a weight or layer being created)."""
-    if not isinstance(value, (ast.BinOp, ast.UnaryOp, ast.Call)) or not _weights_read(keras_class, value):
+    if not isinstance(value, (ast.BinOp, ast.UnaryOp, ast.Call)) or keras_class.is_weight_creation(value) \
+            or not _weights_read(keras_class, value):  # a creation itself: no walk of its arguments needed
         return False
     return not any(keras_class.is_weight_creation(node) or keras_class.is_layer_creation(node)
                    for node in ast.walk(value))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 
 from gradfix.codemods._variables import (WeightRewrite, is_initializer_result, is_variable_call, keras_namespace,
-                                         layer_classes, layer_weight_rewrite, self_attribute, walk_function)
+                                         layer_classes, layer_weight_rewrite, self_attribute, walk_function_statements)
 from gradfix.edits import shares_last_line, starts_its_line, text_before, whole_lines
 from gradfix.rules import FixSafety, Rule
 from gradfix.source import Edit
@@ -61,7 +61,7 @@ matters most for Keras 3, which does not track bare `tf.Variable`s; `add_weight`
             creators = keras_class.state_creating_methods
             keras = keras_namespace(analysis, keras_class.node)
             for method_name, method in keras_class.methods.items():
-                for statement in walk_function(method):
+                for statement in walk_function_statements(method):
                     if isinstance(statement, (ast.Assign, ast.AugAssign)):
                         targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
                         if any(self_attribute(t) in ASSIGNED_COLLECTIONS for t in targets):
@@ -107,7 +107,7 @@ def _conversions(analysis, keras_class, statement, creators, keras
         attribute = self_attribute(element)
         if attribute is None:
             return [], f"`{analysis.segment(element)}` is not a weight of the layer"
-        made = [(name, s) for name, method in keras_class.methods.items() for s in walk_function(method)
+        made = [(name, s) for name, method in keras_class.methods.items() for s in walk_function_statements(method)
                 if isinstance(s, ast.Assign) and len(s.targets) == 1 and self_attribute(s.targets[0]) == attribute]
         if len(made) != 1:
             return [], f"`self.{attribute}` is assigned {len(made)} times"

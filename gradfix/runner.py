@@ -14,6 +14,7 @@ import stat
 from concurrent import futures  # its ProcessPoolExecutor (and multiprocessing) is imported only when used
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -208,7 +209,10 @@ def _project_index(sources: dict[Path, SourceText], config, contents: dict[Path,
     texts = {path: source.text for path, source in sources.items()}
     index = index_of(texts)
     known = {path.absolute(): text for path, text in texts.items()}
-    wanted = [(base, path.absolute()) for path, text in texts.items() for base in _imported_bases(text)
+    # once per module and importer, however many bases lead to them (a warm run re-did them for every base)
+    facts_of, scan_of = lru_cache(maxsize=None)(ProjectIndex.facts), lru_cache(maxsize=None)(scan_imports)
+    roots_of = lru_cache(maxsize=None)(lambda importer: _import_roots(importer, config))
+    wanted = [(base, path) for path, text in known.items() for base in _imported_bases(facts_of(text))
               if not index.kind_of_base(base)]
     read, followed = 0, set()
     while wanted and read < MAX_BASE_MODULES:
@@ -217,25 +221,25 @@ def _project_index(sources: dict[Path, SourceText], config, contents: dict[Path,
             continue
         followed.add((base, importer))
         module, _, name = base.rpartition(".")
-        for path in _module_files(module, importer, _import_roots(importer, config)):
+        for path in _module_files(module, importer, roots_of(importer)):
             if path not in known:
                 read += 1
                 found = _read_all([path], config, contents, [])
                 known[path] = found[path].text if path in found else ""
                 texts.update((p, source.text) for p, source in found.items())
-                wanted += [(b, path) for b in _imported_bases(known[path])]
-            if name not in (defined for defined, _ in ProjectIndex.facts(known[path])):
-                wanted += [(q, path) for local, q in scan_imports(known[path]).items() if local == name]
+                wanted += [(b, path) for b in _imported_bases(facts_of(known[path]))]
+            if name not in (defined for defined, _ in facts_of(known[path])):
+                wanted += [(q, path) for local, q in scan_of(known[path]).items() if local == name]
     return index_of(texts) if read else index
 
 
 MAX_BASE_MODULES = 200  # a bound on the modules read for one run's bases
 
 
-def _imported_bases(text: str) -> list[str]:
-    """The bases of the text's classes that come from another module and may be the project's own (not Keras
-    or TensorFlow: their kinds are known by name)."""
-    return [base for _, bases in ProjectIndex.facts(text) for base in bases
+def _imported_bases(facts: list) -> list[str]:
+    """The bases of a file's classes (its `ProjectIndex.facts`) that come from another module and may be the
+    project's own (not Keras or TensorFlow: their kinds are known by name)."""
+    return [base for _, bases in facts for base in bases
             if base and "." in base and _KERAS_OR_TF.isdisjoint(base.split("."))]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections import deque
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -82,12 +83,17 @@ class KerasClass:
         return {attr for attr, values in self.attribute_values.items() if any(map(self.is_layer_creation, values))}
 
     @cached_property
+    def self_calls(self) -> dict[str, list[str]]:
+        """Method name -> the `self.<name>(...)` calls in it, in `ast.walk` order: one walk of each method, shared
+        by the forward path and the state-creating methods (each asked by several rules)."""
+        return {name: _self_calls_in(method) for name, method in self.methods.items()}
+
+    @cached_property
     def forward_method_names(self) -> list[str]:
         """`call` and every method it reaches through `self.<method>(...)`, breadth first."""
         order = [name for name in FORWARD_ENTRY_POINTS if name in self.methods]
         for name in order:
-            for node in ast.walk(self.methods[name]):
-                callee = self_method_called(node)
+            for callee in self.self_calls[name]:
                 if callee in self.methods and callee not in order:
                     order.append(callee)
         return order
@@ -99,21 +105,18 @@ class KerasClass:
         forward = set(self.forward_method_names)
         reached = [name for name in ("__init__", "build") if name in self.methods]
         for name in reached:
-            for node in ast.walk(self.methods[name]):
-                callee = self_method_called(node)
+            for callee in self.self_calls[name]:
                 if callee in self.methods and callee not in reached and callee not in forward:
                     reached.append(callee)
         callers: dict[str, set[str]] = {}
-        for caller, method in self.methods.items():
-            for node in ast.walk(method):
-                callee = self_method_called(node)
-                if callee:
-                    callers.setdefault(callee, set()).add(caller)
+        for caller, callees in self.self_calls.items():
+            for callee in callees:
+                callers.setdefault(callee, set()).add(caller)
         entry_points = {"__init__", "build"}
         return frozenset(name for name in reached
                          if name in entry_points or callers.get(name, set()) <= set(reached))
 
-    @property
+    @cached_property
     def is_preprocessing(self) -> bool:
         bases = [ast.unparse(b) for b in self.node.bases]
         return any(PREPROCESSING_NAMES.search(name) for name in [self.name, *bases])
@@ -124,6 +127,29 @@ class KerasClass:
         if self.is_preprocessing or self.values is None:
             return []
         return [TensorScope(view.function, self.imports, self, view=view) for view in self.values.forward(self)]
+
+
+# Nodes below which no call can be: left out of the walk for self-calls, which keeps `ast.walk`'s order for the rest.
+_LEAVES = (ast.Name, ast.Constant, ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop)
+
+
+def _self_calls_in(method: ast.AST) -> list[str]:
+    """The methods `method` calls on `self`, in `ast.walk` order (breadth first): the walk of every method of
+    every Keras class, so it skips the leaves (names, constants, contexts: half the nodes) that hold no call."""
+    found = []
+    pending = deque([method])
+    while pending:
+        node = pending.popleft()
+        callee = self_method_called(node)
+        if callee:
+            found.append(callee)
+        for name in node._fields:
+            child = getattr(node, name, None)
+            if isinstance(child, list):
+                pending.extend(c for c in child if isinstance(c, ast.AST) and not isinstance(c, _LEAVES))
+            elif isinstance(child, ast.AST) and not isinstance(child, _LEAVES):
+                pending.append(child)
+    return found
 
 
 def self_method_called(node: ast.AST) -> str | None:

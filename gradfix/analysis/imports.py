@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import re
+from functools import lru_cache
 
 # Matched against "\n" + text: a pattern that starts with a literal is searched for several times faster than
 # one starting with `^` under re.MULTILINE, which is tried at every position of the text.
@@ -27,6 +28,7 @@ _KERAS_PREFIXES = (
 )
 
 
+@lru_cache(maxsize=4096)  # asked for every attribute and call the analysis reads, with few distinct names
 def canonical(qualname: str) -> str:
     """Fold `tf.keras`, `tf_keras`, `keras.src` … into `keras.`, so rules match one spelling."""
     dotted = qualname + "."

@@ -104,7 +104,7 @@ class ValueAnalysis:
         from and its return value goes."""
         found = []
         for caller in self._summaries.values():
-            if caller is None:
+            if caller is None or flow not in caller.callees:  # callees holds every flow of callee_of: skip the rest
                 continue
             for call in caller.call_nodes:
                 if caller.callee_of.get(id(call)) is flow:

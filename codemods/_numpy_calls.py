@@ -10,6 +10,7 @@ Otherwise every member is reported with the reason and nothing is changed."""
 from __future__ import annotations
 
 import ast
+from dataclasses import replace
 from typing import TYPE_CHECKING, Callable
 
 from gradfix.codemods._variables import may_be_keras_2
@@ -20,10 +21,8 @@ from gradfix.analysis.flow import argument_for
 from gradfix.edits import MAX_LINE
 from gradfix.rules import Finding, Rule
 
-if TYPE_CHECKING:  # LibCST and the mapping table are imported only when a numpy call on a tensor is found
-    import libcst as cst
-
-    from gradfix.numpy_to_tf import TranslationContext
+if TYPE_CHECKING:  # the mapping table is imported only when a numpy call on a tensor is found
+    from gradfix.numpy_to_tf import CallText, TranslationContext
 
 # numpy's converters are GF102's business (they are dropped, not translated).
 CONVERTERS = frozenset({"asarray", "array", "asanyarray", "ascontiguousarray"})
@@ -67,28 +66,27 @@ def numpy_call_finding(rule: Rule, analysis: FileAnalysis, scope: TensorScope, c
     """Report `np.<function>(...)` found `where`, with the exact TF rewrite when there is one for this call and
     for everything its result flows into (`on_path`: does a value stay on the gradient path, by default: does
     it reach the function's output)."""
-    from gradfix.numpy_to_tf import operand_count, translate
+    from gradfix.numpy_to_tf import CallText, operand_count, translate
     context = translation_context(analysis, scope, call)
     operands = [scope.value(a) for a in call.args[:operand_count(function)]]
     on_tensor = any(v.on_gradient_path or v.kind is Kind.UNKNOWN and v.derived for v in operands) \
         or any(scope.value(k.value).on_gradient_path for k in call.keywords)
     message = f"np.{function}() {'on a tensor' if on_tensor else 'on a NumPy copy of a tensor'} {where} " \
               "returns a NumPy array: gradients stop here"
-    call_cst = analysis.cst_expression(call)
-    call_cst, reason = _with_float_first_operand(call, call_cst, function, operands)
-    translation = translate(function, call_cst, context)
+    written = _with_float_first_operand(call, CallText.parse(analysis.segment(call)), function, operands)
+    translation = translate(function, written, context)
     if translation is None:
         return rule.finding(call, f"{message}; no TensorFlow equivalent is known, rewrite it with TF ops")
     if translation.replacement is None:
         return rule.finding(call, f"{message}; not rewritten: {translation.note}")
-    reason = reason or dtype_blocker(analysis, scope, call, function) or keras_ops_blocker(scope, call, context) \
+    reason = dtype_blocker(analysis, scope, call, function) or keras_ops_blocker(scope, call, context) \
         or island_blocker(analysis, scope, call, on_path or scope.reaches_output)
     constants = {analysis.segment(node) for node in ast.walk(call)
                  if node is not call and isinstance(node, ast.Call) and not scope.value(node).derived}
     suggestion = _suggestion(final_code(translation.replacement, context, constants))
     if reason:
         return rule.finding(call, f"{message}; not rewritten: {reason} (the TensorFlow form would be {suggestion})")
-    replacement = _code(translation.replacement)
+    replacement = translation.replacement
     note = f" ({translation.note})" if translation.note else ""
     uses_tensorflow = context.tf is not None and f"{context.tf}." in replacement
     fix = rule.fix(analysis.replace(call, replacement),
@@ -108,8 +106,8 @@ def translation_context(analysis: FileAnalysis, scope: TensorScope, call: ast.Ca
     tensorflow, numpy_ops = op_namespaces(analysis)
     return TranslationContext(
         tf=tensorflow,
-        qualname=lambda expr: analysis.qualname(ast.parse(_code(expr).strip(), mode="eval").body),
-        rank_of=lambda expr: ranks.get(_code(expr)),
+        qualname=lambda expr: analysis.qualname(ast.parse(expr.strip(), mode="eval").body),
+        rank_of=ranks.get,
         numpy_ops=numpy_ops,
     )
 
@@ -214,20 +212,17 @@ def _float_scalar(value: Value) -> bool:
     return value.kind is Kind.NUMPY and not value.derived and value.dtype == "float64" and value.rank == 0
 
 
-def _with_float_first_operand(call: ast.Call, call_cst: "cst.Call", function: str,
-                              operands: list[Value]) -> tuple["cst.Call", str | None]:
+def _with_float_first_operand(call: ast.Call, written: "CallText", function: str,
+                              operands: list[Value]) -> "CallText":
     """`np.maximum(0, h)` with h known float → translate `np.maximum(0.0, h)`: TF would make the int literal an
     int32 tensor."""
     if function not in BINARY or len(operands) < 2 or not isinstance(call.args[0], ast.Constant):
-        return call_cst, None
+        return written
     first, other = operands[0], operands[1]
     if not (first.is_python_scalar and first.dtype == "int") or not other.is_float:
-        return call_cst, None
-    import libcst
-
-    args = list(call_cst.args)
-    args[0] = args[0].with_changes(value=libcst.Float(f"{float(call.args[0].value)!r}"))
-    return call_cst.with_changes(args=args), None
+        return written
+    first_arg = replace(written.args[0], value=f"{float(call.args[0].value)!r}")
+    return replace(written, args=(first_arg, *written.args[1:]))
 
 
 def island_blocker(analysis: FileAnalysis, scope: TensorScope, node: ast.AST, on_path: Callable[[ast.AST], bool]
@@ -304,7 +299,7 @@ class _Island:
     # --- what each member needs ------------------------------------------------------------------------
     def _member(self, flow, node: ast.AST) -> str | None:
         """A numpy call of the island must have an exact rewrite that a rule makes (it computes on a tensor)."""
-        from gradfix.numpy_to_tf import MAPPED_FUNCTIONS, translate
+        from gradfix.numpy_to_tf import MAPPED_FUNCTIONS, CallText, translate
 
         function = numpy_function(self.analysis, node) if isinstance(node, ast.Call) else None
         if function is None or function in CONVERTERS:
@@ -316,7 +311,7 @@ class _Island:
         if not any(map(on_tensor, [*node.args, *(k.value for k in node.keywords)])):
             return f"`np.{function}(...)` is not seen to compute on a tensor, so it would stay NumPy"
         context = translation_context(self.analysis, view, node)
-        translation = translate(function, self.analysis.cst_expression(node), context)
+        translation = translate(function, CallText.parse(self.analysis.segment(node)), context)
         if translation is None or translation.replacement is None:
             return f"`np.{function}(...)` has no exact TensorFlow rewrite here"
         return dtype_blocker(self.analysis, view, node, function) or keras_ops_blocker(view, node, context)
@@ -451,27 +446,66 @@ def describe(analysis: FileAnalysis, use) -> str:
 
 
 # --- the code shown in messages ------------------------------------------------------------------------------
-def final_code(replacement: "cst.BaseExpression", context: "TranslationContext", constants: set[str]) -> str:
+def final_code(replacement: str, context: "TranslationContext", constants: set[str]) -> str:
     """The rewritten call as it reads once the other fixes of its island are applied too: no `.numpy()` of a
     tensor inside, inner numpy calls translated except the `constants` (their code), which the fix leaves as
     they are (`np.log(2.0)`)."""
-    import libcst
+    from gradfix.numpy_to_tf import CallText, translate
 
-    from gradfix.numpy_to_tf import translate
+    def finished(node: ast.expr, text: str) -> str:
+        """`node`, whose code is `text`, as it reads once every call in it is finished, innermost first."""
+        if not isinstance(node, ast.Call):
+            return text
+        call = ast.parse(text, mode="eval").body
+        if isinstance(call.func, ast.Attribute) and call.func.attr == "numpy" and not call.args \
+                and not call.keywords:
+            function = ast.get_source_segment(text, call.func)
+            return function[:function.rindex(".")].rstrip()
+        name = context.qualname(ast.get_source_segment(text, call.func)) or ""
+        if name.startswith("numpy.") and original_code[node] not in constants:
+            inner = translate(name[len("numpy."):], CallText.parse(text), context)
+            if inner is not None and inner.replacement is not None:
+                return inner.replacement
+        return text
 
-    class Finish(libcst.CSTTransformer):
-        def leave_Call(self, original: "cst.Call", updated: "cst.Call") -> "cst.BaseExpression":
-            func = updated.func
-            if isinstance(func, libcst.Attribute) and func.attr.value == "numpy" and not updated.args:
-                return func.value
-            name = context.qualname(func) or ""
-            if name.startswith("numpy.") and _code(original) not in constants:
-                inner = translate(name[len("numpy."):], updated, context)
-                if inner is not None and inner.replacement is not None:
-                    return inner.replacement
-            return updated
+    tree = ast.parse(replacement, mode="eval")
+    original_code = {node: ast.get_source_segment(replacement, node) for node in ast.walk(tree)
+                     if isinstance(node, ast.Call)}
+    return _rewritten(replacement, tree.body, finished)
 
-    return _code(replacement.visit(Finish()))
+
+def _rewritten(code: str, node: ast.expr, rewrite: Callable[[ast.expr, str], str]) -> str:
+    """`code` with `node` (of the tree parsed from it) rewritten bottom-up: each expression in it, innermost first,
+    becomes `rewrite(expression, its code with its own parts rewritten)`; the text between (parentheses, layout)
+    stays as it is."""
+    line_starts = [0] + [i + 1 for i, char in enumerate(code) if char == "\n"]
+
+    def offset(line: int, column: int) -> int:  # ast columns count UTF-8 bytes
+        start = line_starts[line - 1]
+        return start + len(code[start:start + column].encode()[:column].decode())
+
+    def text(node: ast.expr) -> str:
+        position = offset(node.lineno, node.col_offset)
+        pieces = []
+        for part in _expressions_below(node):
+            pieces += [code[position:offset(part.lineno, part.col_offset)], text(part)]
+            position = offset(part.end_lineno, part.end_col_offset)
+        pieces.append(code[position:offset(node.end_lineno, node.end_col_offset)])
+        return rewrite(node, "".join(pieces))
+
+    start, end = offset(node.lineno, node.col_offset), offset(node.end_lineno, node.end_col_offset)
+    return code[:start] + text(node) + code[end:]
+
+
+def _expressions_below(node: ast.AST) -> list[ast.expr]:
+    """The expressions right below `node` (through keywords, comprehensions, ...), in the order of the code; none
+    inside an f-string, whose inner positions Python before 3.12 does not give."""
+    if isinstance(node, ast.JoinedStr):
+        return []
+    found = []
+    for child in ast.iter_child_nodes(node):
+        found += [child] if isinstance(child, ast.expr) else _expressions_below(child)
+    return sorted(found, key=lambda expr: (expr.lineno, expr.col_offset))
 
 
 def _suggestion(code: str) -> str:
@@ -492,12 +526,6 @@ def _numpy_default(dtype: str | None) -> str:
 
 def _negative(node: ast.AST) -> bool:
     return any(isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.USub) for n in ast.walk(node))
-
-
-def _code(expr: "cst.CSTNode") -> str:
-    import libcst
-
-    return libcst.Module([]).code_for_node(expr)
 
 
 def where(scope: TensorScope) -> str:

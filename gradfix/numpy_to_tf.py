@@ -11,25 +11,26 @@ instead (`keras.ops`, or `tf.experimental.numpy` for Keras 2 code), which comput
 whatever the ranks. A file that must not use TensorFlow (backend-agnostic Keras 3: `import keras`, no
 TensorFlow import) gets `keras.ops` for every call (`_KERAS_OPS`), never a TF op.
 
-This module is on the static path: it must not import tensorflow or numpy. It imports LibCST, so it is
-imported only where a numpy call is translated (codemods/_numpy_calls.py).
+This module is on the static path: it must not import tensorflow or numpy. It reads and writes code as text
+(`CallText`: a call's function, arguments and layout as written) and inspects an expression with `ast`, so that
+`check`, which shows the TF form in its message, never pays LibCST's import.
 """
 
 from __future__ import annotations
 
 import ast
+import io
+import tokenize
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Callable, Mapping
-
-if TYPE_CHECKING:  # bound at run time by the first `translate` (checking a file never imports LibCST)
-    import libcst as cst
+from functools import lru_cache
+from typing import Callable, Mapping
 
 
 @dataclass(frozen=True)
 class TranslationContext:
     tf: str | None  # the file's name for TensorFlow; None: the file must not use it (only `numpy_ops`)
-    qualname: Callable[[cst.BaseExpression], str | None]
-    rank_of: Callable[[cst.BaseExpression], int | None]
+    qualname: Callable[[str], str | None]  # of an expression's code
+    rank_of: Callable[[str], int | None]  # of an expression's code
     numpy_ops: str | None = None  # NumPy-compatible ops: `keras.ops`, `tf.keras.ops`, `tf.experimental.numpy`
 
     @property
@@ -41,14 +42,107 @@ class TranslationContext:
 
 @dataclass(frozen=True)
 class Translation:
-    replacement: cst.BaseExpression | None
+    replacement: str | None  # the code of the TF form
     note: str = ""
+
+
+# --------------------------------------------------------------------------- a call's code, as written
+
+
+@dataclass(frozen=True)
+class ArgText:
+    """One argument of a call as written: its value's code (with the value's own parentheses) and the layout
+    around it, byte for byte, so that a rewritten call keeps the user's comments, line breaks and commas."""
+
+    value: str
+    keyword: str | None = None
+    equal: str = "="  # between the keyword and the value, as written
+    comma: str | None = None  # the comma and the layout after it, up to the next argument or `)`; None: no comma
+    closing: str = ""  # the layout before `)` after a last argument written without a trailing comma
+    star: str = ""  # `*` or `**` and the layout after it
+
+    def code(self, last: bool) -> str:
+        keyword = "" if self.keyword is None else self.keyword + self.equal
+        comma = (", " if not last else "") if self.comma is None else self.comma
+        return f"{self.star}{keyword}{self.value}{comma}{self.closing}"
+
+
+@dataclass(frozen=True)
+class CallText:
+    """A call as written: the function's code, the layout from it to the first argument (`(` included) and the
+    arguments. Read from the tokens of the call's code, it is all the table needs to read a call and write its
+    TF form with the operands' code unchanged."""
+
+    function: str
+    opening: str
+    args: tuple[ArgText, ...]
+
+    @property
+    def code(self) -> str:
+        last = len(self.args) - 1
+        return self.function + self.opening + "".join(a.code(i == last) for i, a in enumerate(self.args)) + ")"
+
+    @classmethod
+    def parse(cls, code: str) -> CallText:
+        """The parts of a call's code (`np.dot(x, w)`: from the function's first character to the closing `)`)."""
+        line_starts = [0] + [i + 1 for i, char in enumerate(code) if char == "\n"]
+        layout = (tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT,
+                  tokenize.ENDMARKER)
+        tokens = [(token.string if token.type in (tokenize.OP, tokenize.NAME) else "",  # not `(` in f"(",
+                   line_starts[token.start[0] - 1] + token.start[1], line_starts[token.end[0] - 1] + token.end[1])
+                  for token in tokenize.generate_tokens(io.StringIO(code).readline) if token.type not in layout]
+        depth, opening = 0, len(tokens) - 1  # the `(` that the last `)` closes
+        while True:
+            depth += {")": 1, "]": 1, "}": 1, "(": -1, "[": -1, "{": -1}.get(tokens[opening][0], 0)
+            if depth == 0:
+                break
+            opening -= 1
+        function_end, close = tokens[opening - 1][2], tokens[-1][1]
+        parts: list[list[tuple[str, int, int]]] = []  # the tokens of each argument
+        commas: list[int] = []  # where each argument's comma starts
+        depth = 0
+        for token in tokens[opening + 1:-1]:
+            if depth == 0 and token[0] == ",":
+                commas.append(token[1])
+                continue
+            if not parts or len(parts) == len(commas):
+                parts.append([])
+            parts[-1].append(token)
+            depth += {"(": 1, "[": 1, "{": 1, ")": -1, "]": -1, "}": -1}.get(token[0], 0)
+        starts = [part[0][1] for part in parts] + [close]
+        args = []
+        for index, part in enumerate(parts):
+            end = part[-1][2]
+            after = code[end:starts[index + 1]]
+            comma, closing = (after, "") if index < len(commas) else (None, after)
+            if part[0][0] in ("*", "**"):
+                args.append(ArgText(code[part[1][1]:end], star=code[part[0][1]:part[1][1]], comma=comma,
+                                    closing=closing))
+            elif len(part) > 2 and part[1][0] == "=":
+                args.append(ArgText(code[part[2][1]:end], keyword=part[0][0], equal=code[part[0][2]:part[2][1]],
+                                    comma=comma, closing=closing))
+            else:
+                args.append(ArgText(code[part[0][1]:end], comma=comma, closing=closing))
+        return cls(code[:function_end], code[function_end:starts[0]], tuple(args))
+
+
+@lru_cache(maxsize=512)
+def _syntax(code: str) -> ast.expr:
+    """The `ast` of an expression's code, to ask what kind of expression it is."""
+    try:
+        return ast.parse(code.strip(), mode="eval").body
+    except SyntaxError:  # an argument that needs parentheses to stand alone: `x := f()`, `x for x in xs`
+        return ast.parse(f"({code})", mode="eval").body
+
+
+def _part(code: str, node: ast.AST) -> str:
+    """The code of a node of `_syntax(code)`, without the parentheses around it."""
+    return ast.get_source_segment(code.strip(), node)
 
 
 _NOT_A_LITERAL = object()
 _ANY_VALUE = object()  # a parameter that never changes the result (einsum's `optimize`)
-if TYPE_CHECKING:  # at run time, naming cst.Arg would import LibCST for every run
-    _Args = tuple[tuple[str, cst.Arg], ...]  # (numpy parameter name, the user's argument), in call order
+_Args = tuple[tuple[str, ArgText], ...]  # (numpy parameter name, the user's argument), in call order
 
 
 @dataclass(frozen=True)
@@ -83,15 +177,10 @@ class _Entry:
 # --------------------------------------------------------------------------- expression helpers
 
 
-def code(node: cst.CSTNode) -> str:
-    """The source text of a node."""
-    return cst.Module([]).code_for_node(node)
-
-
-def _literal(expr: cst.BaseExpression) -> object:
+def _literal(expr: str) -> object:
     """The Python value of a literal argument (`None`, `-1`, `'C'`, `(0, 2)`), else _NOT_A_LITERAL."""
     try:
-        return ast.literal_eval(code(expr).strip())
+        return ast.literal_eval(expr.strip())
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         return _NOT_A_LITERAL
 
@@ -100,17 +189,17 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _is_int_literal(expr: cst.BaseExpression) -> bool:
+def _is_int_literal(expr: str) -> bool:
     value = _literal(expr)
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _rank(expr: cst.BaseExpression, ctx: TranslationContext) -> int | None:
+def _rank(expr: str, ctx: TranslationContext) -> int | None:
     return 0 if _is_number(_literal(expr)) else ctx.rank_of(expr)
 
 
-def _tf_function(ctx: TranslationContext, op: str) -> cst.BaseExpression:
-    return cst.parse_expression(f"{ctx.tf}.{op}")
+def _tf_function(ctx: TranslationContext, op: str) -> str:
+    return f"{ctx.tf}.{op}"
 
 
 def _op_name(plan: _Plan) -> str:
@@ -124,26 +213,19 @@ def _numpy_compatible(plan: _Plan, ctx: TranslationContext, op: str) -> _Plan | 
     return replace(plan, namespace=ctx.numpy_ops, op=op)
 
 
-def _tf_call(ctx: TranslationContext, op: str, *args: cst.BaseExpression) -> cst.Call:
+def _tf_call(ctx: TranslationContext, op: str, *args: str) -> str:
     return _call_in(ctx.tf, op, *args)
 
 
-def _keyword_arg(name: str, value: cst.BaseExpression) -> cst.Arg:
-    return cst.Arg(
-        value=value,
-        keyword=cst.Name(name),
-        equal=cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")),
-    )
+def _as_positional(arg: ArgText) -> ArgText:
+    return replace(arg, keyword=None)
 
 
-def _as_positional(arg: cst.Arg) -> cst.Arg:
-    return arg.with_changes(keyword=None, equal=cst.MaybeSentinel.DEFAULT)
+def _as_keyword(arg: ArgText, name: str) -> ArgText:
+    if arg.keyword is None:  # the layout before `)` is not kept: _closing_layout gives it to the last argument
+        return replace(arg, keyword=name, equal="=", closing="")
+    return replace(arg, keyword=name)
 
-
-def _as_keyword(arg: cst.Arg, name: str) -> cst.Arg:
-    if arg.keyword is None:
-        return _keyword_arg(name, arg.value).with_changes(comma=arg.comma)
-    return arg.with_changes(keyword=cst.Name(name))
 
 
 # --------------------------------------------------------------------------- dtypes
@@ -160,7 +242,7 @@ _NUMPY_DTYPES = {  # numpy dtype name -> TF dtype name
 _BUILTIN_DTYPES = {"float": "float64", "int": "int64", "bool": "bool", "complex": "complex128"}
 
 
-def _dtype_name(expr: cst.BaseExpression, ctx: TranslationContext) -> str | None:
+def _dtype_name(expr: str, ctx: TranslationContext) -> str | None:
     """The TF dtype name an argument denotes: `np.float32`, `'float32'`, `float`, `tf.int32`."""
     value = _literal(expr)
     if isinstance(value, str):
@@ -171,15 +253,20 @@ def _dtype_name(expr: cst.BaseExpression, ctx: TranslationContext) -> str | None
     return _NUMPY_DTYPES.get(name) if module in ("numpy", "tensorflow") else None
 
 
-def _unresolved_qualname(expr: cst.BaseExpression, ctx: TranslationContext) -> str:
+def _unresolved_qualname(expr: str, ctx: TranslationContext) -> str:
     """Qualified names the numpy resolver leaves out: builtins (`float`) and the TF alias (`tf.int32`)."""
-    text = code(expr)
-    if isinstance(expr, cst.Name):
-        return f"builtins.{text}"
-    return "tensorflow." + text.removeprefix(f"{ctx.tf}.") if ctx.tf and text.startswith(f"{ctx.tf}.") else ""
+    if _is_name(_syntax(expr)):
+        return f"builtins.{expr}"
+    return "tensorflow." + expr.removeprefix(f"{ctx.tf}.") if ctx.tf and expr.startswith(f"{ctx.tf}.") else ""
 
 
-def _tf_dtype(expr: cst.BaseExpression, ctx: TranslationContext) -> cst.BaseExpression | None:
+def _is_name(node: ast.expr) -> bool:
+    """A name, `True`, `False` or `None` included (Python's grammar spells them as names)."""
+    return isinstance(node, ast.Name) or isinstance(node, ast.Constant) and (node.value is None or
+                                                                            isinstance(node.value, bool))
+
+
+def _tf_dtype(expr: str, ctx: TranslationContext) -> str | None:
     """The TF spelling of a numpy dtype argument; dtype strings such as 'float32' are valid in TF as-is."""
     name = _dtype_name(expr, ctx)
     if name is None:
@@ -187,19 +274,19 @@ def _tf_dtype(expr: cst.BaseExpression, ctx: TranslationContext) -> cst.BaseExpr
     return expr if isinstance(_literal(expr), str) else _tf_function(ctx, name)
 
 
-def _is_visibly_integer(expr: cst.BaseExpression, ctx: TranslationContext) -> bool:
+def _is_visibly_integer(expr: str, ctx: TranslationContext) -> bool:
     """True for arguments whose integer dtype shows in the source: `[1, 2]`, `x.astype(int)`,
     `tf.cast(x, tf.int32)`, `np.array(..., dtype=np.int64)`."""
     value = _literal(expr)
     if value is not _NOT_A_LITERAL:
         return _only_ints(value)
-    if not isinstance(expr, cst.Call):
+    node = _syntax(expr)
+    if not isinstance(node, ast.Call):
         return False
-    dtypes = [arg.value for arg in expr.args if arg.keyword is not None and arg.keyword.value == "dtype"]
-    is_cast = code(expr.func) == f"{ctx.tf}.cast" or (
-        isinstance(expr.func, cst.Attribute) and expr.func.attr.value == "astype"
-    )
-    positional = [arg.value for arg in expr.args if arg.keyword is None]
+    call = CallText.parse(_part(expr, node))
+    dtypes = [arg.value for arg in call.args if arg.keyword == "dtype"]
+    is_cast = call.function == f"{ctx.tf}.cast" or (isinstance(node.func, ast.Attribute) and node.func.attr == "astype")
+    positional = [arg.value for arg in call.args if arg.keyword is None]
     if is_cast:
         dtypes += positional[-1:]
     return any((_dtype_name(dtype, ctx) or "").lstrip("u").startswith("int") for dtype in dtypes)
@@ -214,7 +301,7 @@ def _only_ints(value: object) -> bool:
 # --------------------------------------------------------------------------- plan helpers
 
 
-def _arg(plan: _Plan, name: str) -> cst.Arg | None:
+def _arg(plan: _Plan, name: str) -> ArgText | None:
     return next((arg for param, arg in plan.args if param == name), None)
 
 
@@ -222,14 +309,13 @@ def _without(plan: _Plan, name: str) -> _Plan:
     return replace(plan, args=tuple((param, arg) for param, arg in plan.args if param != name))
 
 
-def _with_value(plan: _Plan, name: str, value: cst.BaseExpression) -> _Plan:
-    return replace(
-        plan, args=tuple((param, arg.with_changes(value=value) if param == name else arg) for param, arg in plan.args)
-    )
+def _with_value(plan: _Plan, name: str, value: str) -> _Plan:
+    return replace(plan, args=tuple((param, replace(arg, value=value) if param == name else arg)
+                                    for param, arg in plan.args))
 
 
-def _with_keyword(plan: _Plan, name: str, value: cst.BaseExpression) -> _Plan:
-    return replace(plan, args=plan.args + ((name, _keyword_arg(name, value)),))
+def _with_keyword(plan: _Plan, name: str, value: str) -> _Plan:
+    return replace(plan, args=plan.args + ((name, ArgText(value, keyword=name)),))
 
 
 # --------------------------------------------------------------------------- adjust hooks
@@ -256,7 +342,7 @@ def _dot(plan: _Plan, ctx: TranslationContext) -> _Plan | Translation:
         )
     if rank_a == rank_b == 2:
         return replace(plan, op="linalg.matmul")
-    return _with_keyword(replace(plan, op="tensordot"), "axes", cst.Integer("1"))
+    return _with_keyword(replace(plan, op="tensordot"), "axes", "1")
 
 
 def _matmul(plan: _Plan, ctx: TranslationContext) -> _Plan | Translation:
@@ -266,7 +352,7 @@ def _matmul(plan: _Plan, ctx: TranslationContext) -> _Plan | Translation:
     if rank_a is not None and rank_b is not None and rank_a >= 2 and rank_b >= 2:
         return plan
     if rank_b in (1, 2):
-        return _with_keyword(replace(plan, op="tensordot"), "axes", cst.Integer("1"))
+        return _with_keyword(replace(plan, op="tensordot"), "axes", "1")
     return _numpy_compatible(plan, ctx, "matmul") or Translation(
         None,
         "np.matmul equals tf.linalg.matmul only when both operands have rank >= 2 "
@@ -277,11 +363,13 @@ def _matmul(plan: _Plan, ctx: TranslationContext) -> _Plan | Translation:
 
 def _explicit_tensordot_axes(plan: _Plan, ctx: TranslationContext) -> _Plan:
     """numpy's default axes=2 must be spelled out: tf.tensordot has no default."""
-    return plan if _arg(plan, "axes") else _with_keyword(plan, "axes", cst.Integer("2"))
+    return plan if _arg(plan, "axes") else _with_keyword(plan, "axes", "2")
 
 
 def _string_subscripts(plan: _Plan, ctx: TranslationContext) -> _Plan | Translation:
-    if isinstance(_arg(plan, "subscripts").value, (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)):
+    subscripts = _syntax(_arg(plan, "subscripts").value)
+    if isinstance(subscripts, ast.JoinedStr) or isinstance(subscripts, ast.Constant) and \
+            isinstance(subscripts.value, (str, bytes)):
         return plan
     return Translation(None, "only the string-subscripts form of np.einsum maps to tf.einsum, not the sublist form")
 
@@ -290,7 +378,7 @@ def _concatenate_axis(plan: _Plan, ctx: TranslationContext) -> _Plan | Translati
     """np.concatenate defaults to axis=0 and flattens for axis=None; tf.concat requires an axis."""
     axis = _arg(plan, "axis")
     if axis is None:
-        return _with_keyword(plan, "axis", cst.Integer("0"))
+        return _with_keyword(plan, "axis", "0")
     if _literal(axis.value) is None:
         return Translation(None, "np.concatenate(..., axis=None) flattens the arrays first; tf.concat has no such mode")
     return plan
@@ -311,7 +399,7 @@ def _flatten_when_axis_is_none(plan: _Plan, ctx: TranslationContext) -> _Plan | 
     array = _arg(plan, "a").value
     if _rank(array, ctx) == 1:
         return plan
-    return _with_value(plan, "a", _tf_call(ctx, "reshape", array, cst.parse_expression("[-1]")))
+    return _with_value(plan, "a", _tf_call(ctx, "reshape", array, "[-1]"))
 
 
 def _int_axis(plan: _Plan, ctx: TranslationContext) -> _Plan | Translation:
@@ -347,11 +435,10 @@ def _number_first(plan: _Plan, ctx: TranslationContext) -> _Plan | Translation:
     operator = _OPERATORS.get(plan.op)
     if operator is None:
         return plan
-    operation = cst.parse_expression(f"({code(first.value).strip()}) {operator} ({code(second.value).strip()})")
-    return Translation(cst.parse_expression(f"({code(_simplest(operation))})"), plan.note)
+    return Translation(f"({_operand(first.value, left=True)} {operator} {_operand(second.value)})", plan.note)
 
 
-def _only_first_is_a_number(first: cst.Arg | None, second: cst.Arg | None) -> bool:
+def _only_first_is_a_number(first: ArgText | None, second: ArgText | None) -> bool:
     return first is not None and second is not None and _is_number(_literal(first.value)) \
         and not _is_number(_literal(second.value))
 
@@ -361,15 +448,15 @@ def _swapped(plan: _Plan, first: str, second: str) -> _Plan:
     return _with_value(_with_value(plan, first, values[1]), second, values[0])
 
 
-def _simplest(operation: cst.BinaryOperation) -> cst.BinaryOperation:
-    """Drop the parentheses around an operand that needs none (a number, a name, a call, an attribute)."""
-    atoms = (cst.Integer, cst.Float, cst.Name, cst.Call, cst.Attribute, cst.Subscript)
-    left, right = operation.left, operation.right
-    if isinstance(left, atoms) and not code(left).strip("() ").startswith("-"):
-        left = left.with_changes(lpar=[], rpar=[])
-    if isinstance(right, atoms):
-        right = right.with_changes(lpar=[], rpar=[])
-    return operation.with_changes(left=left, right=right)
+def _operand(expr: str, left: bool = False) -> str:
+    """An operand of a binary operator, in parentheses unless it needs none (a number, a name, a call, an
+    attribute, a subscript; not a negative left operand: `(-2) ** x`)."""
+    node = _syntax(expr)
+    atom = isinstance(node, (ast.Name, ast.Call, ast.Attribute, ast.Subscript)) or isinstance(node, ast.Constant) \
+        and (isinstance(node.value, (int, float)) or node.value is None)
+    if atom and not (left and _part(expr, node).startswith("-")):
+        return _part(expr, node)
+    return f"({expr})"
 
 
 def _number_branch_second(plan: _Plan, ctx: TranslationContext) -> _Plan:
@@ -384,10 +471,10 @@ def _number_branch_second(plan: _Plan, ctx: TranslationContext) -> _Plan:
 def _shape_sequence(plan: _Plan, ctx: TranslationContext) -> _Plan | Translation:
     """numpy takes `np.reshape(x, -1)`; tf.reshape takes a bare int only eagerly, and fails in a graph."""
     shape = _arg(plan, "shape")
-    if shape is None or isinstance(shape.value, (cst.Tuple, cst.List)):
+    if shape is None or isinstance(_syntax(shape.value), (ast.Tuple, ast.List)):
         return plan
     if _is_int_literal(shape.value):
-        return _with_value(plan, "shape", cst.parse_expression(f"({code(shape.value).strip()},)"))
+        return _with_value(plan, "shape", f"({shape.value.strip()},)")
     return Translation(None, "the shape may be a single int, which tf.reshape accepts only outside a graph; "
                              "write it as a tuple")
 
@@ -411,8 +498,8 @@ def _clip(plan: _Plan, ctx: TranslationContext) -> Translation:
     return Translation(_call_in(plan.namespace, minimum, lower_bounded, high.value))
 
 
-def _call_in(namespace: str, op: str, *args: cst.BaseExpression) -> cst.Call:
-    return cst.Call(func=cst.parse_expression(f"{namespace}.{op}"), args=[cst.Arg(value=arg) for arg in args])
+def _call_in(namespace: str, op: str, *args: str) -> str:
+    return f"{namespace}.{op}({', '.join(args)})"
 
 
 def _take(plan: _Plan, ctx: TranslationContext) -> _Plan | Translation:
@@ -456,7 +543,7 @@ def _split(plan: _Plan, ctx: TranslationContext) -> _Plan | Translation:
     if isinstance(value, (list, tuple)) and _only_ints(value) and all(
             0 <= earlier <= later for earlier, later in zip((0, *value), value)):
         sizes = [later - earlier for earlier, later in zip((0, *value), value)] + [-1]
-        return _with_value(plan, "indices_or_sections", cst.parse_expression(str(sizes)))
+        return _with_value(plan, "indices_or_sections", str(sizes))
     return _numpy_compatible(plan, ctx, "split") or Translation(
         None, "the sections are not an int or a list of ascending non-negative int literals: numpy cuts at "
               "indices, tf.split takes sizes")
@@ -511,12 +598,12 @@ def _norm(plan: _Plan, ctx: TranslationContext) -> _Plan | Translation:
     if matrix and order in (1.0, 2.0, _INFINITY):
         if axis_value is not None:
             return plan
-        last_two = cst.parse_expression("(-2, -1)")
+        last_two = "(-2, -1)"
         return _with_value(plan, "axis", last_two) if axis is not None else _with_keyword(plan, "axis", last_two)
     if not matrix and isinstance(order, float) and order > 0:
         return plan
     kind = "matrix" if matrix else "vector"
-    return Translation(None, f"numpy's {kind} norm of order `{code(order_arg.value).strip()}` is not mapped "
+    return Translation(None, f"numpy's {kind} norm of order `{order_arg.value.strip()}` is not mapped "
                              "(tf.norm has no such order)")
 
 
@@ -533,19 +620,20 @@ def _keras_norm(plan: _Plan, ctx: TranslationContext) -> _Plan | Translation:
     if keepdims is not None and _literal(keepdims.value) is not False:
         return Translation(None, "keras.ops.norm takes no norm over every axis of an array of rank > 2, and with "
                                  "keepdims numpy's result is not the norm of the flattened array")
-    flat = _call_in(plan.namespace, "reshape", array, cst.parse_expression("(-1,)"))
+    flat = _call_in(plan.namespace, "reshape", array, "(-1,)")
     return _with_value(_without(_without(plan, "axis"), "keepdims"), "x", flat)
 
 
-def _norm_order(expr: cst.BaseExpression, ctx: TranslationContext) -> float | str | None:
+def _norm_order(expr: str, ctx: TranslationContext) -> float | str | None:
     """The order of a norm: a number, +-inf (`np.inf`, `-math.inf`), 'fro', 'nuc'; None when not a literal."""
     value = _literal(expr)
     if _is_number(value):
         return float(value)
     if value in ("fro", "nuc"):
         return value
-    negative = isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Minus)
-    if ctx.qualname(expr.expression if negative else expr) in ("numpy.inf", "math.inf"):
+    node = _syntax(expr)
+    negative = isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub)
+    if ctx.qualname(_part(expr, node.operand) if negative else expr) in ("numpy.inf", "math.inf"):
         return -_INFINITY if negative else _INFINITY
     return None
 
@@ -796,14 +884,14 @@ def operand_count(function: str) -> int:
 # --------------------------------------------------------------------------- translate
 
 
-def _bind(entry: _Entry, call: cst.Call) -> _Args | str:
+def _bind(entry: _Entry, call: CallText) -> _Args | str:
     """Name each argument after numpy's parameter, or say why the call cannot be checked."""
     bound = []
     for position, arg in enumerate(call.args):
         if arg.star:
             return "the call passes *args/**kwargs, so its arguments cannot be checked"
         if arg.keyword is not None:
-            bound.append((entry.aliases.get(arg.keyword.value, arg.keyword.value), arg))
+            bound.append((entry.aliases.get(arg.keyword, arg.keyword), arg))
         elif entry.params[-1].startswith("*") and position >= len(entry.params) - 1:
             bound.append((entry.params[-1], arg))
         elif position < len(entry.params):
@@ -829,7 +917,7 @@ def _drop_no_op_arguments(entry: _Entry, args: _Args, function: str) -> _Args | 
     return tuple(kept)
 
 
-def _render(plan: _Plan, entry: _Entry, call: cst.Call, ctx: TranslationContext) -> Translation:
+def _render(plan: _Plan, entry: _Entry, call: CallText, ctx: TranslationContext) -> Translation:
     operand_params = entry.params[: entry.operands]
     operands = sorted(
         ((param, arg) for param, arg in plan.args if param in operand_params),
@@ -844,40 +932,33 @@ def _render(plan: _Plan, entry: _Entry, call: cst.Call, ctx: TranslationContext)
             dtype = _tf_dtype(arg.value, ctx) if tensorflow else _dtype_string(arg.value, ctx)
             if dtype is None:
                 return Translation(None, "the dtype argument is not a numpy dtype with a TF counterpart")
-            arg = arg.with_changes(value=dtype)
+            arg = replace(arg, value=dtype)
         keyword = entry.keywords.get(param, param) if tensorflow else _KERAS_KEYWORDS.get(param, param)
         args.append(_as_keyword(arg, keyword))
-    function = cst.parse_expression(_op_name(plan))
-    return Translation(call.with_changes(func=function, args=_closing_layout(args, call)), plan.note)
+    rendered = replace(call, function=_op_name(plan), args=_closing_layout(args, call))
+    return Translation(rendered.code, plan.note)
 
 
-def _dtype_string(expr: cst.BaseExpression, ctx: TranslationContext) -> cst.BaseExpression | None:
+def _dtype_string(expr: str, ctx: TranslationContext) -> str | None:
     """A numpy dtype argument as the dtype string keras.ops takes: `float` means float64 to numpy, floatx to Keras."""
     name = _dtype_name(expr, ctx)
-    return None if name is None else cst.SimpleString(f'"{name}"')
+    return None if name is None else f'"{name}"'
 
 
-def _closing_layout(args: list[cst.Arg], call: cst.Call) -> list[cst.Arg]:
+def _closing_layout(args: list[ArgText], call: CallText) -> tuple[ArgText, ...]:
     """Give the user's trailing comma and the layout before `)` (newline, comment) to whichever
     argument now comes last, after dropping or reordering arguments."""
     closing = call.args[-1]
-    no_layout = cst.SimpleWhitespace("")
-    inner = [
-        arg.with_changes(whitespace_after_arg=no_layout) if arg.comma is cst.MaybeSentinel.DEFAULT else arg
-        for arg in args[:-1]
-    ]
-    return inner + [args[-1].with_changes(comma=closing.comma, whitespace_after_arg=closing.whitespace_after_arg)]
+    inner = [replace(arg, closing="") if arg.comma is None else arg for arg in args[:-1]]
+    return (*inner, replace(args[-1], comma=closing.comma, closing=closing.closing))
 
 
-def translate(function: str, call: cst.Call, ctx: TranslationContext) -> Translation | None:
+def translate(function: str, call: CallText, ctx: TranslationContext) -> Translation | None:
     """Translate a numpy call (`np.dot(x, w)`, `dot(x, w)`, ...) to its exact TF equivalent.
 
     `function` is the numpy name without the "numpy." prefix. Returns None when the function is
     not in the table, and Translation(None, note) when this call form has no exact equivalent.
     """
-    global cst
-    import libcst as cst  # the module's helpers use it from here on
-
     entry = _TABLE.get(function)
     if entry is None:
         return Translation(None, _INDEX_RESULTS[function]) if function in _INDEX_RESULTS else None

@@ -1,15 +1,14 @@
 """Shared analysis of one file, computed lazily and reused by every rule.
 
 Analysis runs on Python's `ast` (several times faster to build than a LibCST tree, which matters on
-whole repositories); rules build their replacement code as text, or with LibCST where a node must keep its
-inner formatting, and hand back text edits. LibCST is imported only there: it costs more than checking a file.
+whole repositories); rules build their replacement code as text from the source's own segments and hand back
+text edits. LibCST, which costs more to import than checking a file, is imported only to re-parse a fixed file.
 """
 
 from __future__ import annotations
 
 import ast
 from functools import cached_property
-from typing import TYPE_CHECKING
 
 from gradfix.analysis.classes import KerasClass
 from gradfix.analysis.imports import ImportMap
@@ -20,9 +19,6 @@ from gradfix.analysis.tapes import LossCallable, Tape, find_loss_callables, find
 from gradfix.analysis.tensors import TensorScope
 from gradfix.analysis.values import Kind, Value
 from gradfix.source import Edit, SourceText
-
-if TYPE_CHECKING:
-    import libcst as cst
 
 __all__ = ["FileAnalysis", "FlowView", "KerasClass", "KerasKind", "Kind", "ProjectIndex", "Tape", "TensorScope",
            "Value", "ValueAnalysis"]
@@ -106,17 +102,7 @@ class FileAnalysis:
         atomic = (ast.Name, ast.Attribute, ast.Call, ast.Subscript, ast.Constant, ast.List, ast.Tuple, ast.Dict)
         return text if isinstance(node, atomic) and not isinstance(node, ast.Tuple) else f"({text})"
 
-    def cst_expression(self, node: ast.expr) -> "cst.BaseExpression":
-        """The node as a LibCST expression, to build a replacement that keeps its inner formatting."""
-        import libcst
-
-        return libcst.parse_expression(self.segment(node))
-
-    def replace(self, node: ast.AST, new: "str | cst.CSTNode") -> Edit:
-        if not isinstance(new, str):  # a LibCST node (LibCST is then imported already)
-            import libcst
-
-            new = libcst.Module([]).code_for_node(new)
+    def replace(self, node: ast.AST, new: str) -> Edit:
         start, end = self.span(node)
         return Edit(start, end, new)
 

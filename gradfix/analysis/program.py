@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import bisect
 import re
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Callable, Iterable
@@ -63,6 +64,31 @@ class FlowView:
     def uses(self, node: ast.AST):
         flow = self.flow_of(node)
         return flow.uses(node) if flow else []
+
+
+class AttributeCache:
+    """`ValueAnalysis.class_attributes` kept between analyses of a file as it is edited (the server checks a
+    buffer at every pause in typing): a class whose text, and the text of the file that it reads, are unchanged
+    gets the values of last time without its `__init__`/`build` being run again. Keyed by that exact text, so an
+    entry cannot go stale; the values depend on the project index too, which therefore owns the cache
+    (`ProjectIndex.attribute_cache`: a new index starts empty). The least recently used entries go first."""
+
+    def __init__(self, size: int = 4096):
+        self.size = size
+        self._entries: OrderedDict[tuple, dict[str, Value]] = OrderedDict()
+
+    def get(self, key: tuple) -> dict[str, Value] | None:
+        stores = self._entries.get(key)
+        if stores is None:
+            return None
+        self._entries.move_to_end(key)
+        return dict(stores)  # the caller's own dict: a flow may not change what the next analysis gets
+
+    def put(self, key: tuple, stores: dict[str, Value]) -> None:
+        self._entries[key] = dict(stores)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
 
 
 class ValueAnalysis:
@@ -177,7 +203,22 @@ class ValueAnalysis:
         key = id(keras_class)
         if key in self._attributes:
             return self._attributes[key]
+        cache = self.index.attribute_cache if self.index is not None and self.text is not None else None
+        if cache is not None and self.foreign_bases(keras_class):
+            cache = None  # their flows, run in another file's analysis, are also callers there (`callers`)
+        cache_key = self._attribute_cache_key(keras_class) if cache is not None else None
+        cached = cache.get(cache_key) if cache is not None else None
+        if cached is not None:
+            self._attributes[key] = cached
+            return cached
+        stores = self._computed_attributes(keras_class)
+        if cache is not None and all(value.function is None for value in stores.values()):  # no node of this tree
+            cache.put(cache_key, stores)
+        return stores
+
+    def _computed_attributes(self, keras_class: "KerasClass") -> dict[str, Value]:
         stores: dict[str, Value] = {}
+        key = id(keras_class)
         self._attributes[key] = stores  # visible (partly filled) while computing: build reads __init__'s
         for module, base in self.foreign_bases(keras_class):  # what the base's __init__/build store
             stores.update(module.class_attributes(base))
@@ -196,10 +237,45 @@ class ValueAnalysis:
             for flow_ in _with_callees(flow):
                 for attr, value in flow_.attribute_stores.items():
                     stores[attr] = stores[attr].join(value) if attr in stores else value
-        for attr in _weight_dimensions(keras_class.methods[name] for name in order):
-            if attr in stores and stores[attr].kind is Kind.UNKNOWN:
-                stores[attr] = Value(Kind.PYTHON, "int", 0)
+        if any(value.kind is Kind.UNKNOWN for value in stores.values()):  # else the walk for dimensions is moot
+            for attr in _weight_dimensions(keras_class.methods[name] for name in order):
+                if attr in stores and stores[attr].kind is Kind.UNKNOWN:
+                    stores[attr] = Value(Kind.PYTHON, "int", 0)
         return stores
+
+    def _attribute_cache_key(self, keras_class: "KerasClass") -> tuple:
+        """Everything of the file that `class_attributes` reads, as exact text: the class, the base classes of this
+        file whose methods it may run (`method_of`), and what surrounds the classes (`_around_classes`)."""
+        bases: list[str] = []
+        seen: set[str] = set()
+        pending = list(keras_class.node.bases)
+        while pending:
+            base = pending.pop(0)
+            name = getattr(base, "id", None) or getattr(base, "attr", None)
+            if name is None or name in seen or name not in self.module_classes:
+                continue
+            seen.add(name)
+            bases.append(self._text_of(self.module_classes[name]))
+            pending.extend(self.module_classes[name].bases)
+        return self._text_of(keras_class.node), tuple(bases), self._around_classes
+
+    @cached_property
+    def _around_classes(self) -> tuple[str, ...]:
+        """The file's imports (`ImportMap` reads them anywhere), its statements outside classes (module functions
+        and lambdas a method may call) and every function a bare name may stand for (`_plain_functions`)."""
+        return (repr(sorted(self.imports.names.items())),
+                *(self._text_of(s) for s in self.tree.body if not isinstance(s, ast.ClassDef)),
+                *(self._text_of(f) for functions in self._plain_functions.values() for f in functions))
+
+    def _text_of(self, node: ast.AST) -> str:
+        """The exact source lines of a statement, decorators included."""
+        first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", ()))])
+        starts = self._line_starts
+        return self.text[starts[first - 1]:starts[node.end_lineno] if node.end_lineno < len(starts) else None]
+
+    @cached_property
+    def _line_starts(self) -> list[int]:
+        return [0, *(match.end() for match in re.finditer(r"\r\n|\r|\n", self.text))]
 
     def self_attribute(self, keras_class: "KerasClass | None", attr: str, flow: FunctionFlow) -> Value:
         if keras_class is None:

@@ -255,19 +255,19 @@ class ValueAnalysis:
             if name is None or name in seen or name not in self.module_classes:
                 continue
             seen.add(name)
-            bases.append(self._text_of(self.module_classes[name]))
+            bases.append(self.text_of(self.module_classes[name]))
             pending.extend(self.module_classes[name].bases)
-        return self._text_of(keras_class.node), tuple(bases), self._around_classes
+        return self.text_of(keras_class.node), tuple(bases), self._around_classes
 
     @cached_property
     def _around_classes(self) -> tuple[str, ...]:
         """The file's imports (`ImportMap` reads them anywhere), its statements outside classes (module functions
         and lambdas a method may call) and every function a bare name may stand for (`_plain_functions`)."""
         return (repr(sorted(self.imports.names.items())),
-                *(self._text_of(s) for s in self.tree.body if not isinstance(s, ast.ClassDef)),
-                *(self._text_of(f) for functions in self._plain_functions.values() for f in functions))
+                *(self.text_of(s) for s in self.tree.body if not isinstance(s, ast.ClassDef)),
+                *(self.text_of(f) for functions in self._plain_functions.values() for f in functions))
 
-    def _text_of(self, node: ast.AST) -> str:
+    def text_of(self, node: ast.AST) -> str:
         """The exact source lines of a statement, decorators included."""
         first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", ()))])
         starts = self._line_starts

@@ -28,6 +28,7 @@ from gradfix.analysis.statements import walk_statements
 from gradfix.cache import CACHE_FOLDER
 from gradfix.cli import app
 from gradfix.config import Config
+from gradfix.lsp.project import Project, read_source
 from gradfix.runner import PARALLEL_MIN_CHARS, RunOptions, run
 
 SCALE = """import numpy as np
@@ -479,3 +480,15 @@ def test_a_class_is_answered_from_the_attribute_cache_while_another_class_is_edi
     first = _scale_attributes(text, warm)
     monkeypatch.setattr(ValueAnalysis, "_computed_attributes", lambda *args: pytest.fail("computed again"))
     assert _scale_attributes(text.replace("return inputs\n", "return -inputs\n"), warm) == first
+
+
+def test_a_warm_server_project_finds_what_a_fresh_analysis_finds():
+    """Every fixture checked twice by the server's Project (its attribute cache shared by all files, the second
+    time answered from it) gives the findings and fixes of a check without the cache."""
+    warm, cold = Project([FIXTURES]), Project([FIXTURES])
+    warm.load(), cold.load()
+    cold.index.attribute_cache = None
+    sources = [(path, read_source(path, gradfix.config.load_config(path))) for path in sorted(FIXTURES.rglob("*.py"))]
+    expected = [cold.check(path, source).diagnostics for path, source in sources]
+    for _ in range(2):
+        assert [warm.check(path, source).diagnostics for path, source in sources] == expected

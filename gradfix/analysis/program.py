@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import ast
 import bisect
+import hashlib
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from gradfix.analysis.flow import FLAG_PARAMS, Context, FunctionFlow, keyword_argument, literal_or_qualname, \
     tensor_params
@@ -69,11 +70,11 @@ class FlowView:
 class AttributeCache:
     """`ValueAnalysis.class_attributes` kept between analyses of a file as it is edited (the server checks a
     buffer at every pause in typing): a class whose text, and the text of the file that it reads, are unchanged
-    gets the values of last time without its `__init__`/`build` being run again. Keyed by that exact text, so an
-    entry cannot go stale; the values depend on the project index too, which therefore owns the cache
+    gets the values of last time without its `__init__`/`build` being run again. Keyed by that text (exact, or a
+    BLAKE2b digest of it), so an entry cannot go stale; the values depend on the project index too, which therefore owns the cache
     (`ProjectIndex.attribute_cache`: a new index starts empty). The least recently used entries go first."""
 
-    def __init__(self, size: int = 4096):
+    def __init__(self, size: int = 1024):
         self.size = size
         self._entries: OrderedDict[tuple, dict[str, Value]] = OrderedDict()
 
@@ -147,8 +148,16 @@ class ValueAnalysis:
             return None
         if name in keras_class.methods:
             return keras_class.methods[name]
+        for node in self._file_bases(keras_class):
+            for statement in node.body:
+                if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)) and statement.name == name:
+                    return statement
+        return None
+
+    def _file_bases(self, keras_class: "KerasClass") -> Iterator[ast.ClassDef]:
+        """The base classes of the class defined in this file, and theirs, breadth first (by name)."""
         seen: set[str] = set()
-        pending = [b for b in keras_class.node.bases]
+        pending = list(keras_class.node.bases)
         while pending:
             base = pending.pop(0)
             base_name = getattr(base, "id", None) or getattr(base, "attr", None)
@@ -156,11 +165,8 @@ class ValueAnalysis:
                 continue
             seen.add(base_name)
             node = self.module_classes[base_name]
-            for statement in node.body:
-                if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)) and statement.name == name:
-                    return statement
+            yield node
             pending.extend(node.bases)
-        return None
 
     def foreign_bases(self, keras_class: "KerasClass | None") -> list[tuple["ValueAnalysis", "KerasClass"]]:
         """(its module's analysis, the class) for each base of the class that is a Keras class of another file of
@@ -246,26 +252,22 @@ class ValueAnalysis:
     def _attribute_cache_key(self, keras_class: "KerasClass") -> tuple:
         """Everything of the file that `class_attributes` reads, as exact text: the class, the base classes of this
         file whose methods it may run (`method_of`), and what surrounds the classes (`_around_classes`)."""
-        bases: list[str] = []
-        seen: set[str] = set()
-        pending = list(keras_class.node.bases)
-        while pending:
-            base = pending.pop(0)
-            name = getattr(base, "id", None) or getattr(base, "attr", None)
-            if name is None or name in seen or name not in self.module_classes:
-                continue
-            seen.add(name)
-            bases.append(self.text_of(self.module_classes[name]))
-            pending.extend(self.module_classes[name].bases)
-        return self.text_of(keras_class.node), tuple(bases), self._around_classes
+        bases = tuple(self.text_of(base) for base in self._file_bases(keras_class))
+        return self.text_of(keras_class.node), bases, self._around_classes
 
     @cached_property
-    def _around_classes(self) -> tuple[str, ...]:
+    def _around_classes(self) -> bytes:
         """The file's imports (`ImportMap` reads them anywhere), its statements outside classes (module functions
-        and lambdas a method may call) and every function a bare name may stand for (`_plain_functions`)."""
-        return (repr(sorted(self.imports.names.items())),
-                *(self.text_of(s) for s in self.tree.body if not isinstance(s, ast.ClassDef)),
-                *(self.text_of(f) for functions in self._plain_functions.values() for f in functions))
+        and lambdas a method may call) and every function a bare name may stand for (`_plain_functions`), as a
+        BLAKE2b digest of their exact text: every class's key holds it, and the versions of a long script that
+        an editor goes through must not all stay in memory."""
+        digest = hashlib.blake2b(digest_size=32)
+        for part in (repr(sorted(self.imports.names.items())),
+                     *(self.text_of(s) for s in self.tree.body if not isinstance(s, ast.ClassDef)),
+                     *(self.text_of(f) for functions in self._plain_functions.values() for f in functions)):
+            data = part.encode("utf-8", "surrogatepass")
+            digest.update(len(data).to_bytes(8, "little") + data)
+        return digest.digest()
 
     def text_of(self, node: ast.AST) -> str:
         """The exact source lines of a statement, decorators included."""

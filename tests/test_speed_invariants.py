@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 from typer.testing import CliRunner
@@ -18,12 +19,16 @@ import gradfix.config
 import gradfix.runner
 from gradfix.codemods._variables import walk_function, walk_function_statements
 from conftest import FIXTURES, ROOT
-from gradfix.analysis.imports import scan_imports
+from gradfix.analysis import FileAnalysis, ProjectIndex, ValueAnalysis
+from gradfix.analysis.classes import _self_calls_in, may_call_self
+from gradfix.analysis.imports import ImportMap, scan_imports
 from gradfix.analysis.keras import class_headers
+from gradfix.analysis.program import AttributeCache
 from gradfix.analysis.statements import walk_statements
 from gradfix.cache import CACHE_FOLDER
 from gradfix.cli import app
 from gradfix.config import Config
+from gradfix.lsp.project import Project, read_source
 from gradfix.runner import PARALLEL_MIN_CHARS, RunOptions, run
 
 SCALE = """import numpy as np
@@ -394,3 +399,94 @@ def test_only_the_modules_that_define_imported_bases_are_read(project, monkeypat
     read.clear()
     report = run([project / "src" / "block.py"], RunOptions(jobs=1), gradfix.config.ConfigFinder())
     assert read == ["block.py", "base.py"] and codes(report, "block.py") == ["GF102"]
+
+
+@pytest.mark.parametrize("folder", ["fixtures", "gradfix", "codemods", "tests"])
+def test_the_text_screen_for_self_calls_lets_every_method_that_has_one_through(folder):
+    for path in sorted((ROOT / folder).rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        values = ValueAnalysis(ast.parse(text), ImportMap(text), None, text=text)
+        for function in ast.walk(values.tree):
+            if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)) and _self_calls_in(function):
+                assert may_call_self(values.text_of(function)), (path, function.lineno)
+
+
+@pytest.mark.parametrize("call", ["(self).f(x)", "self \\\n  .f (x)", "(self.f)(x)", "(self  # c\n .f  # d\n (x))",
+                                  "(self\n).f(\n)", "ｓｅｌｆ.f(x)"])
+def test_every_spelling_of_a_self_call_passes_the_text_screen(call):
+    text = f"def g(self):\n    return {call}\n"
+    assert _self_calls_in(ast.parse(text).body[0]) == ["f"]
+    assert may_call_self(text)
+
+
+def test_a_method_without_self_calls_is_screened_out():
+    assert not may_call_self("def call(self, x):\n    y = self.f + g(self.w)  # not self.h\n    return self.k[0](y)\n")
+
+
+ATTRIBUTES = """import numpy as np
+import tensorflow as tf
+
+
+def make_scale():
+    return {made}
+
+
+class Base(tf.keras.layers.Layer):
+    def setup(self):
+        self.offset = {offset}
+
+
+class Scale(Base):
+    def __init__(self):
+        super().__init__()
+        self.scale = make_scale()
+        self.setup()
+
+    def call(self, inputs):
+        return inputs * self.scale + self.offset
+"""
+
+
+OTHER_LAYER = """
+
+class Other(tf.keras.layers.Layer):
+    def call(self, inputs):
+        return inputs
+"""
+
+
+def _scale_attributes(text: str, index: ProjectIndex) -> dict:
+    analysis = FileAnalysis.from_text(text, index)
+    scale = next(c for c in analysis.keras_classes if c.name == "Scale")
+    return {name: value.kind for name, value in analysis.values.class_attributes(scale).items()}
+
+
+@pytest.mark.parametrize("made, offset", [("np.ones(3)", "1.0"), ("1.0", "1.0"), ("np.ones(3)", "tf.ones(3)")])
+def test_cached_class_attributes_follow_the_module_functions_and_base_classes_they_read(made, offset):
+    """The server keeps `self.<attr>` values between checks (AttributeCache): a change outside the class that its
+    `__init__` reads (a module function, a base class of the file) gives the values of a fresh analysis."""
+    before, text = ATTRIBUTES.format(made="np.ones(3)", offset="1.0"), ATTRIBUTES.format(made=made, offset=offset)
+    index = ProjectIndex.build([before])
+    warm = replace(index, attribute_cache=AttributeCache())
+    _scale_attributes(before, warm)
+    assert _scale_attributes(text, warm) == _scale_attributes(text, index)
+
+
+def test_a_class_is_answered_from_the_attribute_cache_while_another_class_is_edited(monkeypatch):
+    text = ATTRIBUTES.format(made="np.ones(3)", offset="1.0") + OTHER_LAYER
+    warm = replace(ProjectIndex.build([text]), attribute_cache=AttributeCache())
+    first = _scale_attributes(text, warm)
+    monkeypatch.setattr(ValueAnalysis, "_computed_attributes", lambda *args: pytest.fail("computed again"))
+    assert _scale_attributes(text.replace("return inputs\n", "return -inputs\n"), warm) == first
+
+
+def test_a_warm_server_project_finds_what_a_fresh_analysis_finds():
+    """Every fixture checked twice by the server's Project (its attribute cache shared by all files, the second
+    time answered from it) gives the findings and fixes of a check without the cache."""
+    warm, cold = Project([FIXTURES]), Project([FIXTURES])
+    warm.load(), cold.load()
+    cold.index.attribute_cache = None
+    sources = [(path, read_source(path, gradfix.config.load_config(path))) for path in sorted(FIXTURES.rglob("*.py"))]
+    expected = [cold.check(path, source).diagnostics for path, source in sources]
+    for _ in range(2):
+        assert [warm.check(path, source).diagnostics for path, source in sources] == expected

@@ -86,7 +86,12 @@ class KerasClass:
     def self_calls(self) -> dict[str, list[str]]:
         """Method name -> the `self.<name>(...)` calls in it, in `ast.walk` order: one walk of each method, shared
         by the forward path and the state-creating methods (each asked by several rules)."""
-        return {name: _self_calls_in(method) for name, method in self.methods.items()}
+        return {name: _self_calls_in(method) if self._may_call_self(method) else [] for name, method in
+                self.methods.items()}
+
+    def _may_call_self(self, method: ast.AST) -> bool:
+        """False when the method's text has no `self.<name>(`, which spares its walk."""
+        return self.values is None or self.values.text is None or may_call_self(self.values.text_of(method))
 
     @cached_property
     def forward_method_names(self) -> list[str]:
@@ -129,6 +134,11 @@ class KerasClass:
         return [TensorScope(view.function, self.imports, self, view=view) for view in self.values.forward(self)]
 
 
+# How a call `self.<name>(...)` can be written: `self`, then (past spaces, line continuations, comments and the
+# closing bracket of `(self)`) a dot, a name, and (past the same, and the bracket of `(self.f)(x)`) an opening
+# bracket. A superset of the calls in ASCII text; other text is walked (identifiers are NFKC-normalised there).
+_SELF_CALL_TEXT = re.compile(r"\bself(?:[\s)\\]|#[^\r\n]*)*\.(?:[\s\\]|#[^\r\n]*)*\w+(?:[\s)\\]|#[^\r\n]*)*\(",
+                             re.ASCII)
 # Nodes below which no call can be: left out of the walk for self-calls, which keeps `ast.walk`'s order for the rest.
 _LEAVES = (ast.Name, ast.Constant, ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop)
 
@@ -150,6 +160,11 @@ def _self_calls_in(method: ast.AST) -> list[str]:
             elif isinstance(child, ast.AST) and not isinstance(child, _LEAVES):
                 pending.append(child)
     return found
+
+
+def may_call_self(text: str) -> bool:
+    """Whether code may call a method on `self`: False only when no `self.<name>(` can be in its text."""
+    return not text.isascii() or _SELF_CALL_TEXT.search(text) is not None
 
 
 def self_method_called(node: ast.AST) -> str | None:

@@ -5,8 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import TYPE_CHECKING
 
 from gradfix.analysis.imports import canonical, import_bindings, scan_imports
+
+if TYPE_CHECKING:
+    from gradfix.analysis.program import AttributeCache
 
 
 class KerasKind(str, Enum):
@@ -84,6 +88,9 @@ class ProjectIndex:
     # Source (its module's imports, then the class) of each Keras class of the run that a class of another file
     # derives from: the value analysis reads the weights its `build` makes and the helpers it defines.
     sources: dict[str, str] = field(default_factory=dict)
+    # `self.<attr>` values of classes analysed with this index, kept across analyses by a long-lived owner (the
+    # server's Project); None (the CLI's runs) keeps nothing. Part of the index, since the values depend on it.
+    attribute_cache: "AttributeCache | None" = field(default=None, compare=False, repr=False)
 
     @classmethod
     def build(cls, texts) -> "ProjectIndex":

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import ast
 import bisect
+import hashlib
 import re
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from gradfix.analysis.flow import FLAG_PARAMS, Context, FunctionFlow, keyword_argument, literal_or_qualname, \
     tensor_params
@@ -63,6 +65,31 @@ class FlowView:
     def uses(self, node: ast.AST):
         flow = self.flow_of(node)
         return flow.uses(node) if flow else []
+
+
+class AttributeCache:
+    """`ValueAnalysis.class_attributes` kept between analyses of a file as it is edited (the server checks a
+    buffer at every pause in typing): a class whose text, and the text of the file that it reads, are unchanged
+    gets the values of last time without its `__init__`/`build` being run again. Keyed by that text (exact, or a
+    BLAKE2b digest of it), so an entry cannot go stale; the values depend on the project index too, which therefore owns the cache
+    (`ProjectIndex.attribute_cache`: a new index starts empty). The least recently used entries go first."""
+
+    def __init__(self, size: int = 1024):
+        self.size = size
+        self._entries: OrderedDict[tuple, dict[str, Value]] = OrderedDict()
+
+    def get(self, key: tuple) -> dict[str, Value] | None:
+        stores = self._entries.get(key)
+        if stores is None:
+            return None
+        self._entries.move_to_end(key)
+        return dict(stores)  # the caller's own dict: a flow may not change what the next analysis gets
+
+    def put(self, key: tuple, stores: dict[str, Value]) -> None:
+        self._entries[key] = dict(stores)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
 
 
 class ValueAnalysis:
@@ -121,8 +148,16 @@ class ValueAnalysis:
             return None
         if name in keras_class.methods:
             return keras_class.methods[name]
+        for node in self._file_bases(keras_class):
+            for statement in node.body:
+                if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)) and statement.name == name:
+                    return statement
+        return None
+
+    def _file_bases(self, keras_class: "KerasClass") -> Iterator[ast.ClassDef]:
+        """The base classes of the class defined in this file, and theirs, breadth first (by name)."""
         seen: set[str] = set()
-        pending = [b for b in keras_class.node.bases]
+        pending = list(keras_class.node.bases)
         while pending:
             base = pending.pop(0)
             base_name = getattr(base, "id", None) or getattr(base, "attr", None)
@@ -130,11 +165,8 @@ class ValueAnalysis:
                 continue
             seen.add(base_name)
             node = self.module_classes[base_name]
-            for statement in node.body:
-                if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)) and statement.name == name:
-                    return statement
+            yield node
             pending.extend(node.bases)
-        return None
 
     def foreign_bases(self, keras_class: "KerasClass | None") -> list[tuple["ValueAnalysis", "KerasClass"]]:
         """(its module's analysis, the class) for each base of the class that is a Keras class of another file of
@@ -177,7 +209,22 @@ class ValueAnalysis:
         key = id(keras_class)
         if key in self._attributes:
             return self._attributes[key]
+        cache = self.index.attribute_cache if self.index is not None and self.text is not None else None
+        if cache is not None and self.foreign_bases(keras_class):
+            cache = None  # their flows, run in another file's analysis, are also callers there (`callers`)
+        cache_key = self._attribute_cache_key(keras_class) if cache is not None else None
+        cached = cache.get(cache_key) if cache is not None else None
+        if cached is not None:
+            self._attributes[key] = cached
+            return cached
+        stores = self._computed_attributes(keras_class)
+        if cache is not None and all(value.function is None for value in stores.values()):  # no node of this tree
+            cache.put(cache_key, stores)
+        return stores
+
+    def _computed_attributes(self, keras_class: "KerasClass") -> dict[str, Value]:
         stores: dict[str, Value] = {}
+        key = id(keras_class)
         self._attributes[key] = stores  # visible (partly filled) while computing: build reads __init__'s
         for module, base in self.foreign_bases(keras_class):  # what the base's __init__/build store
             stores.update(module.class_attributes(base))
@@ -196,10 +243,41 @@ class ValueAnalysis:
             for flow_ in _with_callees(flow):
                 for attr, value in flow_.attribute_stores.items():
                     stores[attr] = stores[attr].join(value) if attr in stores else value
-        for attr in _weight_dimensions(keras_class.methods[name] for name in order):
-            if attr in stores and stores[attr].kind is Kind.UNKNOWN:
-                stores[attr] = Value(Kind.PYTHON, "int", 0)
+        if any(value.kind is Kind.UNKNOWN for value in stores.values()):  # else the walk for dimensions is moot
+            for attr in _weight_dimensions(keras_class.methods[name] for name in order):
+                if attr in stores and stores[attr].kind is Kind.UNKNOWN:
+                    stores[attr] = Value(Kind.PYTHON, "int", 0)
         return stores
+
+    def _attribute_cache_key(self, keras_class: "KerasClass") -> tuple:
+        """Everything of the file that `class_attributes` reads, as exact text: the class, the base classes of this
+        file whose methods it may run (`method_of`), and what surrounds the classes (`_around_classes`)."""
+        bases = tuple(self.text_of(base) for base in self._file_bases(keras_class))
+        return self.text_of(keras_class.node), bases, self._around_classes
+
+    @cached_property
+    def _around_classes(self) -> bytes:
+        """The file's imports (`ImportMap` reads them anywhere), its statements outside classes (module functions
+        and lambdas a method may call) and every function a bare name may stand for (`_plain_functions`), as a
+        BLAKE2b digest of their exact text: every class's key holds it, and the versions of a long script that
+        an editor goes through must not all stay in memory."""
+        digest = hashlib.blake2b(digest_size=32)
+        for part in (repr(sorted(self.imports.names.items())),
+                     *(self.text_of(s) for s in self.tree.body if not isinstance(s, ast.ClassDef)),
+                     *(self.text_of(f) for functions in self._plain_functions.values() for f in functions)):
+            data = part.encode("utf-8", "surrogatepass")
+            digest.update(len(data).to_bytes(8, "little") + data)
+        return digest.digest()
+
+    def text_of(self, node: ast.AST) -> str:
+        """The exact source lines of a statement, decorators included."""
+        first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", ()))])
+        starts = self._line_starts
+        return self.text[starts[first - 1]:starts[node.end_lineno] if node.end_lineno < len(starts) else None]
+
+    @cached_property
+    def _line_starts(self) -> list[int]:
+        return [0, *(match.end() for match in re.finditer(r"\r\n|\r|\n", self.text))]
 
     def self_attribute(self, keras_class: "KerasClass | None", attr: str, flow: FunctionFlow) -> Value:
         if keras_class is None:

@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from gradfix.analysis import ProjectIndex
+from gradfix.analysis.program import AttributeCache
 from gradfix.config import Config, load_config
 from gradfix.discovery import discover
 from gradfix.engine import FileResult, RuleError, process_source
@@ -28,7 +29,7 @@ class Project:
     def __init__(self, roots: list[Path]):
         self.roots = roots
         self._facts: dict[Path, list] = {}
-        self.index = ProjectIndex()
+        self.index = ProjectIndex(attribute_cache=AttributeCache())
 
     @property
     def files(self) -> int:
@@ -49,7 +50,7 @@ class Project:
                     errors.append((str(path), str(exc)))
                     continue
                 self._facts[path.absolute()] = ProjectIndex.facts(text)
-        self.index = ProjectIndex.from_facts(self._facts.values())
+        self.index = self._new_index()
         return errors
 
     def update(self, path: Path, text: str | None) -> bool:
@@ -61,8 +62,13 @@ class Project:
             del self._facts[path.absolute()]
         else:
             self._facts[path.absolute()] = facts
-        before, self.index = self.index, ProjectIndex.from_facts(self._facts.values())
+        before, self.index = self.index, self._new_index()
         return before.kinds != self.index.kinds
+
+    def _new_index(self) -> ProjectIndex:
+        """The index of the facts as they are now, with an empty cache of class attributes (ValueAnalysis): the
+        classes of the document being typed are analysed once, not at every keystroke, until it changes."""
+        return replace(ProjectIndex.from_facts(self._facts.values()), attribute_cache=AttributeCache())
 
     def update_from_disk(self, path: Path) -> bool:
         """As `update`, with the file's text on disk (an unreadable or deleted file, or one outside the workspace

@@ -610,11 +610,19 @@ def _norm(plan: _Plan, ctx: TranslationContext) -> _Plan | Translation:
 def _keras_norm(plan: _Plan, ctx: TranslationContext) -> _Plan | Translation:
     """_norm, and: keras.ops.norm without an axis or an order fails on rank > 2, where numpy's 2-norm of the
     flattened array is keras.ops.norm of the array reshaped to a vector (not with keepdims: numpy keeps every
-    axis then)."""
+    axis then); its matrix 2-norm with keepdims is wrong over a descending axis pair such as (1, 0)."""
     plan = _norm(plan, ctx)
-    if isinstance(plan, Translation) or _arg(plan, "ord") is not None:
+    if isinstance(plan, Translation):
         return plan
     axis, keepdims, array = _arg(plan, "axis"), _arg(plan, "keepdims"), _arg(plan, "x").value
+    order = _arg(plan, "ord")
+    if order is not None:
+        pair = None if axis is None else _literal(axis.value)
+        if _norm_order(order.value, ctx) == 2.0 and isinstance(pair, tuple) and not pair[0] < pair[1] \
+                and keepdims is not None and _literal(keepdims.value) is not False:
+            return Translation(None, "keras.ops.norm of order 2 over a descending axis pair with keepdims puts "
+                                     "the kept axes in the wrong place or raises (measured, Keras 3.15)")
+        return plan
     if axis is not None and _literal(axis.value) is not None or _rank(array, ctx) in (1, 2):
         return plan
     if keepdims is not None and _literal(keepdims.value) is not False:

@@ -743,3 +743,13 @@ def test_non_differentiable_translations_say_so(function: str):
     translation = _translate(function, f"np.{function}(v)", RANK_2)
     assert translation.replacement is not None
     assert "not differentiable" in translation.note
+
+
+@pytest.mark.parametrize("axis", ["(1, 0)", "(2, 0)", "(2, 1)"])
+def test_keras_ops_matrix_2_norm_with_keepdims_over_a_descending_axis_pair_is_refused(axis):
+    """keras.ops.norm(a, ord=2, axis=(1, 0), keepdims=True) gives shape (1, 4, 1) where numpy gives (1, 1, 4),
+    and (2, 0) raises (measured, Keras 3.15, a of shape (2, 3, 4)): no keras.ops fix there."""
+    source = f"np.linalg.norm(a, ord=2, axis={axis}, keepdims=True)"
+    translation = _translate("linalg.norm", source, {"a": np.zeros((2, 3, 4), np.float32)}, frozenset(),
+                             tf_name=None)
+    assert translation.replacement is None and "descending" in translation.note

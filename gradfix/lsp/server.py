@@ -108,11 +108,14 @@ class GradfixServer(LanguageServer):
         self._cancel(key)
         document = self.document(key)
         index_changed = self.project.update(document.path, document.source.text)
+        gc.disable()  # a check allocates ~10^5 objects: collections would land inside it; they run once it is done
         try:
             result = self.project.check(document.path, document.source)
         except ConfigError as exc:
             self.show_once(str(exc), types.MessageType.Error)
             result = FileResult(path=str(document.path), original=document.source)
+        finally:
+            gc.enable()
         if result.error:
             self.log(f"{document.path}: {result.error}")
         located = [document.source.locate(d) for d in result.diagnostics]

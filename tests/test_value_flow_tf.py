@@ -77,3 +77,52 @@ def test_a_float64_numpy_scalar_keeps_the_layers_compute_dtype():
     np.testing.assert_allclose(outputs.numpy(), expected, rtol=1e-5, atol=1e-6)
     assert all(g is not None for g in tape.gradient(loss, after.trainable_variables))
     np.testing.assert_allclose(tf.function(after)(inputs).numpy(), expected, rtol=1e-5, atol=1e-6)
+
+
+UNKNOWN_RANK_CHECK = """
+import importlib.util, sys
+import numpy as np
+import tensorflow as tf
+
+def patch(path, name, kernel_size):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.Patch(kernel_size)
+
+before_path, after_path = sys.argv[1:]
+for kernel_size, shape in (((3,), (2, 3)), ((2, 3), (5, 3)), ((2, 3), (4, 5, 3))):
+    before, after = patch(before_path, "before", kernel_size), patch(after_path, "after", kernel_size)
+    for layer in (before, after):
+        layer.build(shape)
+        layer.built = True  # tf_keras builds again on the first call when build() does not say so
+    before.set_weights(after.get_weights())
+    inputs = tf.constant(np.random.default_rng(0).normal(size=shape).astype("float32"))
+    expected = np.asarray(before.call(inputs))
+    with tf.GradientTape() as tape:
+        outputs = after(inputs)
+    assert outputs.shape == expected.shape and outputs.dtype.as_numpy_dtype == expected.dtype
+    np.testing.assert_allclose(outputs.numpy(), expected, rtol=1e-5, atol=1e-5)
+    assert all(g is not None for g in tape.gradient(outputs, after.trainable_variables))
+    np.testing.assert_allclose(tf.function(after)(inputs).numpy(), expected, rtol=1e-5, atol=1e-5)
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("legacy_keras", [False, True], ids=["keras 3", "TF_USE_LEGACY_KERAS=1"])
+def test_a_numpy_compatible_fix_runs_under_either_keras(legacy_keras):
+    """A file that reaches Keras only through TensorFlow may run as Keras 2: its fix of np.dot on a kernel of
+    unknown rank is tf.experimental.numpy.dot (tf.keras.ops is missing there), equal to numpy for rank 2 and 3
+    kernels, with a gradient, under tf.function, in both Kerases."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
+    if legacy_keras:
+        env["TF_USE_LEGACY_KERAS"] = "1"
+    name = "unknown_kernel_size"
+    done = subprocess.run([sys.executable, "-c", UNKNOWN_RANK_CHECK, str(FIXTURES / "GF101" / f"{name}.py"),
+                           str(FIXTURES / "GF101" / f"{name}.expected.py")], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]

@@ -108,7 +108,7 @@ class GradfixServer(LanguageServer):
         self._cancel(key)
         document = self.document(key)
         index_changed = self.project.update(document.path, document.source.text)
-        gc.disable()  # a check allocates ~10^5 objects: collections would land inside it; they run once it is done
+        gc.disable()  # see `serve`: the collections a check would trigger run once it is done
         try:
             result = self.project.check(document.path, document.source)
         except ConfigError as exc:
@@ -408,6 +408,7 @@ def serve() -> None:
     """Speak LSP on stdin/stdout until the client says exit (logging goes to stderr)."""
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
     # A check allocates hundreds of thousands of objects that live until it ends: collect less often (as the
-    # runner does), and never scan what start-up made (see `initialized`).
+    # runner does), never scan what start-up made (see `initialized`), and not at all inside a check (`check`:
+    # what it leaves is collected once its diagnostics are out).
     gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
     server.start_io()

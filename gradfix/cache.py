@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import hashlib
+import importlib.util
 import json
 import os
 import re
@@ -51,14 +52,21 @@ def code_fingerprint() -> str:
     rules (an edited rule must never be answered from the cache), and the Python and LibCST versions."""
     import gradfix
     import gradfix.codemods as codemods
-    from importlib.metadata import version
 
-    digest = hashlib.blake2b(f"{__version__}\0{sys.version}\0{version('libcst')}".encode(), digest_size=12)
+    digest = hashlib.blake2b(f"{__version__}\0{sys.version}\0{_libcst_release()}".encode(), digest_size=12)
     for package in (gradfix, codemods):
         root = Path(package.__file__).parent
         for path in sorted(root.rglob("*.py")):
             digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
+
+
+def _libcst_release() -> str:
+    """The name of LibCST's installed metadata folder (`libcst-1.5.1.dist-info`): its version, found without
+    importing `importlib.metadata` (a third of a warm run's start-up)."""
+    spec = importlib.util.find_spec("libcst")
+    folder = Path(spec.origin).parent.parent if spec and spec.origin else None
+    return ",".join(sorted(p.name for p in folder.glob("libcst-*.dist-info"))) if folder else ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,8 +111,8 @@ def content_digest(data: bytes) -> str:
 
 
 class ResultCache:
-    """Results of one run's files under `folder`, for this run's settings and (once `project_index` has
-    built it) its index. Files are known by `content_digest` of their bytes."""
+    """Results of one run's files under `folder`, for this run's settings and (once `use_index` has been
+    told it) its index. Files are known by `content_digest` of their bytes."""
 
     def __init__(self, folder: Path):
         self.root = folder
@@ -114,9 +122,9 @@ class ResultCache:
         self._writable: bool | None = None
         self._index_saved = False
 
-    def project_index(self, files: list[tuple[str, str]]) -> ProjectIndex:
-        """The run's index from (digest, text) of its files, scanning only the texts not seen before: what a
-        file tells the index is kept by content in one file, `index-facts.json`."""
+    def file_facts(self, files: list[tuple[str, str]]) -> list[list]:
+        """What each of the (digest, text) files tells the project index (`ProjectIndex.facts`), scanning only
+        the texts not seen before: kept by content in one file, `index-facts.json`."""
         path = self.folder / "index-facts.json"
         try:
             known = json.loads(path.read_bytes())
@@ -129,11 +137,12 @@ class ResultCache:
             kept = {**known, **facts} if len(known) < 2 * len(facts) + 10_000 else facts
             if self._prepare():
                 _write_atomically(path, json.dumps(kept).encode())
-        index = ProjectIndex.from_facts(facts.values())
-        index.keep_base_sources((text, facts[digest]) for digest, text in files)
+        return [facts[digest] for digest, _ in files]
+
+    def use_index(self, index: ProjectIndex) -> None:
+        """The run's index, which the entries stored from now on depend on."""
         self.index = IndexFacts.of(index)
         self._changed_since[self.index.fingerprint] = set()
-        return index
 
     def key(self, path: str, source: SourceText, digest: str, codes: list[str], settings: Settings) -> str:
         """The entry of this file (by path, content and kind of source) under these rule codes and settings."""

@@ -35,8 +35,9 @@ def _type_column(param, ctx) -> str | None:
     return _typer_type_column(param, ctx)
 
 
-_typer_type_column = TyperOption.display_type_rich
-TyperOption.display_type_rich = TyperArgument.display_type_rich = _type_column
+_typer_type_column = getattr(TyperOption, "display_type_rich", None)  # typer >= 0.29 shows types
+if _typer_type_column:
+    TyperOption.display_type_rich = TyperArgument.display_type_rich = _type_column
 
 
 def _version(value: bool) -> None:

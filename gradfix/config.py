@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +26,7 @@ class Config:
     verify_python: str | None = None  # [tool.gradfix.verify] python: the project's interpreter, for verify
     root: Path | None = None  # folder of the pyproject.toml the settings came from
 
-    def for_path(self, path: Path) -> "Config":
+    def for_path(self, path: Path | str) -> "Config":
         """A Config given to a run holds for every file of it (see ConfigFinder for the nearest one per file)."""
         return self
 
@@ -67,13 +68,18 @@ def find_pyproject(start: Path) -> tuple[Path, dict] | None:
     pyproject.toml on the way that is not valid TOML is an error: skipping it would silently change settings."""
     start = start.resolve()
     for folder in [start, *start.parents] if start.is_dir() else start.parents:
-        candidate = folder / "pyproject.toml"
-        if candidate.is_file():
-            tool = _read_toml(candidate).get("tool")
-            table = tool.get("gradfix") if isinstance(tool, dict) else None
-            if table is not None:
-                return candidate, table
+        table = _gradfix_table(folder / "pyproject.toml")
+        if table is not None:
+            return folder / "pyproject.toml", table
     return None
+
+
+def _gradfix_table(candidate: Path):
+    """The [tool.gradfix] table of the pyproject.toml `candidate`, None if there is no such file or table."""
+    if not candidate.is_file():
+        return None
+    tool = _read_toml(candidate).get("tool")
+    return tool.get("gradfix") if isinstance(tool, dict) else None
 
 
 def _list_of_strings(value) -> bool:
@@ -133,14 +139,29 @@ def load_config(start: Path) -> Config:
 class ConfigFinder:
     """The configuration of each file: that of the nearest pyproject.toml with a [tool.gradfix] table above it,
     as ruff finds its settings, so a file is checked the same whichever folder the run was started on.
-    Looked up once per folder."""
+    Looked up once per folder, each folder from its parent's answer (one `stat` per folder, not one per
+    ancestor), and one Config per pyproject.toml, so per-configuration work (rule selection) is done once."""
 
     def __init__(self):
-        self._by_folder: dict[Path, Config] = {}
+        self._by_folder: dict[str, Config] = {}  # as named (absolute), then as resolved
+        self._default = Config()
 
-    def for_path(self, path: Path) -> Config:
+    def for_path(self, path: Path | str) -> Config:
         """The configuration of the file `path` (which need not exist: `folder/_` asks for the folder's)."""
-        folder = path.absolute().parent
-        if folder not in self._by_folder:
-            self._by_folder[folder] = load_config(folder)
-        return self._by_folder[folder]
+        folder = os.path.dirname(os.path.abspath(path))
+        config = self._by_folder.get(folder)
+        if config is None:
+            config = self._by_folder[folder] = self._of_resolved(os.path.realpath(folder))
+        return config
+
+    def _of_resolved(self, folder: str) -> Config:
+        config = self._by_folder.get(folder)
+        if config is None:
+            table = _gradfix_table(Path(folder, "pyproject.toml"))
+            if table is not None:
+                config = config_from_table(table, Path(folder, "pyproject.toml"))
+            else:
+                parent = os.path.dirname(folder)
+                config = self._default if parent == folder else self._of_resolved(parent)
+            self._by_folder[folder] = config
+        return config

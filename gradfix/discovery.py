@@ -28,11 +28,11 @@ def discover(paths: list[Path], config: Config | ConfigFinder) -> Discovered:
     files: list[Path] = []
     errors: list[tuple[str, str]] = []
     skipped: list[tuple[str, str]] = []
-    seen: set[Path] = set()
+    seen: set[str] = set()
 
-    def add(path: Path, key: Path | None = None) -> None:
+    def add(path: Path, key: str | None = None) -> None:
         """Each file once, though named twice or reached through a symlink too (`key`: where it resolves)."""
-        key = key or path.absolute()
+        key = key or os.path.abspath(path)
         if key not in seen:
             seen.add(key)
             files.append(path)
@@ -62,7 +62,7 @@ def _walk(root: Path, config: Config | ConfigFinder, add, errors, skipped) -> No
     inside = os.path.join(os.path.realpath(root), "")
 
     for folder, subfolders, names in os.walk(root, onerror=on_error):
-        settings = config.for_path(Path(folder, "_"))  # the configuration of this folder's files
+        settings = config.for_path(os.path.join(folder, "_"))  # the configuration of this folder's files
         subfolders[:] = sorted(d for d in subfolders if d not in SKIPPED_FOLDERS and not d.endswith(".egg-info")
                                and not settings.is_excluded(Path(folder, d)))
         for name in sorted(names):
@@ -72,7 +72,7 @@ def _walk(root: Path, config: Config | ConfigFinder, add, errors, skipped) -> No
             if not os.path.islink(path):
                 add(path)
             elif (target := os.path.realpath(path)).startswith(inside):
-                add(path, Path(target))
+                add(path, target)
             else:
                 skipped.append((str(path), f"skipped: a symlink to {target}, outside {root}"))
 

@@ -14,7 +14,6 @@ or installed; a pin that cannot be read says nothing. Every answer is cached per
 from __future__ import annotations
 
 import configparser
-import email.parser
 import re
 import tomllib
 from functools import lru_cache
@@ -81,9 +80,25 @@ def _metadata_requirements(text: str) -> str:
     """The `Requires-Dist` lines of a METADATA/PKG-INFO file, without those of development extras."""
     if "Requires-Dist" not in text:
         return ""
-    requirements = email.parser.HeaderParser().parsestr(text).get_all("Requires-Dist") or []
+    requirements = [value for name, value in _headers(text) if name.lower() == "requires-dist"]
     return "\n".join(r for r in requirements
                      if not any(_DEVELOPMENT_EXTRA.match(extra) for extra in _EXTRA_MARKER.findall(r)))
+
+
+def _headers(text: str) -> list[tuple[str, str]]:
+    """The (name, value) header fields of a METADATA/PKG-INFO file (RFC 822: up to the first blank line, a
+    line starting with white space continues the field before it); what `email.parser` reads, without its
+    import on every run."""
+    fields: list[tuple[str, str]] = []
+    for line in text.splitlines():
+        if not line:
+            break
+        if line[0] in " \t" and fields:
+            fields[-1] = (fields[-1][0], f"{fields[-1][1]} {line.strip()}")
+        elif ":" in line:
+            name, value = line.split(":", 1)
+            fields.append((name.strip(), value.strip()))
+    return fields
 
 
 def _egg_requirements(text: str) -> str:

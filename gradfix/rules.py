@@ -11,6 +11,7 @@ import ast
 import importlib
 import pkgutil
 from dataclasses import dataclass
+from functools import lru_cache
 from enum import Enum
 from typing import TYPE_CHECKING, ClassVar, Iterator
 
@@ -134,13 +135,20 @@ class Rule:
 
 
 def all_rules() -> dict[str, type[Rule]]:
-    """Import every module of the `gradfix.codemods` package (which registers its rules) and return them by code."""
+    """Every registered rule by code, the modules of the `gradfix.codemods` package (which register them)
+    imported first."""
+    _import_rule_modules()
+    return dict(sorted(Rule.registry.items()))
+
+
+@lru_cache(maxsize=1)
+def _import_rule_modules() -> None:
+    """Once per process: listing the package's modules costs more than a warm check of a small file."""
     import gradfix.codemods
 
     for module in pkgutil.iter_modules(gradfix.codemods.__path__):
         if not module.name.startswith("_"):
             importlib.import_module(f"gradfix.codemods.{module.name}")
-    return dict(sorted(Rule.registry.items()))
 
 
 def select_rules(select: list[str] | None, ignore: list[str] | None) -> list[Rule]:

@@ -142,12 +142,14 @@ def run(paths: list[Path], options: RunOptions, config: Config | ConfigFinder,
         if options.cache and contents else None
     digests = _Digests(contents)
 
-    def index_of(texts: dict[Path, str]) -> ProjectIndex:
+    def facts_of(texts: dict[Path, str]) -> list[list]:
         if cache:  # what each file tells the index is kept by content
-            return cache.project_index([(digests[path], text) for path, text in texts.items()])
-        return ProjectIndex.build(texts.values())
+            return cache.file_facts([(digests[path], text) for path, text in texts.items()])
+        return [ProjectIndex.facts(text) for text in texts.values()]
 
-    index = _project_index(sources, config, contents, index_of)
+    index = _project_index(sources, config, contents, facts_of)
+    if cache:
+        cache.use_index(index)
     results: dict[str, FileResult] = {}
     tasks: list[Task] = []
     keys: dict[str, str] = {}
@@ -200,19 +202,20 @@ class _Digests(dict):
 
 
 def _project_index(sources: dict[Path, SourceText], config, contents: dict[Path, bytes],
-                   index_of: Callable[[dict[Path, str]], ProjectIndex]) -> ProjectIndex:
+                   facts_of: Callable[[dict[Path, str]], list[list]]) -> ProjectIndex:
     """Which classes are Keras classes: from the run's files, and from the files of their project that define
     the bases they import (`class Block(Base)` with `from .base import Base` is a layer whether base.py was
     named or not), followed through re-exports and to the bases of those bases, so results do not change with
     the folder passed. Only those modules are read, never the whole project. The index keeps the source of
-    such bases for the value analysis (ProjectIndex.keep_base_sources)."""
+    such bases for the value analysis (ProjectIndex.keep_base_sources). `facts_of`: `ProjectIndex.facts` of
+    each text (from the cache when it can)."""
     texts = {path: source.text for path, source in sources.items()}
-    index = index_of(texts)
-    known = {path.absolute(): text for path, text in texts.items()}
-    # once per module and importer, however many bases lead to them (a warm run re-did them for every base)
-    facts_of, scan_of = lru_cache(maxsize=None)(ProjectIndex.facts), lru_cache(maxsize=None)(scan_imports)
+    facts = dict(zip(texts, facts_of(texts)))
+    index = _index_from(texts, facts)
+    known = {Path(os.path.abspath(path)): path for path in texts}  # absolute -> as named in `texts`
+    scan_of = lru_cache(maxsize=None)(scan_imports)  # once per module and importer, however many bases lead there
     roots_of = lru_cache(maxsize=None)(lambda importer: _import_roots(importer, config))
-    wanted = [(base, path) for path, text in known.items() for base in _imported_bases(facts_of(text))
+    wanted = [(base, path) for path, named in known.items() for base in _imported_bases(facts[named])
               if not index.kind_of_base(base)]
     read, followed = 0, set()
     while wanted and read < MAX_BASE_MODULES:
@@ -225,12 +228,19 @@ def _project_index(sources: dict[Path, SourceText], config, contents: dict[Path,
             if path not in known:
                 read += 1
                 found = _read_all([path], config, contents, [])
-                known[path] = found[path].text if path in found else ""
-                texts.update((p, source.text) for p, source in found.items())
-                wanted += [(b, path) for b in _imported_bases(facts_of(known[path]))]
-            if name not in (defined for defined, _ in facts_of(known[path])):
-                wanted += [(q, path) for local, q in scan_of(known[path]).items() if local == name]
-    return index_of(texts) if read else index
+                texts[path] = found[path].text if path in found else ""
+                facts[path] = ProjectIndex.facts(texts[path])
+                known[path] = path
+                wanted += [(b, path) for b in _imported_bases(facts[path])]
+            if name not in (defined for defined, _ in facts[known[path]]):
+                wanted += [(q, path) for local, q in scan_of(texts[known[path]]).items() if local == name]
+    return _index_from(texts, facts) if read else index
+
+
+def _index_from(texts: dict[Path, str], facts: dict[Path, list]) -> ProjectIndex:
+    index = ProjectIndex.from_facts(facts.values())
+    index.keep_base_sources((text, facts[path]) for path, text in texts.items())
+    return index
 
 
 MAX_BASE_MODULES = 200  # a bound on the modules read for one run's bases

@@ -254,6 +254,10 @@ def unpacked_distribution(site: Path, metadata: str) -> Path:
     ("Requires-Dist: tf-keras>=2.16; extra == \"tf\"", False),
     ("Requires-Dist: tensorflow ~=2.15.0 ; extra == 'dev'", True),
     ("Requires-Dist: tensorflow >=2.16", True),
+    # header fields continue on lines that start with white space (RFC 822), blank-looking ones included
+    ("License: Apache\n        \n        more text\nRequires-Dist: numpy\nRequires-Dist: tensorflow\n"
+     "  ~=2.15.0 ; extra == 'reverb'", False),
+    ("Requires-Dist: numpy\n\nRequires-Dist: tensorflow ~=2.15.0", True),  # after the blank line: the body
 ])
 def test_auto_follows_the_metadata_of_the_installed_distribution(in_tmp, metadata, found):
     """tf_agents 0.19 declares its TF only in its wheel's METADATA, under an extra: it is Keras 2 code."""

@@ -76,6 +76,8 @@ class FileAnalysis:
     @cached_property
     def loss_callables(self) -> list[LossCallable]:
         """Every `optimizer.minimize(lambda: loss, var_list)`: the lambda's body is recorded like a tape's block."""
+        if "minimize" not in self.source.text:
+            return []
         return find_loss_callables(self.tree, self.imports, self.values)
 
     # --- writing code back -------------------------------------------------------------------------

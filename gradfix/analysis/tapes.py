@@ -19,6 +19,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Iterable, Iterator
 
 from gradfix.analysis.flow import FunctionFlow, dotted, keyword_argument  # noqa: F401 - re-exported
+from gradfix.analysis.statements import BLOCKS
 from gradfix.analysis.tensors import TensorScope, assigned_names
 from gradfix.analysis.values import CONTAINER_MUTATORS, Kind, Value
 
@@ -373,17 +374,23 @@ def _walk_own(node: ast.AST) -> Iterator[ast.AST]:
 
 
 def find_tapes(tree: ast.Module, imports: "ImportMap", values: "ValueAnalysis | None" = None) -> list[Tape]:
+    """Every GradientTape block. Found from the statements (a tenth of the nodes); only the functions holding a
+    `with` that may open a tape are walked in full, for their bindings and `tape.gradient` calls."""
+    candidates: dict[ast.AST, list[ast.With | ast.AsyncWith]] = {}
+    class_of: dict[int, ast.ClassDef] = {}
+    for scope, statement in _statements_in_scopes(tree):
+        if isinstance(statement, ast.ClassDef):
+            class_of.update((id(m), statement) for m in statement.body
+                            if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef)))
+        elif isinstance(statement, (ast.With, ast.AsyncWith)) and scope is not None \
+                and any(_may_open_tape(item, imports) for item in statement.items):
+            candidates.setdefault(scope, []).append(statement)
+    if not candidates:
+        return []
     tapes: list[Tape] = []
-    module_bindings = None
-    class_of = {id(method): node for node in ast.walk(tree) if isinstance(node, ast.ClassDef)
-                for method in node.body if isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef))}
-    for scope in [tree, *(n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)))]:
+    module_bindings = _bindings(list(own_nodes(tree)))
+    for scope, withs in candidates.items():
         nodes = list(own_nodes(scope))
-        withs = [n for n in nodes if isinstance(n, (ast.With, ast.AsyncWith))]
-        if scope is tree:
-            module_bindings = _bindings(nodes)
-        if not withs:
-            continue
         bindings = module_bindings if scope is tree else _bindings(nodes)
         scope_tapes = [tape for node in withs for tape in _tapes_of(node, scope, imports, bindings, module_bindings)]
         if scope_tapes:
@@ -393,6 +400,25 @@ def find_tapes(tree: ast.Module, imports: "ImportMap", values: "ValueAnalysis | 
                 tape.owner_class = class_of.get(id(scope))
             tapes.extend(scope_tapes)
     return sorted(tapes, key=lambda t: (t.node.lineno, t.node.col_offset))
+
+
+def _statements_in_scopes(tree: ast.Module) -> Iterator[tuple[ast.AST | None, ast.stmt]]:
+    """(innermost enclosing function, or the module; None in a class body) of every statement."""
+    stack: list[tuple[ast.AST | None, ast.AST]] = [(tree, tree)]
+    while stack:
+        scope, node = stack.pop()
+        if isinstance(node, ast.stmt):
+            yield scope, node
+        inner = node if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) \
+            else None if isinstance(node, ast.ClassDef) else scope
+        stack.extend((inner, child) for block in BLOCKS for child in reversed(getattr(node, block, None) or ()))
+
+
+def _may_open_tape(item: ast.withitem, imports: "ImportMap") -> bool:
+    """Could this `with` item be a GradientTape: a call of the class, or a name bound elsewhere (`with tape:`)."""
+    expr = item.context_expr
+    return isinstance(expr, ast.Name) or (isinstance(expr, ast.Call)
+                                          and imports.qualname(expr.func) in GRADIENT_TAPE_CLASSES)
 
 
 def find_loss_callables(tree: ast.Module, imports: "ImportMap", values: "ValueAnalysis | None" = None

@@ -8,7 +8,7 @@ import re
 from gradfix.codemods._variables import (add_weight_rewrite, is_docstring, is_variable_call, keras_namespace,
                                          layer_classes, may_be_keras_2, stores_on_self, super_init_line, walk_function)
 from gradfix.analysis import KerasClass, KerasKind
-from gradfix.analysis.statements import walk_statements
+from gradfix.analysis.statements import module_statements
 from gradfix.analysis.tensors import is_super_call
 from gradfix.edits import starts_its_line, text_before
 from gradfix.rules import FixSafety, Rule
@@ -77,7 +77,7 @@ and silently stops training under Keras 3; a plain Python class is invisible to 
 
     def check(self, analysis):
         users = _holder_users(analysis)
-        for node in walk_statements(analysis.tree):
+        for node in module_statements(analysis.tree):
             if not isinstance(node, ast.ClassDef) or node.name not in users:
                 continue
             kind = _holder_kind(analysis, node)

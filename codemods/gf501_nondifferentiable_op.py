@@ -12,7 +12,7 @@ from gradfix.analysis.flow import dotted
 from gradfix.analysis.keras_graph import KerasGraphs, describe_label
 from gradfix.analysis.ops import NoGradient, lambda_layer_op, no_gradient_kind
 from gradfix.analysis.program import entry_parameters
-from gradfix.analysis.statements import walk_statements
+from gradfix.analysis.statements import module_statements
 from gradfix.analysis.values import Kind, Value
 from gradfix.rules import FixSafety, Rule
 
@@ -141,7 +141,7 @@ def _compiled_loss_cuts(analysis):
     """Loss functions given to `model.compile(loss=...)`: a cut of `y_pred` cuts off every weight of the model."""
     if "compile" not in analysis.source.text:
         return
-    for statement in walk_statements(analysis.tree):
+    for statement in module_statements(analysis.tree):
         call = statement.value if isinstance(statement, ast.Expr) else None
         if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "compile"):
             continue

@@ -14,7 +14,7 @@ from gradfix.analysis.classes import KerasClass
 from gradfix.analysis.imports import ImportMap
 from gradfix.analysis.keras import KerasKind, ProjectIndex
 from gradfix.analysis.program import FlowView, ValueAnalysis
-from gradfix.analysis.statements import walk_statements
+from gradfix.analysis.statements import module_statements
 from gradfix.analysis.tapes import LossCallable, Tape, find_loss_callables, find_tapes
 from gradfix.analysis.tensors import TensorScope
 from gradfix.analysis.values import Kind, Value
@@ -43,7 +43,7 @@ class FileAnalysis:
     @cached_property
     def keras_classes(self) -> list[KerasClass]:
         classes = []
-        for node in walk_statements(self.tree):
+        for node in module_statements(self.tree):
             if isinstance(node, ast.ClassDef):
                 kinds = [self.index.kind_of_base(self.qualname(b) or _bare_name(b)) for b in node.bases]
                 kind = next((k for k in kinds if k), None)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 from gradfix.analysis.flow import FLAG_PARAMS, Context, FunctionFlow, keyword_argument, literal_or_qualname, \
     tensor_params
 from gradfix.analysis.keras import is_keras_2_file
-from gradfix.analysis.statements import walk_statements
+from gradfix.analysis.statements import module_statements
 from gradfix.analysis.values import UNKNOWN, Kind, Value, dtype_of_name, join_all, python_scalar
 
 if TYPE_CHECKING:
@@ -113,7 +113,7 @@ class ValueAnalysis:
 
     @cached_property
     def module_classes(self) -> dict[str, ast.ClassDef]:
-        return {s.name: s for s in walk_statements(self.tree) if isinstance(s, ast.ClassDef)}
+        return {s.name: s for s in module_statements(self.tree) if isinstance(s, ast.ClassDef)}
 
     @cached_property
     def _module_lambdas(self) -> dict[str, ast.Lambda]:
@@ -393,7 +393,7 @@ class ValueAnalysis:
         if self.text is not None:
             lines = re.split(r"\r\n|\r|\n", self.text)
             hits = [number for number, line in enumerate(lines, 1) if any(word in line for word in words)]
-        for statement in walk_statements(self.tree):
+        for statement in module_statements(self.tree):
             if isinstance(statement, _COMPOUND):
                 continue
             if hits is not None:
@@ -430,7 +430,7 @@ class ValueAnalysis:
         """Functions by name, module level or nested (methods are not reachable by a bare name)."""
         methods = {id(s) for c in self.module_classes.values() for s in c.body}
         found: dict[str, list[ast.AST]] = {}
-        for node in walk_statements(self.tree):
+        for node in module_statements(self.tree):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and id(node) not in methods:
                 found.setdefault(node.name, []).append(node)
         return found

@@ -380,6 +380,46 @@ def test_walking_a_function_s_statements_yields_walk_function_s_statements_in_it
                 assert list(walk_function_statements(function)) == expected, (path, function.lineno)
 
 
+def _exhaustive_gradient_sites(tree: ast.Module, analysis: FileAnalysis) -> tuple[set, set]:
+    """Every `with` opening a GradientTape and every `minimize(lambda ...)`, from a walk of every node."""
+    from gradfix.analysis.tapes import _bindings, _tapes_of, own_nodes
+    tapes, losses = set(), set()
+    for scope in [tree, *(n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)))]:
+        nodes = list(own_nodes(scope))
+        bindings = _bindings(nodes)
+        tapes |= {id(t.node) for n in nodes if isinstance(n, (ast.With, ast.AsyncWith))
+                  for t in _tapes_of(n, scope, analysis.imports, bindings, bindings)}
+        losses |= {id(n.args[0]) for n in nodes if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+                   and n.func.attr == "minimize" and n.args and isinstance(n.args[0], ast.Lambda)
+                   and (len(n.args) > 1 or any(k.arg == "var_list" for k in n.keywords))
+                   and not any(k.arg == "tape" for k in n.keywords)}
+    return tapes, losses
+
+
+@pytest.mark.parametrize("folder", ["fixtures", "tests"])
+def test_tapes_and_loss_callables_found_from_the_statements_are_all_there_are(folder):
+    """GradientTape blocks are looked for from the statements, and `minimize(lambda ...)` only in the
+    functions with a statement over a line that says `minimize`: nothing a walk of every node finds is missed."""
+    for path in sorted((ROOT / folder).rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        if "GradientTape" not in text and "minimize" not in text:
+            continue
+        analysis = FileAnalysis.from_text(text)
+        tapes, losses = _exhaustive_gradient_sites(analysis.tree, analysis)
+        assert {id(t.node) for t in analysis.tapes} == tapes, path
+        assert {id(c.node) for c in analysis.loss_callables} == losses, path
+
+
+@pytest.mark.parametrize("call", ["opt.minimize(lambda: tf.reduce_sum(model(x)), model.trainable_variables)",
+                                  "opt.minimize(\n            lambda: tf.reduce_sum(model(x)),\n"
+                                  "            model.trainable_variables)"])
+def test_a_minimize_call_is_found_past_form_feeds_in_a_nested_function(call):
+    text = ("import tensorflow as tf\n\x0c\n# \x0c a form feed is no line break for ast\n"
+            f"def train(opt, model, x):\n    def step():\n        {call}\n    step()\n    return x\n")
+    analysis = FileAnalysis.from_text(text)
+    assert [c.node.lineno for c in analysis.loss_callables] == [6 + ("\n" in call)]  # the lambda's line
+
+
 def test_text_scans_read_the_first_line_and_every_kind_of_line_break():
     text = "import numpy as np\r\nclass A(keras.layers.Layer): pass\n    from tensorflow import keras\nclass B(A):\n"
     assert scan_imports(text) == {"np": "numpy", "keras": "keras"}

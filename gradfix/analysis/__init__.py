@@ -14,7 +14,7 @@ from gradfix.analysis.classes import KerasClass
 from gradfix.analysis.imports import ImportMap
 from gradfix.analysis.keras import KerasKind, ProjectIndex
 from gradfix.analysis.program import FlowView, ValueAnalysis
-from gradfix.analysis.statements import module_statements
+from gradfix.analysis.statements import lines_with, module_statements
 from gradfix.analysis.tapes import LossCallable, Tape, find_loss_callables, find_tapes
 from gradfix.analysis.tensors import TensorScope
 from gradfix.analysis.values import Kind, Value
@@ -76,9 +76,8 @@ class FileAnalysis:
     @cached_property
     def loss_callables(self) -> list[LossCallable]:
         """Every `optimizer.minimize(lambda: loss, var_list)`: the lambda's body is recorded like a tape's block."""
-        if "minimize" not in self.source.text:
-            return []
-        return find_loss_callables(self.tree, self.imports, self.values)
+        lines = set(lines_with(self.source.text, ("minimize",)))
+        return find_loss_callables(self.tree, self.imports, self.values, lines) if lines else []
 
     # --- writing code back -------------------------------------------------------------------------
     @cached_property

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 from gradfix.analysis.flow import FLAG_PARAMS, Context, FunctionFlow, keyword_argument, literal_or_qualname, \
     tensor_params
 from gradfix.analysis.keras import is_keras_2_file
-from gradfix.analysis.statements import module_statements
+from gradfix.analysis.statements import lines_with, module_statements
 from gradfix.analysis.values import UNKNOWN, Kind, Value, dtype_of_name, join_all, python_scalar
 
 if TYPE_CHECKING:
@@ -391,8 +391,7 @@ class ValueAnalysis:
         """Calls in the simple statements whose lines contain one of `words` (walking only those)."""
         hits = None
         if self.text is not None:
-            lines = re.split(r"\r\n|\r|\n", self.text)
-            hits = [number for number, line in enumerate(lines, 1) if any(word in line for word in words)]
+            hits = lines_with(self.text, words)
         for statement in module_statements(self.tree):
             if isinstance(statement, _COMPOUND):
                 continue

@@ -5,6 +5,7 @@ every expression), and yields them in source order."""
 from __future__ import annotations
 
 import ast
+import re
 from typing import Iterator
 
 BLOCKS = ("body", "handlers", "orelse", "finalbody", "cases")
@@ -37,3 +38,12 @@ def module_statements(tree: ast.Module) -> list[ast.stmt]:
     if found is None:
         found = tree._gradfix_statements = list(walk_statements(tree))
     return found
+
+
+def lines_with(text: str, words: tuple[str, ...]) -> list[int]:
+    """The numbers of the lines (as `ast` counts them: \\n, \\r\\n or \\r end a line) that contain one of
+    `words`: where to look for a call before walking any expression."""
+    return [number for number, line in enumerate(_LINE_BREAK.split(text), 1) if any(word in line for word in words)]
+
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")

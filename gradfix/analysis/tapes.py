@@ -421,12 +421,18 @@ def _may_open_tape(item: ast.withitem, imports: "ImportMap") -> bool:
                                           and imports.qualname(expr.func) in GRADIENT_TAPE_CLASSES)
 
 
-def find_loss_callables(tree: ast.Module, imports: "ImportMap", values: "ValueAnalysis | None" = None
-                        ) -> list[LossCallable]:
-    """Every `x.minimize(lambda: ..., var_list)` without a `tape=`, as the block its optimizer records."""
+def find_loss_callables(tree: ast.Module, imports: "ImportMap", values: "ValueAnalysis | None" = None,
+                        lines: set[int] | None = None) -> list[LossCallable]:
+    """Every `x.minimize(lambda: ..., var_list)` without a `tape=`, as the block its optimizer records.
+    `lines`: the only lines such a call may be on (those that say `minimize`); only the functions with a
+    statement over one of them are walked in full."""
     found: list[LossCallable] = []
     module_bindings = _bindings(list(own_nodes(tree)))
-    for scope in [tree, *(n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)))]:
+    scopes = dict.fromkeys(
+        scope for scope, statement in _statements_in_scopes(tree) if scope is not None
+        and not isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+        and (lines is None or any(line in lines for line in range(statement.lineno, statement.end_lineno + 1))))
+    for scope in scopes:
         nodes = list(own_nodes(scope))
         bindings = module_bindings if scope is tree else _bindings(nodes)
         for call in nodes:

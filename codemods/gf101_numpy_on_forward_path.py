@@ -14,6 +14,7 @@ class NumpyOnForwardPath(Rule):
     fix_safety = FixSafety.SAFE
     severity = "error"
     triggers = ("numpy",)
+    outside_keras_classes = ("Lambda",)  # the function of a Lambda layer is a forward pass too
     explanation = """
 ## Why gradients stop
 `tf.GradientTape` records TensorFlow operations only. `np.dot(x, self.w)` converts both tensors to

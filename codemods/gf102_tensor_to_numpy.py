@@ -17,6 +17,7 @@ class TensorToNumpy(Rule):
     fix_safety = FixSafety.SAFE
     severity = "error"
     triggers = ("numpy", "float(", "int(", "eval(", "get_value(")
+    outside_keras_classes = ()
     explanation = """
 ## Why gradients stop
 `.numpy()`, `np.asarray(t)`, `K.eval(t)` and `float(t)` copy a tensor's current value out of

@@ -18,6 +18,7 @@ class NumpyInLoss(Rule):
     fix_safety = FixSafety.SAFE
     severity = "error"
     triggers = ("numpy",)
+    outside_keras_classes = ("compile", "GradientTape")  # loss functions given to compile, or called under a tape
     explanation = """
 ## Why gradients stop
 Keras calls a loss with tensors: `y_true` and the model's `y_pred`. `np.mean(np.square(y_true - y_pred))`

@@ -17,6 +17,7 @@ class BareVariable(Rule):
     fix_safety = FixSafety.SAFE
     severity = "error"
     triggers = ("Variable",)
+    outside_keras_classes = ()
     explanation = """
 ## Why gradients stop
 Keras 3 (the default `tf.keras` since TensorFlow 2.16) only tracks weights made with `self.add_weight`

@@ -15,6 +15,7 @@ class VariableInCall(Rule):
     fix_safety = FixSafety.NONE
     severity = "error"
     triggers = ("Variable",)
+    outside_keras_classes = ()
     explanation = """
 ## Why gradients stop
 `call` runs on every step. A `tf.Variable(...)` created there is a fresh variable each time, holding

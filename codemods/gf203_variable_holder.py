@@ -34,6 +34,7 @@ class VariableHolder(Rule):
     fix_safety = FixSafety.UNSAFE
     severity = "error"
     triggers = ("Variable",)
+    outside_keras_classes = ()  # holders used by a Keras class
     explanation = """
 ## Why gradients stop
 Keras finds a model's weights by walking its attributes, but it only looks inside Keras Layers, Models

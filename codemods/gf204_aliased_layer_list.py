@@ -24,6 +24,7 @@ class AliasedLayerList(Rule):
     fix_safety = FixSafety.SAFE
     severity = "error"
     triggers = ("= [", "=[", "= {", "={", "list(", "dict(")
+    outside_keras_classes = ()
     explanation = """
 ## Why gradients stop
 Keras 3 wraps a list (or dict) assigned to a layer attribute in its own tracked container, which is

@@ -19,6 +19,7 @@ class ConstantWeight(Rule):
     severity = "error"
     fix_safety = FixSafety.SAFE
     triggers = ("def build", "def __init__")
+    outside_keras_classes = ()
     explanation = """
 ## Why gradients stop
 A Keras initializer returns a tensor, not a variable: `self.W = init((n, m))` in `build` (the Keras 1

@@ -65,6 +65,7 @@ class TrainableOverride(Rule):
     fix_safety = FixSafety.SAFE
     severity = "warning"
     triggers = ("trainable_variables", "trainable_weights", "def variables", "def weights")
+    outside_keras_classes = ()
     explanation = """
 ## Why gradients stop
 Keras decides what to train from the weights it tracks. Overriding the collections that report them

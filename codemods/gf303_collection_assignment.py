@@ -21,6 +21,7 @@ class CollectionAssignment(Rule):
     severity = "error"
     fix_safety = FixSafety.SAFE
     triggers = ("weights", "variables")
+    outside_keras_classes = ()
     explanation = """
 ## Why gradients stop
 Keras 1 layers registered their weights by assigning the list: `self.trainable_weights = [self.W, self.b]`

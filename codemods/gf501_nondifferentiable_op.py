@@ -40,6 +40,7 @@ class NonDifferentiableOp(Rule):
     severity = "error"
     triggers = ("round", "floor", "ceil", "argmax", "argmin", "argsort", "cast", "one_hot", "py_function",
                 "numpy_function", "py_func", "stop_gradient", "count_nonzero", "tf.where")
+    outside_keras_classes = ("GradientTape", "compile", "Model", "Sequential")  # tapes, compiled losses, models
     explanation = """
 ## Why gradients stop
 `tf.round`, `tf.floor`, `tf.math.ceil`, `tf.argmax`/`argmin`/`argsort`, `tf.cast` to an integer or bool

@@ -76,17 +76,26 @@ class Settings:
     target_keras: str = "auto"  # [tool.gradfix] target-keras: "2" keeps Keras-3-only fixes away
 
 
-def could_have_findings(text: str, rules: list[Rule], index: ProjectIndex) -> bool:
-    """The cheap screen: no trigger of any selected rule, or nothing Keras/TF-related, means no finding."""
-    if SKIP_FILE in text or not any(t in text for rule in rules for t in rule.triggers):
-        return False
-    return any(m in text for m in KERAS_MARKERS) or index.mentions_project_class(text)
+def applicable_rules(text: str, rules: list[Rule], index: ProjectIndex) -> list[Rule]:
+    """The cheap screen, before any parse: the rules that may report on the text, told from the text alone: it is Keras/TF code, a trigger of
+    theirs is in it, and for the rules that look only at Keras classes (`Rule.outside_keras_classes`), it may
+    define one or says a word that leads them elsewhere. Each distinct word is looked for once."""
+    if SKIP_FILE in text or not (any(m in text for m in KERAS_MARKERS) or index.mentions_project_class(text)):
+        return []
+    present = {t for t in {t for rule in rules for t in rule.triggers} if t in text}
+    triggered = [rule for rule in rules if not present.isdisjoint(rule.triggers)]
+    if all(rule.outside_keras_classes is None for rule in triggered) or index.may_define_keras_class(text):
+        return triggered
+    return [rule for rule in triggered if rule.outside_keras_classes is None
+            or any(word in text for word in rule.outside_keras_classes)]
 
 
 def process_source(path: str, source: SourceText, rules: list[Rule], settings: Settings,
-                   index: ProjectIndex) -> FileResult:
+                   index: ProjectIndex, applicable: list[Rule] | None = None) -> FileResult:
+    """Findings (and fixes) of `rules` on one file; `applicable`: those of them the screen kept, if known."""
     result = FileResult(path=path, original=source)
-    if not could_have_findings(source.text, rules, index):
+    applicable = applicable_rules(source.text, rules, index) if applicable is None else applicable
+    if not applicable:
         return result
     try:
         tree = parse(source.text)
@@ -94,7 +103,7 @@ def process_source(path: str, source: SourceText, rules: list[Rule], settings: S
         result.error = str(exc)
         return result
     analysis = FileAnalysis(source, tree, index, target_keras=settings.target_keras)
-    findings = run_rules(analysis, rules)
+    findings = run_rules(analysis, applicable)
     import_edit = None
     if any(f.fix and f.fix.needs_tensorflow_import for f in findings) and not analysis.tensorflow_imported:
         import_edit = tensorflow_import_edit(analysis)
@@ -119,14 +128,13 @@ def located(result: FileResult) -> FileResult:
 
 
 def run_rules(analysis: FileAnalysis, rules: list[Rule]) -> list[Finding]:
+    """The findings of `rules` (those `applicable_rules` kept) on the file, suppressions left out."""
     findings = []
-    text = analysis.source.text
     for rule in rules:
-        if any(t in text for t in rule.triggers):
-            try:
-                findings.extend(rule.check(analysis))
-            except Exception as exc:  # name the rule: the user can ignore it, we can fix it
-                raise RuleError(f"{rule.code} failed: {type(exc).__name__}: {exc}") from exc
+        try:
+            findings.extend(rule.check(analysis))
+        except Exception as exc:  # name the rule: the user can ignore it, we can fix it
+            raise RuleError(f"{rule.code} failed: {type(exc).__name__}: {exc}") from exc
     findings = [f for f in findings if not suppressed(analysis.source, f)]
     return sorted(findings, key=lambda f: (f.span.line, f.span.col, f.code))
 
@@ -215,7 +223,7 @@ def fix_to_fixpoint(analysis: FileAnalysis, findings: list[Finding], rules: list
         if needs_import and not analysis.tensorflow_imported:
             text = apply_edits(text, [tensorflow_import_edit(analysis)])
             analysis = _reanalyse(analysis, text, applied)
-        findings = run_rules(analysis, rules)
+        findings = run_rules(analysis, applicable_rules(text, rules, analysis.index))  # a fix may add a trigger
     else:
         raise SafetyNetError({f.code for f in fixable}, "fixes did not converge")
     import libcst  # here, not at import: checking a file (most runs) never needs it

@@ -106,6 +106,11 @@ class Rule:
     # Substrings of which at least one must appear in a file for the rule to possibly fire; a cheap
     # screen that lets the engine skip parsing files no selected rule can report on.
     triggers: ClassVar[tuple[str, ...]]
+    # None: the rule looks at any code its triggers appear in. A tuple: it reports only on the Keras classes of
+    # a file (layers, models, losses and what they call), and beyond them only where one of these words is in
+    # the text (`Lambda` for the function of a Lambda layer): a file that defines no Keras class and says none
+    # of them is not parsed for it.
+    outside_keras_classes: ClassVar[tuple[str, ...] | None] = None
 
     registry: ClassVar[dict[str, type["Rule"]]] = {}
 

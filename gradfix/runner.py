@@ -24,7 +24,7 @@ from gradfix.cache import ResultCache, cache_folder, content_digest
 from gradfix.config import Config, ConfigFinder
 from gradfix.discovery import discover, project_root
 from gradfix.document import max_bytes, read_document
-from gradfix.engine import FileResult, RuleError, Settings, could_have_findings, located, process_source
+from gradfix.engine import FileResult, RuleError, Settings, applicable_rules, located, process_source
 from gradfix.pins import declared_keras, distribution_keras
 from gradfix.rules import Rule, select_rules
 from gradfix.source import SourceError, SourceText
@@ -66,8 +66,9 @@ class Task:
 
     path: str
     source: SourceText
-    codes: tuple[str, ...]
+    codes: tuple[str, ...]  # the rules selected for the file
     settings: Settings
+    applicable: tuple[str, ...]  # those of them the screen kept (`applicable_rules`): not screened twice
 
 
 def read_bytes(path: Path, max_size: int) -> bytes:
@@ -155,7 +156,8 @@ def run(paths: list[Path], options: RunOptions, config: Config | ConfigFinder,
     keys: dict[str, str] = {}
     for path, source in sources.items():
         name, file_rules = str(path), rules_of(path)
-        if not could_have_findings(source.text, file_rules, index):
+        applicable = applicable_rules(source.text, file_rules, index)
+        if not applicable:
             results[name] = FileResult(path=name, original=source)
             continue
         codes = tuple(r.code for r in file_rules)
@@ -166,7 +168,7 @@ def run(paths: list[Path], options: RunOptions, config: Config | ConfigFinder,
             if cached:
                 results[name] = cached
                 continue
-        tasks.append(Task(name, source, codes, settings))
+        tasks.append(Task(name, source, codes, settings, tuple(rule.code for rule in applicable)))
     for result in _counted(_process_all(tasks, index, options.jobs), options.progress, len(tasks)):
         results[result.path] = result
         if cache:
@@ -346,8 +348,9 @@ def _rules(codes: tuple[str, ...]) -> list[Rule]:
 
 def _process_in_worker(task: Task) -> FileResult:
     try:
-        return located(process_source(task.path, task.source, _rules(task.codes), task.settings,
-                                       _worker_state["index"]))
+        rules = _rules(task.codes)
+        return located(process_source(task.path, task.source, rules, task.settings, _worker_state["index"],
+                                      [rule for rule in rules if rule.code in task.applicable]))
     except Exception as exc:  # a bug of ours must cost one file, never the run or the user's code
         reason = str(exc) if isinstance(exc, RuleError) else f"{type(exc).__name__}: {exc}"
         return FileResult(path=task.path, original=task.source, error=f"internal error, file left unchanged: {reason}")

@@ -84,8 +84,10 @@ def unreadable_folder(folder: Path, monkeypatch) -> Path:
 
 # name -> (make the bad file, the reason in its one line, or None when it is no error at all)
 CASES = {
-    "syntax error": (lambda f, m: write(f, "broken.py", (KERAS_HEADER + "def call(self, x)\n    return x\n").encode()),
-                     "syntax error at line 5"),
+    # a file the screen passes (it may define a layer): one that cannot have a finding is never parsed
+    "syntax error": (lambda f, m: write(f, "broken.py", (KERAS_HEADER + "class Broken(tf.keras.layers.Layer):\n"
+                                                        "    def call(self, x)\n        return x\n").encode()),
+                     "syntax error at line 6"),
     "undecodable bytes": (lambda f, m: write(f, "latin.py", KERAS_HEADER.encode() + b"name = 'caf\xe9'\n"),
                           "cannot decode as utf-8"),
     "bad coding cookie": (lambda f, m: write(f, "cookie.py", b"# -*- coding: klingon -*-\nimport keras\n"),
@@ -93,7 +95,8 @@ CASES = {
     "NUL bytes": (lambda f, m: write(f, "binary.py", KERAS_HEADER.encode() + b"\x00\x01\x02"), "NUL byte"),
     "huge file": (lambda f, m: write(f, "huge.py", (KERAS_HEADER + "x = 1\n" * MAX_FILE_SIZE).encode()),
                   f"over the max-file-size of {MAX_FILE_SIZE}"),
-    "deep nesting": (lambda f, m: write(f, "deep.py", (KERAS_HEADER + "x = " + "(" * 5000 + ")" * 5000).encode()),
+    "deep nesting": (lambda f, m: write(f, "deep.py", (KERAS_HEADER + "class Deep(tf.keras.layers.Layer):\n"
+                                                       "    x = " + "(" * 5000 + ")" * 5000).encode()),
                      "too many nested parentheses"),
     "symlink loop": (symlink_loop, "symlink loop"),
     "FIFO named .py": (fifo, "not a regular file"),

@@ -67,8 +67,9 @@ def is_keras_2_file(text: str) -> bool:
         f"{name}.keras" in text for name in through_tensorflow)
 
 
-_CLASS_HEADER = re.compile(r"\n[ \t]*class[ \t]+(\w+)[ \t]*\(([^)]*)\)")  # on "\n" + text: see imports.py
+_CLASS_HEADER = re.compile(r"\n[ \t\f]*class[ \t\f]+(\w+)[ \t\f]*\(([^)]*)\)")  # on "\n" + text: see imports.py
 _DOTTED = re.compile(r"^[A-Za-z_][\w.]*$")
+_KEYWORD_ARGUMENT = re.compile(r"^\w+\s*=")  # `metaclass=ABCMeta` in a class header
 
 
 def class_headers(text: str) -> list[tuple[str, str]]:
@@ -152,6 +153,21 @@ class ProjectIndex:
             return False
         return any(base.strip().rsplit(".", 1)[-1] in self.kinds
                    for _, bases in class_headers(text) for base in bases.split(","))
+
+    def may_define_keras_class(self, text: str) -> bool:
+        """Could the text define a Keras class (a layer, model, loss, metric or module, nested ones too)? Read
+        from the class headers (a class statement starts its line, and a class without a parenthesis has no
+        base), so it may say yes for a class the parse then finds is none, never no for one it finds: a base
+        that is not a plain dotted name (`Generic[T]`, `f(x)`, one after a comment) counts as one that may be."""
+        headers = class_headers(text) if "class" in text else []
+        imports = scan_imports(text) if headers else {}
+        for _, bases in headers:
+            for base in bases.split(","):
+                base = base.strip()
+                if base and not _KEYWORD_ARGUMENT.match(base) and (
+                        not _DOTTED.match(base) or self.kind_of_base(_resolve_text(base, imports))):
+                    return True
+        return False
 
     def kind_of_base(self, qualname: str | None) -> KerasKind | None:
         """Kind of a base class: a Keras/TF class by name, else a class of this run by its last component."""

@@ -421,6 +421,37 @@ def test_a_minimize_call_is_found_past_form_feeds_in_a_nested_function(call):
     assert [c.node.lineno for c in analysis.loss_callables] == [6 + ("\n" in call)]  # the lambda's line
 
 
+@pytest.mark.parametrize("folder", ["fixtures", "tests", "gradfix"])
+def test_the_class_header_screen_never_misses_a_keras_class(folder):
+    for path in sorted((ROOT / folder).rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        analysis = FileAnalysis.from_text(text)
+        if analysis.keras_classes:
+            assert analysis.index.may_define_keras_class(text), path
+
+
+@pytest.mark.parametrize("header", ["class L(tf.keras.layers.Layer):", "class L(\n    tf.keras.layers.Layer):",
+                                    "\fclass L(Layer, metaclass=abc.ABCMeta):", "class L(Generic[T], Base):",
+                                    "class L(  # a comment (with parentheses)\n    Layer):"])
+def test_class_headers_that_may_be_keras_classes(header):
+    index = ProjectIndex.build([])
+    text = f"import tensorflow as tf\nfrom keras.layers import Layer\n{header}\n    pass\n"
+    assert index.may_define_keras_class(text)
+    assert not index.may_define_keras_class("import tensorflow as tf\nclass Config(object):\n    pass\n")
+
+
+def test_the_screen_keeps_every_finding_of_the_fixtures():
+    """Rules that look only at Keras classes are skipped on files without one: no fixture finding is lost."""
+    from gradfix.engine import applicable_rules, run_rules
+    from gradfix.rules import select_rules
+    rules = select_rules(None, None)
+    for path in sorted(FIXTURES.rglob("*.py")):
+        analysis = FileAnalysis.from_text(path.read_text(encoding="utf-8"))
+        every = run_rules(analysis, [r for r in rules if any(t in analysis.source.text for t in r.triggers)])
+        screened = run_rules(analysis, applicable_rules(analysis.source.text, rules, analysis.index))
+        assert [(f.code, f.span) for f in screened] == [(f.code, f.span) for f in every], path
+
+
 def test_text_scans_read_the_first_line_and_every_kind_of_line_break():
     text = "import numpy as np\r\nclass A(keras.layers.Layer): pass\n    from tensorflow import keras\nclass B(A):\n"
     assert scan_imports(text) == {"np": "numpy", "keras": "keras"}

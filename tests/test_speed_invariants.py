@@ -211,6 +211,23 @@ def test_files_that_cannot_have_a_finding_are_never_parsed(project, processed):
     assert sorted(processed) == ["scale.py"]
 
 
+def test_no_collection_inside_a_file_and_its_analysis_freed_after_it(project, monkeypatch):
+    import gc
+    inside = []
+    real = gradfix.runner.process_source
+    monkeypatch.setattr(gradfix.runner, "process_source", lambda *a: inside.append(gc.isenabled()) or real(*a))
+    report = run(sorted(project.joinpath("src").glob("*.py")), RunOptions(jobs=1), Config())
+    assert codes(report, "scale.py") == ["GF102"] and inside == [False]
+    assert gc.isenabled(), "collection is back on after the run"
+    gc.disable()  # as it was before: only the run's own collection can have freed the analysis
+    try:
+        run(sorted(project.joinpath("src").glob("*.py")), RunOptions(jobs=1), Config())
+        assert not [o for o in gc.get_objects() if isinstance(o, FileAnalysis)], "the file's cycles were collected"
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
 def test_the_pool_is_not_started_for_a_handful_of_files(project, monkeypatch):
     def no_pool(*args, **kwargs):
         raise AssertionError("a process pool was started")

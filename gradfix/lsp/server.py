@@ -28,7 +28,6 @@ from gradfix.lsp.documents import Cell, Document, Reported
 from gradfix.lsp.project import Project
 from gradfix.document import DOCUMENT_SUFFIXES, is_document
 from gradfix.rules import FixSafety, all_rules
-from gradfix.runner import GC_THRESHOLD
 from gradfix.source import SourceError, apply_edits
 
 DEBOUNCE_SECONDS = 0.2
@@ -404,11 +403,14 @@ def hover(ls: GradfixServer, params: types.HoverParams) -> types.Hover | None:
                        range=hits[0].lsp.range)
 
 
+GC_THRESHOLD = 100_000  # young objects between collections (the default, 700, collects thousands of times a check)
+
+
 def serve() -> None:
     """Speak LSP on stdin/stdout until the client says exit (logging goes to stderr)."""
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
-    # A check allocates hundreds of thousands of objects that live until it ends: collect less often (as the
-    # runner does), never scan what start-up made (see `initialized`), and not at all inside a check (`check`:
-    # what it leaves is collected once its diagnostics are out).
+    # A check allocates hundreds of thousands of objects that live until it ends: collect less often, never scan
+    # what start-up made (see `initialized`), and not at all inside a check (`check`: what it leaves is collected
+    # once its diagnostics are out).
     gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
     server.start_io()

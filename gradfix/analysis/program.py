@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 from gradfix.analysis.flow import FLAG_PARAMS, Context, FunctionFlow, keyword_argument, literal_or_qualname, \
     tensor_params
 from gradfix.analysis.keras import is_keras_2_file
-from gradfix.analysis.statements import lines_with, module_statements
+from gradfix.analysis.classes import WEIGHT_FACTORIES
+from gradfix.analysis.statements import lines_with, module_statements, walk_statements
 from gradfix.analysis.values import UNKNOWN, Kind, Value, dtype_of_name, join_all, python_scalar
 
 if TYPE_CHECKING:
@@ -105,6 +106,7 @@ class ValueAnalysis:
         self._summaries: dict[tuple, FunctionFlow | None] = {}
         self._attributes: dict[int, dict[str, Value]] = {}
         self._foreign: dict[int, list] = {}
+        self._lines_with: dict[tuple[str, ...], list[int]] = {}  # words -> the lines that say one (`lines_with`)
 
     # --- the module ------------------------------------------------------------------------------------
     @cached_property
@@ -244,7 +246,7 @@ class ValueAnalysis:
                 for attr, value in flow_.attribute_stores.items():
                     stores[attr] = stores[attr].join(value) if attr in stores else value
         if any(value.kind is Kind.UNKNOWN for value in stores.values()):  # else the walk for dimensions is moot
-            for attr in _weight_dimensions(keras_class.methods[name] for name in order):
+            for attr in self._weight_dimensions([keras_class.methods[name] for name in order]):
                 if attr in stores and stores[attr].kind is Kind.UNKNOWN:
                     stores[attr] = Value(Kind.PYTHON, "int", 0)
         return stores
@@ -387,12 +389,29 @@ class ValueAnalysis:
                     found.append((function, role, where.format(getattr(function, "name", "<lambda>"))))
         return found
 
-    def _calls_on_lines_with(self, words: tuple[str, ...]) -> Iterable[ast.Call]:
-        """Calls in the simple statements whose lines contain one of `words` (walking only those)."""
+    def _weight_dimensions(self, methods: list[ast.FunctionDef]) -> set[str]:
+        """`units` for `self.add_weight(shape=(input_shape[-1], self.units))`: an attribute that is one dimension of
+        a weight's shape is a Python int (`self.units = units` from a parameter without a default says nothing
+        more)."""
+        dimensions = set()
+        for node in (call for method in methods for call in self._calls_on_lines_with(WEIGHT_FACTORIES, method)):
+            if isinstance(node.func, ast.Attribute) and node.func.attr in WEIGHT_FACTORIES:
+                shape = keyword_argument(node, "shape")
+                for element in shape.elts if isinstance(shape, (ast.Tuple, ast.List)) else ():
+                    if isinstance(element, ast.Attribute) and isinstance(element.value, ast.Name) \
+                            and element.value.id == "self":
+                        dimensions.add(element.attr)
+        return dimensions
+
+    def _calls_on_lines_with(self, words: tuple[str, ...], root: ast.AST | None = None) -> Iterable[ast.Call]:
+        """Calls in the simple statements (of the module, or inside `root`) whose lines contain one of `words`
+        (walking only those)."""
         hits = None
         if self.text is not None:
-            hits = lines_with(self.text, words)
-        for statement in module_statements(self.tree):
+            if words not in self._lines_with:
+                self._lines_with[words] = lines_with(self.text, words)
+            hits = self._lines_with[words]
+        for statement in module_statements(self.tree) if root is None else walk_statements(root):
             if isinstance(statement, _COMPOUND):
                 continue
             if hits is not None:
@@ -485,22 +504,6 @@ def entry_parameters(function: ast.AST) -> dict[str, Value]:
 def _first_param(function: ast.AST) -> str:
     args = function.args.posonlyargs + function.args.args
     return args[0].arg if args else "self"
-
-
-def _weight_dimensions(methods: Iterable[ast.FunctionDef]) -> set[str]:
-    """`units` for `self.add_weight(shape=(input_shape[-1], self.units))`: an attribute that is one dimension of a
-    weight's shape is a Python int (`self.units = units` from a parameter without a default says nothing more)."""
-    dimensions = set()
-    for method in methods:
-        for node in ast.walk(method):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
-                    and node.func.attr in ("add_weight", "add_variable"):
-                shape = keyword_argument(node, "shape")
-                for element in shape.elts if isinstance(shape, (ast.Tuple, ast.List)) else ():
-                    if isinstance(element, ast.Attribute) and isinstance(element.value, ast.Name) \
-                            and element.value.id == "self":
-                        dimensions.add(element.attr)
-    return dimensions
 
 
 def _is_static(function: ast.AST) -> bool:

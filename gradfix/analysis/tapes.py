@@ -19,7 +19,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Iterable, Iterator
 
 from gradfix.analysis.flow import FunctionFlow, dotted, keyword_argument  # noqa: F401 - re-exported
-from gradfix.analysis.statements import BLOCKS
+from gradfix.analysis.statements import BLOCKS, walk_statements
 from gradfix.analysis.tensors import TensorScope, assigned_names
 from gradfix.analysis.values import CONTAINER_MUTATORS, Kind, Value
 
@@ -337,7 +337,7 @@ def _runs_layers(cls: ast.ClassDef, path: list[str], depth: int = 0) -> bool | N
 
 def _self_attribute_values(cls: ast.ClassDef) -> dict[str, list[ast.AST]]:
     values: dict[str, list[ast.AST]] = {}
-    for node in ast.walk(cls):
+    for node in walk_statements(cls):  # assignments are statements: no expression needs a visit
         if isinstance(node, ast.Assign):
             for target in node.targets:
                 if isinstance(target, ast.Attribute) and dotted(target.value) == "self":

@@ -41,6 +41,7 @@ test-fast: $(STAMP)
 ## Speed on keras + transformers (downloaded into benchmarks/.cache/ on first use); prints a table.
 bench: $(STAMP)
 	$(PY) benchmarks/bench.py
+	$(PY) benchmarks/bench.py --corpus tensorflow
 
 ## apply --dry-run + the safety net over the same corpus: files scanned / changed / errors.
 sweep: $(STAMP)

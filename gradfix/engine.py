@@ -76,6 +76,14 @@ class Settings:
     target_keras: str = "auto"  # [tool.gradfix] target-keras: "2" keeps Keras-3-only fixes away
 
 
+def could_have_findings(text: str, rules: list[Rule], index: ProjectIndex) -> bool:
+    """The first, cheapest screen (it stops at the first word it finds): a trigger of a selected rule and a
+    Keras/TF marker. `applicable_rules` says which rules, and knows more files to have no finding."""
+    if SKIP_FILE in text or not any(t in text for rule in rules for t in rule.triggers):
+        return False
+    return any(m in text for m in KERAS_MARKERS) or index.mentions_project_class(text)
+
+
 def applicable_rules(text: str, rules: list[Rule], index: ProjectIndex) -> list[Rule]:
     """The cheap screen, before any parse: the rules that may report on the text, told from the text alone: it is Keras/TF code, a trigger of
     theirs is in it, and for the rules that look only at Keras classes (`Rule.outside_keras_classes`), it may

@@ -24,7 +24,8 @@ from gradfix.cache import ResultCache, cache_folder, content_digest
 from gradfix.config import Config, ConfigFinder
 from gradfix.discovery import discover, project_root
 from gradfix.document import max_bytes, read_document
-from gradfix.engine import FileResult, RuleError, Settings, applicable_rules, located, process_source
+from gradfix.engine import FileResult, RuleError, Settings, applicable_rules, could_have_findings, located, \
+    process_source
 from gradfix.pins import declared_keras, distribution_keras
 from gradfix.rules import Rule, select_rules
 from gradfix.source import SourceError, SourceText
@@ -153,8 +154,7 @@ def run(paths: list[Path], options: RunOptions, config: Config | ConfigFinder,
     keys: dict[str, str] = {}
     for path, source in sources.items():
         name, file_rules = str(path), rules_of(path)
-        applicable = applicable_rules(source.text, file_rules, index)
-        if not applicable:
+        if not could_have_findings(source.text, file_rules, index):
             results[name] = FileResult(path=name, original=source)
             continue
         codes = tuple(r.code for r in file_rules)
@@ -165,6 +165,12 @@ def run(paths: list[Path], options: RunOptions, config: Config | ConfigFinder,
             if cached:
                 results[name] = cached
                 continue
+        applicable = applicable_rules(source.text, file_rules, index)  # the whole screen, past the cache
+        if not applicable:
+            results[name] = FileResult(path=name, original=source)
+            if cache:
+                cache.store(keys[name], results[name])
+            continue
         tasks.append(Task(name, source, codes, settings, tuple(rule.code for rule in applicable)))
     for result in _counted(_process_all(tasks, index, options.jobs), options.progress, len(tasks)):
         results[result.path] = result

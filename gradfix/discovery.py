@@ -53,28 +53,43 @@ def discover(paths: list[Path], config: Config | ConfigFinder) -> Discovered:
 
 
 def _walk(root: Path, config: Config | ConfigFinder, add, errors, skipped) -> None:
-    """Python files and notebooks under `root`. Symlinked folders are not followed (os.walk), and a symlinked
-    file that resolves outside `root` is skipped, as black does: `apply` must never write outside what it was
-    pointed at."""
-    def on_error(exc: OSError) -> None:
-        errors.append((exc.filename or str(root), exc.strerror or str(exc)))
-
+    """Python files and notebooks under `root`, each folder's before its subfolders', in name order. Symlinked
+    folders are not followed, and a symlinked file that resolves outside `root` is skipped, as black does:
+    `apply` must never write outside what it was pointed at. One `scandir` per folder tells files, folders and
+    links apart without a system call per file."""
     inside = os.path.join(os.path.realpath(root), "")
-
-    for folder, subfolders, names in os.walk(root, onerror=on_error):
+    pending = [str(root)]
+    while pending:
+        folder = pending.pop()
+        try:
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=lambda entry: entry.name)
+        except OSError as exc:
+            errors.append((exc.filename or folder, exc.strerror or str(exc)))
+            continue
         settings = config.for_path(os.path.join(folder, "_"))  # the configuration of this folder's files
-        subfolders[:] = sorted(d for d in subfolders if d not in SKIPPED_FOLDERS and not d.endswith(".egg-info")
-                               and not settings.is_excluded(Path(folder, d)))
-        for name in sorted(names):
-            path = Path(folder, name)
-            if not name.endswith(DOCUMENT_SUFFIXES) or settings.is_excluded(path):
-                continue
-            if not os.path.islink(path):
-                add(path)
-            elif (target := os.path.realpath(path)).startswith(inside):
-                add(path, target)
-            else:
-                skipped.append((str(path), f"skipped: a symlink to {target}, outside {root}"))
+        subfolders = []
+        for entry in entries:
+            name = entry.name
+            if _is_folder(entry):
+                if not entry.is_symlink() and name not in SKIPPED_FOLDERS and not name.endswith(".egg-info") \
+                        and not settings.is_excluded(Path(entry.path)):
+                    subfolders.append(entry.path)
+            elif name.endswith(DOCUMENT_SUFFIXES) and not settings.is_excluded(path := Path(entry.path)):
+                if not entry.is_symlink():
+                    add(path)
+                elif (target := os.path.realpath(path)).startswith(inside):
+                    add(path, target)
+                else:
+                    skipped.append((str(path), f"skipped: a symlink to {target}, outside {root}"))
+        pending.extend(reversed(subfolders))
+
+
+def _is_folder(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:  # a symlink loop, or a link the folder cannot resolve: a file, reported when read
+        return False
 
 
 def project_root(path: Path, config: Config) -> Path | None:

@@ -129,6 +129,15 @@ def run(paths: list[Path], options: RunOptions, config: Config | ConfigFinder,
             rules[id(file_config)] = select_rules(*chosen_codes(options, file_config))
         return rules_for(path, rules[id(file_config)], file_config)
 
+    settings_by_folder: dict[Path, Settings] = {}
+
+    def settings_in(path: Path) -> Settings:
+        """`settings_for` the file: the same for every file of a folder (its configuration, project and
+        distribution are the folder's)."""
+        if path.parent not in settings_by_folder:
+            settings_by_folder[path.parent] = settings_for(options, config.for_path(path), path)
+        return settings_by_folder[path.parent]
+
     errors: list[tuple[str, str]] = []
     skipped: list[tuple[str, str]] = []
     contents: dict[Path, bytes] = {}
@@ -158,7 +167,7 @@ def run(paths: list[Path], options: RunOptions, config: Config | ConfigFinder,
             results[name] = FileResult(path=name, original=source)
             continue
         codes = tuple(r.code for r in file_rules)
-        settings = settings_for(options, config.for_path(path), path)
+        settings = settings_in(path)
         if cache:
             keys[name] = cache.key(name, source, digests[path], list(codes), settings)
             cached = cache.load(keys[name], source)

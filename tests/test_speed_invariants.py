@@ -469,6 +469,16 @@ def test_the_screen_keeps_every_finding_of_the_fixtures():
         assert [(f.code, f.span) for f in screened] == [(f.code, f.span) for f in every], path
 
 
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
+def test_lines_with_numbers_lines_as_ast_does(newline):
+    from gradfix.analysis.statements import lines_with
+    text = newline.join(["compile = 1", "x = 2  # \x0c a form feed", "\x0c", "y = (compile,", "     compile)",
+                         "", "z = 'no'", "compile2 = compile"]) + newline
+    expected = sorted({n.lineno for n in ast.walk(ast.parse(text)) if isinstance(n, ast.Name) and "compile" in n.id})
+    assert lines_with(text, ("compile",)) == expected == [1, 4, 5, 8]
+    assert lines_with(text, ("absent",)) == []
+
+
 def test_text_scans_read_the_first_line_and_every_kind_of_line_break():
     text = "import numpy as np\r\nclass A(keras.layers.Layer): pass\n    from tensorflow import keras\nclass B(A):\n"
     assert scan_imports(text) == {"np": "numpy", "keras": "keras"}

@@ -302,3 +302,16 @@ def test_a_base_class_of_the_same_file_or_of_keras_is_not_kept_as_a_source():
     index = ProjectIndex.build([textwrap.dedent(BASE_FILE) + textwrap.dedent(DERIVED_FILE).replace(
         "from base import ProjectedBase", "")])
     assert index.sources == {}
+
+
+def test_the_fast_replace_of_a_value_is_dataclasses_replace():
+    import dataclasses
+
+    from gradfix.analysis.values import Kind, Value, replace
+    value = Value(Kind.GRADIENT, "float32", 2, frozenset({"self.w"}), derived=frozenset({"self.w"}))
+    for changes in ({}, {"rank": None}, {"kind": Kind.NUMPY, "origins": frozenset()}, {"container": True}):
+        made = replace(value, **changes)
+        assert made == dataclasses.replace(value, **changes) and hash(made) == hash(dataclasses.replace(value, **changes))
+    assert value.rank == 2, "the original is untouched"
+    with pytest.raises(TypeError):
+        replace(value, ranks=3)

@@ -17,7 +17,7 @@ the function's output at all.
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from gradfix.analysis.ops import CASTS, NON_DIFFERENTIABLE_OPS, lambda_layer_op, layer_label
@@ -27,6 +27,7 @@ from gradfix.analysis.values import (
     NUMPY_PYTHON_RESULTS, NUMPY_RESULT_FUNCTIONS, PYTHON, PYTHON_RESULT_FUNCTIONS, REDUCTIONS, SHAPE_ATTRS,
     STRUCTURE_FUNCTIONS, TENSOR_API, TENSOR_CLASSES, TENSOR_KINDS, UNKNOWN, VALUE_FREE_OPS, VALUE_KEYWORDS,
     WEIGHT_ATTRS_OF_LAYERS, WHERE_VALUES, Kind, Value, combine, dtype_of_name, join_all, last_name, promote, python_scalar,
+    replace,
 )
 
 if TYPE_CHECKING:

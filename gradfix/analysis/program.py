@@ -11,7 +11,7 @@ import bisect
 import hashlib
 import re
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
@@ -20,7 +20,7 @@ from gradfix.analysis.flow import FLAG_PARAMS, Context, FunctionFlow, keyword_ar
 from gradfix.analysis.keras import is_keras_2_file
 from gradfix.analysis.classes import WEIGHT_FACTORIES
 from gradfix.analysis.statements import lines_with, module_statements, walk_statements
-from gradfix.analysis.values import UNKNOWN, Kind, Value, dtype_of_name, join_all, python_scalar
+from gradfix.analysis.values import UNKNOWN, Kind, Value, dtype_of_name, join_all, python_scalar, replace
 
 if TYPE_CHECKING:
     from gradfix.analysis.classes import KerasClass

@@ -10,7 +10,8 @@ copy through which gradients are lost, which the numpy rules look for.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import dataclasses
+from dataclasses import dataclass
 from enum import Enum
 from typing import Iterable
 
@@ -121,6 +122,22 @@ class Value:
                      self.container and other.container,
                      self.function if self.function is other.function else None,
                      self.derived | other.derived)
+
+
+_VALUE_FIELDS = frozenset(f.name for f in dataclasses.fields(Value))
+
+
+def replace(value, /, **changes):
+    """`dataclasses.replace`, several times faster for a Value (the analysis makes about 10^5 of them; the
+    generic one looks up the fields each time)."""
+    if type(value) is not Value:
+        return dataclasses.replace(value, **changes)
+    if not _VALUE_FIELDS.issuperset(changes):
+        raise TypeError(f"Value has no field {', '.join(sorted(set(changes) - _VALUE_FIELDS))}")
+    new = object.__new__(Value)
+    new.__dict__.update(value.__dict__)
+    new.__dict__.update(changes)
+    return new
 
 
 UNKNOWN = Value()

@@ -85,17 +85,17 @@ def could_have_findings(text: str, rules: list[Rule], index: ProjectIndex) -> bo
 
 
 def applicable_rules(text: str, rules: list[Rule], index: ProjectIndex) -> list[Rule]:
-    """The cheap screen, before any parse: the rules that may report on the text, told from the text alone: it is Keras/TF code, a trigger of
-    theirs is in it, and for the rules that look only at Keras classes (`Rule.outside_keras_classes`), it may
-    define one or says a word that leads them elsewhere. Each distinct word is looked for once."""
+    """The whole screen, before any parse: the rules that may report on the text, told from the text alone: it
+    is Keras/TF code, a trigger of theirs is in it, and for the rules that look only at Keras classes
+    (`Rule.outside_keras_classes`), it may define one or says a word that leads them elsewhere. Those rules
+    are set aside before their triggers are looked for, and each distinct trigger is looked for once."""
     if SKIP_FILE in text or not (any(m in text for m in KERAS_MARKERS) or index.mentions_project_class(text)):
         return []
+    if any(rule.outside_keras_classes is not None for rule in rules) and not index.may_define_keras_class(text):
+        rules = [rule for rule in rules if rule.outside_keras_classes is None
+                 or any(word in text for word in rule.outside_keras_classes)]
     present = {t for t in {t for rule in rules for t in rule.triggers} if t in text}
-    triggered = [rule for rule in rules if not present.isdisjoint(rule.triggers)]
-    if all(rule.outside_keras_classes is None for rule in triggered) or index.may_define_keras_class(text):
-        return triggered
-    return [rule for rule in triggered if rule.outside_keras_classes is None
-            or any(word in text for word in rule.outside_keras_classes)]
+    return [rule for rule in rules if not present.isdisjoint(rule.triggers)]
 
 
 def process_source(path: str, source: SourceText, rules: list[Rule], settings: Settings,

@@ -111,11 +111,20 @@ def process_source(path: str, source: SourceText, rules: list[Rule], settings: S
         result.error = str(exc)
         return result
     analysis = FileAnalysis(source, tree, index, target_keras=settings.target_keras)
+    try:
+        return _findings_and_fixes(result, analysis, applicable, rules, settings)
+    finally:
+        analysis.release()
+
+
+def _findings_and_fixes(result: FileResult, analysis: FileAnalysis, applicable: list[Rule], rules: list[Rule],
+                        settings: Settings) -> FileResult:
+    source = analysis.source
     findings = run_rules(analysis, applicable)
     import_edit = None
     if any(f.fix and f.fix.needs_tensorflow_import for f in findings) and not analysis.tensorflow_imported:
         import_edit = tensorflow_import_edit(analysis)
-    result.diagnostics = [diagnostic(path, source, f, import_edit) for f in findings]
+    result.diagnostics = [diagnostic(result.path, source, f, import_edit) for f in findings]
     if settings.fix and any(usable(f, settings) for f in findings):
         try:
             fixed = fix_to_fixpoint(analysis, findings, rules, settings)
@@ -212,28 +221,33 @@ def fix_to_fixpoint(analysis: FileAnalysis, findings: list[Finding], rules: list
     source = analysis.source
     applied: set[str] = set()  # codes of the rules whose fixes were used, for the safety net's messages
     text = source.text
-    for _ in range(MAX_FIX_PASSES):
-        fixable = [f for f in findings if usable(f, settings)]
-        if not fixable:
-            break
-        chosen: list[Edit] = []
-        needs_import = False
-        for finding in fixable:
-            if not any(e.overlaps(c) for e in finding.fix.edits for c in chosen):
-                chosen.extend(finding.fix.edits)
-                needs_import |= finding.fix.needs_tensorflow_import
-                applied.add(finding.code)
-        _check_edits_are_local(analysis.source, chosen, fixable, applied)
-        text = apply_edits(text, chosen)
-        analysis = _reanalyse(analysis, text, applied)
-        # The import goes in with the pass that needs it: the next pass must read `tf.where(...)` as the tensor
-        # it is, or the numpy left around it is only found once the file is written (and fixed a second time).
-        if needs_import and not analysis.tensorflow_imported:
-            text = apply_edits(text, [tensorflow_import_edit(analysis)])
-            analysis = _reanalyse(analysis, text, applied)
-        findings = run_rules(analysis, applicable_rules(text, rules, analysis.index))  # a fix may add a trigger
-    else:
-        raise SafetyNetError({f.code for f in fixable}, "fixes did not converge")
+    first = analysis
+    try:
+        for _ in range(MAX_FIX_PASSES):
+            fixable = [f for f in findings if usable(f, settings)]
+            if not fixable:
+                break
+            chosen: list[Edit] = []
+            needs_import = False
+            for finding in fixable:
+                if not any(e.overlaps(c) for e in finding.fix.edits for c in chosen):
+                    chosen.extend(finding.fix.edits)
+                    needs_import |= finding.fix.needs_tensorflow_import
+                    applied.add(finding.code)
+            _check_edits_are_local(analysis.source, chosen, fixable, applied)
+            text = apply_edits(text, chosen)
+            analysis = _reanalyse(analysis, text, applied, first)
+            # The import goes in with the pass that needs it: the next pass must read `tf.where(...)` as the tensor
+            # it is, or the numpy left around it is only found once the file is written (and fixed a second time).
+            if needs_import and not analysis.tensorflow_imported:
+                text = apply_edits(text, [tensorflow_import_edit(analysis)])
+                analysis = _reanalyse(analysis, text, applied, first)
+            findings = run_rules(analysis, applicable_rules(text, rules, analysis.index))  # a fix may add a trigger
+        else:
+            raise SafetyNetError({f.code for f in fixable}, "fixes did not converge")
+    finally:
+        if analysis is not first:
+            analysis.release()
     import libcst  # here, not at import: checking a file (most runs) never needs it
 
     try:
@@ -248,12 +262,17 @@ def fix_to_fixpoint(analysis: FileAnalysis, findings: list[Finding], rules: list
     return source.with_text(text)
 
 
-def _reanalyse(previous: FileAnalysis, text: str, codes: set[str]) -> FileAnalysis:
+def _reanalyse(previous: FileAnalysis, text: str, codes: set[str], first: FileAnalysis) -> FileAnalysis:
+    """The analysis of the text a pass of fixes made; the previous pass's is released (not `first`: its
+    caller releases it)."""
     try:
         tree = parse(text)
     except SourceError as exc:
         raise SafetyNetError(codes, f"a fix produced invalid code: {exc}") from None
-    return FileAnalysis(previous.source.with_text(text), tree, previous.index, previous.target_keras)
+    analysis = FileAnalysis(previous.source.with_text(text), tree, previous.index, previous.target_keras)
+    if previous is not first:
+        previous.release()
+    return analysis
 
 
 def _check_edits_are_local(source: SourceText, edits: list[Edit], findings: list[Finding], codes: set[str]) -> None:

@@ -17,6 +17,8 @@ from typer.testing import CliRunner
 import gradfix.cache
 import gradfix.config
 import gradfix.runner
+import gradfix.rules
+import gradfix.source
 from gradfix.codemods._variables import walk_function, walk_function_statements
 from conftest import FIXTURES, ROOT
 from gradfix.analysis import FileAnalysis, ProjectIndex, ValueAnalysis
@@ -224,6 +226,32 @@ def test_no_collection_inside_a_file_and_its_analysis_freed_after_it(project, mo
         run(sorted(project.joinpath("src").glob("*.py")), RunOptions(jobs=1), Config())
         assert not [o for o in gc.get_objects() if isinstance(o, FileAnalysis)], "the file's cycles were collected"
         assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_an_analysis_is_freed_without_a_garbage_collection(project, monkeypatch):
+    """Its tree and flows refer to one another: `release` breaks that, so the collection after each file has
+    little left to scan."""
+    import gc
+    import weakref
+
+    import gradfix.engine
+    made = []
+
+    class Tracked(FileAnalysis):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(weakref.ref(self))
+
+    monkeypatch.setattr(gradfix.engine, "FileAnalysis", Tracked)
+    source = gradfix.source.SourceText(SCALE)
+    gc.disable()
+    try:
+        result = gradfix.engine.process_source("scale.py", source, gradfix.rules.select_rules(None, None),
+                                               gradfix.engine.Settings(fix=True), ProjectIndex.build([SCALE]))
+        assert [d.code for d in result.diagnostics] == ["GF102"] and result.fixed is not None
+        assert made and all(ref() is None for ref in made), "freed by reference counting alone"
     finally:
         gc.enable()
 

@@ -80,6 +80,7 @@ class IndexFacts:
     @classmethod
     def of(cls, index: ProjectIndex) -> "IndexFacts":
         fields = dict(vars(index))
+        fields.pop("base_analyses")  # made from `sources`, which count
         sources = fields.pop("sources")  # a base's source is part of its name's entry: a file that does not
         # name the base keeps its results when it changes
         kinds = {name: _plain(kind) + (f"@{_sources_digest(name, sources)}" if name in sources else "")

@@ -324,7 +324,10 @@ def _process_all(tasks: list[Task], index: ProjectIndex, jobs: int) -> Iterator[
             pass
         tasks = list(pending.values())
     _init_worker(index)
-    yield from map(_process_in_worker, tasks)
+    try:
+        yield from map(_process_in_worker, tasks)
+    finally:
+        _worker_state.clear()  # the index, and the analyses of base classes it keeps for the run
 
 
 _worker_state: dict = {}

@@ -92,6 +92,9 @@ class ProjectIndex:
     # `self.<attr>` values of classes analysed with this index, kept across analyses by a long-lived owner (the
     # server's Project); None (the CLI's runs) keeps nothing. Part of the index, since the values depend on it.
     attribute_cache: "AttributeCache | None" = field(default=None, compare=False, repr=False)
+    # The analysis of each base's source (by name and source), made once for every file of a run that derives
+    # from it rather than parsed and run again for each.
+    base_analyses: dict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def build(cls, texts) -> "ProjectIndex":

@@ -140,6 +140,21 @@ class ValueAnalysis:
                     found.append((caller, call))
         return found
 
+    def _base_analysis(self, name: str):
+        """The analysis (a FileAnalysis) of the source the index keeps for the base `name`, made once per index:
+        every file of a run that derives from it asks. None when the source does not parse (cut badly by
+        indentation)."""
+        from gradfix.analysis import FileAnalysis  # the package imports this module
+
+        source = self.index.sources[name]
+        made = self.index.base_analyses
+        if (name, source) not in made:
+            try:
+                made[name, source] = FileAnalysis.from_text(source, self.index)
+            except (SyntaxError, ValueError):
+                made[name, source] = None
+        return made[name, source]
+
     def keras_class_of(self, function: ast.AST) -> "KerasClass | None":
         """The Keras class the function is a method of, if any."""
         return next((c for c in self._keras_classes() if function in c.node.body), None)
@@ -176,18 +191,13 @@ class ValueAnalysis:
         if keras_class is None or not self.index or not self.index.sources:
             return []
         if id(keras_class) not in self._foreign:
-            from gradfix.analysis import FileAnalysis  # the package imports this module
-
             found = []
             for base in keras_class.node.bases:
                 name = getattr(base, "id", None) or getattr(base, "attr", None)
                 if name in self.module_classes or name not in self.index.sources:
                     continue
-                try:
-                    module = FileAnalysis.from_text(self.index.sources[name], self.index)
-                except (SyntaxError, ValueError):  # cut badly by indentation: the base stays unknown
-                    continue
-                found += [(module.values, c) for c in module.keras_classes if c.name == name]
+                module = self._base_analysis(name)
+                found += [(module.values, c) for c in module.keras_classes if c.name == name] if module else []
             self._foreign[id(keras_class)] = found
         return self._foreign[id(keras_class)]
 

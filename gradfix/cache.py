@@ -25,6 +25,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import sys
 import types
 import typing
@@ -213,6 +214,61 @@ class ResultCache:
             except OSError:
                 self._writable = False
         return self._writable
+
+
+class RunSnapshot:
+    """A whole `check` of a tree that has not changed, answered from one file without reading a source: the
+    results of every file, with how each input looked (`stat_signature`): the files checked, and the modules
+    the index read or looked for (the bases they import). The key holds every file's path, rule codes and
+    settings (and max-file-size), and the folder gradfix's code; any difference, and the run is done file by
+    file as usual."""
+
+    MAX_KEPT = 32  # snapshots of different runs (other folders, files, flags) kept side by side
+
+    def __init__(self, cache: ResultCache, files: list[tuple[str, tuple[str, ...], Settings, int]]):
+        """`files`: (path, rule codes, settings, max-file-size) of each file of the run."""
+        self.cache = cache
+        key = _hash(json.dumps([[path, list(codes), repr(settings), size] for path, codes, settings, size in files]))
+        self.path = cache.folder / "runs" / f"{key}.json"
+        self.stats = {path: stat_signature(path) for path, *_ in files}  # before any file is read
+
+    def load(self) -> list[FileResult] | None:
+        try:
+            entry = json.loads(self.path.read_bytes())
+            if entry["files"] != self.stats or any(stat_signature(path) != stat
+                                                    for path, stat in entry["probed"].items()):
+                return None
+            return [FileResult(**_decode(fields, _hints(FileResult))) for fields in entry["results"]]
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
+
+    def store(self, results: list[FileResult], probed: dict[str, list | None]) -> None:
+        """Remember a run without errors or fixed text, and `probed`: the signatures of the modules the index
+        looked at, taken before they were read."""
+        if None in self.stats.values() or any(r.error is not None or r.fixed is not None for r in results) \
+                or not self.cache._prepare():
+            return
+        try:
+            data = json.dumps({"files": self.stats, "probed": probed, "results": [
+                _encode({f.name: getattr(r, f.name) for f in dataclasses.fields(r) if f.name not in ("original",
+                                                                                                    "fixed")})
+                for r in results]})
+        except TypeError:
+            return
+        _write_atomically(self.path, data.encode())
+        kept = sorted(self.path.parent.glob("*.json"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+        for old in kept[self.MAX_KEPT:]:
+            old.unlink(missing_ok=True)
+
+
+def stat_signature(path) -> list | None:
+    """What a file looks like to `os.stat`: size, modification and change times (ns), inode, and whether it is
+    a regular file; None when there is nothing there."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, stat.S_ISREG(st.st_mode)]
 
 
 def _are_index_facts(value) -> bool:

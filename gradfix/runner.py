@@ -20,7 +20,7 @@ from typing import Callable, Iterable, Iterator
 
 from gradfix.analysis import ProjectIndex
 from gradfix.analysis.imports import scan_imports
-from gradfix.cache import ResultCache, cache_folder, content_digest
+from gradfix.cache import ResultCache, RunSnapshot, cache_folder, content_digest, stat_signature
 from gradfix.config import Config, ConfigFinder
 from gradfix.discovery import discover, project_root
 from gradfix.document import max_bytes, read_document
@@ -141,21 +141,30 @@ def run(paths: list[Path], options: RunOptions, config: Config | ConfigFinder,
     errors: list[tuple[str, str]] = []
     skipped: list[tuple[str, str]] = []
     contents: dict[Path, bytes] = {}
+    snapshot = None
     if sources is None:
         found = discover(paths, config)
         errors.extend(found.errors)
         skipped.extend(found.skipped)
+        if options.cache and not options.fix and found.files and not found.errors:
+            snapshot = RunSnapshot(ResultCache(cache_folder(config.for_path(found.files[0]).root)), [
+                (str(path), tuple(r.code for r in rules_of(path)), settings_in(path),
+                 config.for_path(path).max_file_size) for path in found.files])
+            answered = snapshot.load()
+            if answered is not None:  # nothing changed since the same run: no file needs reading
+                return RunReport(results=answered, errors=[], skipped=skipped)
         sources = _read_all(found.files, config, contents, errors)
     cache = ResultCache(cache_folder(config.for_path(next(iter(sources))).root)) \
         if options.cache and contents else None
     digests = _Digests(contents)
+    probed: dict[str, list | None] = {}
 
     def facts_of(texts: dict[Path, str]) -> list[list]:
         if cache:  # what each file tells the index is kept by content
             return cache.file_facts([(digests[path], text) for path, text in texts.items()])
         return [ProjectIndex.facts(text) for text in texts.values()]
 
-    index = _project_index(sources, config, contents, facts_of)
+    index = _project_index(sources, config, contents, facts_of, probed)
     if cache:
         cache.use_index(index)
     results: dict[str, FileResult] = {}
@@ -187,6 +196,8 @@ def run(paths: list[Path], options: RunOptions, config: Config | ConfigFinder,
             cache.store(keys[result.path], result)
     ordered = [results[str(path)] for path in sources]
     errors.extend((r.path, r.error) for r in ordered if r.error)
+    if snapshot is not None and not errors:
+        snapshot.store(ordered, probed)
     return RunReport(results=ordered, errors=errors, skipped=skipped)
 
 
@@ -216,13 +227,14 @@ class _Digests(dict):
 
 
 def _project_index(sources: dict[Path, SourceText], config, contents: dict[Path, bytes],
-                   facts_of: Callable[[dict[Path, str]], list[list]]) -> ProjectIndex:
+                   facts_of: Callable[[dict[Path, str]], list[list]], probed: dict[str, list | None]) -> ProjectIndex:
     """Which classes are Keras classes: from the run's files, and from the files of their project that define
     the bases they import (`class Block(Base)` with `from .base import Base` is a layer whether base.py was
     named or not), followed through re-exports and to the bases of those bases, so results do not change with
     the folder passed. Only those modules are read, never the whole project. The index keeps the source of
     such bases for the value analysis (ProjectIndex.keep_base_sources). `facts_of`: `ProjectIndex.facts` of
-    each text (from the cache when it can)."""
+    each text (from the cache when it can); `probed` is told what every module file looked for looked like
+    (`stat_signature`), for RunSnapshot."""
     texts = {path: source.text for path, source in sources.items()}
     facts = dict(zip(texts, facts_of(texts)))
     index = _index_from(texts, facts)
@@ -238,7 +250,7 @@ def _project_index(sources: dict[Path, SourceText], config, contents: dict[Path,
             continue
         followed.add((base, importer))
         module, _, name = base.rpartition(".")
-        for path in _module_files(module, importer, roots_of(importer)):
+        for path in _module_files(module, importer, roots_of(importer), probed):
             if path not in known:
                 read += 1
                 found = _read_all([path], config, contents, [])
@@ -273,9 +285,11 @@ def _import_roots(path: Path, config) -> tuple[Path, ...]:
     return tuple(dict.fromkeys([*(p for r in [root] if r for p in (r, r / "src")), path.parent]))
 
 
-def _module_files(module: str, importer: Path, folders: tuple[Path, ...]) -> Iterator[Path]:
+def _module_files(module: str, importer: Path, folders: tuple[Path, ...],
+                  probed: dict[str, list | None]) -> Iterator[Path]:
     """The file of `module` (`.base`, `..utils.layers`, `models.base`), as a module or a package, if it is
-    in the project: a relative module from the importer's package, an absolute one under `folders`."""
+    in the project: a relative module from the importer's package, an absolute one under `folders`. Each file
+    looked for is put in `probed` with its `stat_signature`, taken before it is read."""
     if module.startswith("."):
         dots = len(module) - len(module.lstrip("."))
         starts = [importer.parent.joinpath(*[".."] * (dots - 1))]
@@ -286,7 +300,10 @@ def _module_files(module: str, importer: Path, folders: tuple[Path, ...]) -> Ite
     for start in starts:
         base = start.joinpath(*parts)
         for candidate in (base.with_suffix(".py") if parts else None, base / "__init__.py"):
-            if candidate is not None and candidate.is_file():
+            if candidate is None:
+                continue
+            signature = probed[str(candidate)] = stat_signature(candidate)
+            if signature is not None and signature[-1]:  # a regular file
                 yield Path(os.path.normpath(candidate.absolute()))
                 return
 

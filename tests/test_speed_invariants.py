@@ -88,6 +88,11 @@ def run_cached(project, **options):
     return run([project / "src"], RunOptions(cache=True, **options), Config(root=project))
 
 
+def answers(report) -> list:
+    """What a run tells the user: each file's findings, fixed text and error, and the run's errors."""
+    return [(r.path, r.diagnostics, r.fixed and r.fixed.text, r.error) for r in report.results] + report.errors
+
+
 def codes(report, name):
     return sorted(d.code for r in report.results if r.path.endswith(name) for d in r.diagnostics)
 
@@ -311,10 +316,39 @@ def test_a_second_run_is_answered_from_the_cache_with_the_same_results(project, 
     processed.clear()
     second = run_cached(project, fix=fix)
     assert processed == []
-    assert second == first
+    assert answers(second) == answers(first)
+    assert (second == first) is fix, "a check of an unchanged tree reads no file (RunSnapshot): no `original`"
     notebook = next(r for r in second.results if r.path.endswith(".ipynb"))
     assert [(d.code, d.cell) for d in notebook.diagnostics] == [("GF102", 1)]
     assert notebook.changed == fix
+
+
+def test_an_unchanged_tree_is_checked_without_reading_a_file(project, monkeypatch):
+    first = run_cached(project)
+    monkeypatch.setattr(gradfix.runner, "_read_all", lambda *args: pytest.fail("a file was read"))
+    assert answers(run_cached(project)) == answers(first)
+
+
+def test_a_file_or_a_base_module_outside_the_run_that_changed_is_read_again(project):
+    block = project / "src" / "block.py"
+
+    def check_block():
+        return codes(run([block], RunOptions(cache=True, jobs=1), Config(root=project)), "block.py")
+
+    assert check_block() == []
+    (project / "src" / "base.py").write_text(KERAS_BASE, encoding="utf-8")  # not named in the run: probed
+    assert check_block() == ["GF102"]
+    block.write_text(BLOCK.replace("* 2", "* 3"), encoding="utf-8")  # the same size
+    assert check_block() == ["GF102"]
+    block.write_text(BLOCK.replace("inputs.numpy() * 2", "inputs * 2"), encoding="utf-8")
+    assert check_block() == []
+    (project / "src" / "base.py").unlink()
+    (project / "src" / "base").mkdir()  # the module becomes a package: a file looked for, not there before
+    (project / "src" / "base" / "__init__.py").write_text(KERAS_BASE, encoding="utf-8")
+    block.write_text(BLOCK, encoding="utf-8")
+    assert check_block() == ["GF102"]
+    (project / "src" / "base" / "__init__.py").write_text(PLAIN_BASE, encoding="utf-8")
+    assert check_block() == []
 
 
 def test_only_a_changed_file_is_processed_again(project, processed):
@@ -381,6 +415,8 @@ def test_index_facts_of_the_wrong_shape_are_recomputed(project):
     (facts_file,) = (project / CACHE_FOLDER).rglob("index-facts.json")
     facts = json.loads(facts_file.read_text(encoding="utf-8"))
     facts_file.write_text(json.dumps({digest: [["Base", [3]]] for digest in facts}), encoding="utf-8")
+    for snapshot in (project / CACHE_FOLDER).rglob("runs/*.json"):
+        snapshot.unlink()  # or the unchanged tree is answered without the index
     assert run_cached(project) == first
 
 

@@ -20,6 +20,7 @@ class FrozenLayer(Rule):
     fix_safety = FixSafety.NONE
     severity = "info"
     triggers = ("trainable",)
+    pattern = _FREEZING  # a freeze somewhere in the file
     explanation = """
 ## Why gradients stop
 Setting `layer.trainable = False` (or on a sub-model, `model.get_layer(...)`, or every layer in
@@ -50,8 +51,6 @@ weights.
 """
 
     def check(self, analysis):
-        if not _FREEZING.search(analysis.source.text):
-            return
         layer_attributes = {a for c in analysis.keras_classes for a in c.layer_attrs}
         for scope in [analysis.tree, *(n for n in ast.walk(analysis.tree)
                                        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)))]:

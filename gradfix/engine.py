@@ -86,7 +86,7 @@ def could_have_findings(text: str, rules: list[Rule], index: ProjectIndex) -> bo
 
 def applicable_rules(text: str, rules: list[Rule], index: ProjectIndex) -> list[Rule]:
     """The whole screen, before any parse: the rules that may report on the text, told from the text alone: it
-    is Keras/TF code, a trigger of theirs is in it, and for the rules that look only at Keras classes
+    is Keras/TF code, a trigger of theirs is in it (and their `pattern`), and for the rules that look only at Keras classes
     (`Rule.outside_keras_classes`), it may define one or says a word that leads them elsewhere. Those rules
     are set aside before their triggers are looked for, and each distinct trigger is looked for once."""
     if SKIP_FILE in text or not (any(m in text for m in KERAS_MARKERS) or index.mentions_project_class(text)):
@@ -95,7 +95,8 @@ def applicable_rules(text: str, rules: list[Rule], index: ProjectIndex) -> list[
         rules = [rule for rule in rules if rule.outside_keras_classes is None
                  or any(word in text for word in rule.outside_keras_classes)]
     present = {t for t in {t for rule in rules for t in rule.triggers} if t in text}
-    return [rule for rule in rules if not present.isdisjoint(rule.triggers)]
+    return [rule for rule in rules if not present.isdisjoint(rule.triggers)
+            and (rule.pattern is None or rule.pattern.search(text))]
 
 
 def process_source(path: str, source: SourceText, rules: list[Rule], settings: Settings,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import importlib
 import pkgutil
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from enum import Enum
@@ -111,6 +112,9 @@ class Rule:
     # the text (`Lambda` for the function of a Lambda layer): a file that defines no Keras class and says none
     # of them is not parsed for it.
     outside_keras_classes: ClassVar[tuple[str, ...] | None] = None
+    # A regular expression the text must match for the rule to report (`.trainable = False`), looked for only
+    # in files that have a trigger: a file without a match is not parsed for the rule.
+    pattern: ClassVar["re.Pattern | None"] = None
 
     registry: ClassVar[dict[str, type["Rule"]]] = {}
 

@@ -84,14 +84,16 @@ def could_have_findings(text: str, rules: list[Rule], index: ProjectIndex) -> bo
     return any(m in text for m in KERAS_MARKERS) or index.mentions_project_class(text)
 
 
-def applicable_rules(text: str, rules: list[Rule], index: ProjectIndex) -> list[Rule]:
+def applicable_rules(text: str, rules: list[Rule], index: ProjectIndex, facts: list | None = None) -> list[Rule]:
     """The whole screen, before any parse: the rules that may report on the text, told from the text alone: it
     is Keras/TF code, a trigger of theirs is in it (and their `pattern`), and for the rules that look only at Keras classes
     (`Rule.outside_keras_classes`), it may define one or says a word that leads them elsewhere. Those rules
-    are set aside before their triggers are looked for, and each distinct trigger is looked for once."""
+    are set aside before their triggers are looked for, and each distinct trigger is looked for once. `facts`:
+    the text's `ProjectIndex.facts`, when the caller has them."""
     if SKIP_FILE in text or not (any(m in text for m in KERAS_MARKERS) or index.mentions_project_class(text)):
         return []
-    if any(rule.outside_keras_classes is not None for rule in rules) and not index.may_define_keras_class(text):
+    if any(rule.outside_keras_classes is not None for rule in rules) \
+            and not index.may_define_keras_class(text, facts):
         rules = [rule for rule in rules if rule.outside_keras_classes is None
                  or any(word in text for word in rule.outside_keras_classes)]
     present = {t for t in {t for rule in rules for t in rule.triggers} if t in text}

@@ -164,7 +164,7 @@ def run(paths: list[Path], options: RunOptions, config: Config | ConfigFinder,
             return cache.file_facts([(digests[path], text) for path, text in texts.items()])
         return [ProjectIndex.facts(text) for text in texts.values()]
 
-    index = _project_index(sources, config, contents, facts_of, probed)
+    index, facts = _project_index(sources, config, contents, facts_of, probed)
     if cache:
         cache.use_index(index)
     results: dict[str, FileResult] = {}
@@ -183,7 +183,7 @@ def run(paths: list[Path], options: RunOptions, config: Config | ConfigFinder,
             if cached:
                 results[name] = cached
                 continue
-        applicable = applicable_rules(source.text, file_rules, index)  # the whole screen, past the cache
+        applicable = applicable_rules(source.text, file_rules, index, facts[path])  # the whole screen
         if not applicable:
             results[name] = FileResult(path=name, original=source)
             if cache:
@@ -227,14 +227,15 @@ class _Digests(dict):
 
 
 def _project_index(sources: dict[Path, SourceText], config, contents: dict[Path, bytes],
-                   facts_of: Callable[[dict[Path, str]], list[list]], probed: dict[str, list | None]) -> ProjectIndex:
+                   facts_of: Callable[[dict[Path, str]], list[list]], probed: dict[str, list | None]
+                   ) -> tuple[ProjectIndex, dict[Path, list]]:
     """Which classes are Keras classes: from the run's files, and from the files of their project that define
     the bases they import (`class Block(Base)` with `from .base import Base` is a layer whether base.py was
     named or not), followed through re-exports and to the bases of those bases, so results do not change with
     the folder passed. Only those modules are read, never the whole project. The index keeps the source of
     such bases for the value analysis (ProjectIndex.keep_base_sources). `facts_of`: `ProjectIndex.facts` of
     each text (from the cache when it can); `probed` is told what every module file looked for looked like
-    (`stat_signature`), for RunSnapshot."""
+    (`stat_signature`), for RunSnapshot. Returns the index and each file's facts."""
     texts = {path: source.text for path, source in sources.items()}
     facts = dict(zip(texts, facts_of(texts)))
     index = _index_from(texts, facts)
@@ -260,7 +261,7 @@ def _project_index(sources: dict[Path, SourceText], config, contents: dict[Path,
                 wanted += [(b, path) for b in _imported_bases(facts[path])]
             if name not in (defined for defined, _ in facts[known[path]]):
                 wanted += [(q, path) for local, q in scan_of(texts[known[path]]).items() if local == name]
-    return _index_from(texts, facts) if read else index
+    return _index_from(texts, facts) if read else index, facts
 
 
 def _index_from(texts: dict[Path, str], facts: dict[Path, list]) -> ProjectIndex:

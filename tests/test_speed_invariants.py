@@ -509,6 +509,7 @@ def test_the_class_header_screen_never_misses_a_keras_class(folder):
         analysis = FileAnalysis.from_text(text)
         if analysis.keras_classes:
             assert analysis.index.may_define_keras_class(text), path
+            assert analysis.index.may_define_keras_class(text, ProjectIndex.facts(text)), path
 
 
 @pytest.mark.parametrize("header", ["class L(tf.keras.layers.Layer):", "class L(\n    tf.keras.layers.Layer):",

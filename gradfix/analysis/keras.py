@@ -157,11 +157,14 @@ class ProjectIndex:
         return any(base.strip().rsplit(".", 1)[-1] in self.kinds
                    for _, bases in class_headers(text) for base in bases.split(","))
 
-    def may_define_keras_class(self, text: str) -> bool:
+    def may_define_keras_class(self, text: str, facts: list | None = None) -> bool:
         """Could the text define a Keras class (a layer, model, loss, metric or module, nested ones too)? Read
         from the class headers (a class statement starts its line, and a class without a parenthesis has no
         base), so it may say yes for a class the parse then finds is none, never no for one it finds: a base
-        that is not a plain dotted name (`Generic[T]`, `f(x)`, one after a comment) counts as one that may be."""
+        that is not a plain dotted name (`Generic[T]`, `f(x)`, one after a comment) counts as one that may be.
+        `facts`: the text's `facts`, when known (their bases are resolved already; an unresolved one may be)."""
+        if facts is not None:
+            return any(base is None or self.kind_of_base(base) for _, bases in facts for base in bases)
         headers = class_headers(text) if "class" in text else []
         imports = scan_imports(text) if headers else {}
         for _, bases in headers:

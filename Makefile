@@ -38,7 +38,7 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not tf"
 
-## Speed on keras + transformers (downloaded into benchmarks/.cache/ on first use); prints a table.
+## Speed on keras + transformers, then on tf-keras + tf-agents (downloaded into benchmarks/.cache/ on first use); two tables.
 bench: $(STAMP)
 	$(PY) benchmarks/bench.py
 	$(PY) benchmarks/bench.py --corpus tensorflow

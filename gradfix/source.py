@@ -31,6 +31,12 @@ NO_NEWLINE = "\\ No newline at end of file\n"
 LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
+def line_starts(text: str) -> list[int]:
+    """Character offset of the start of each line, as `ast` counts lines (1-based line numbers index
+    starts[line - 1])."""
+    return [0, *(match.end() for match in LINE_BREAK.finditer(text))]
+
+
 class SourceError(Exception):
     """A file that cannot be read as Python source; the message is shown to the user as is."""
 
@@ -122,7 +128,7 @@ class SourceText:
     @cached_property
     def line_starts(self) -> list[int]:
         """Character offset of the start of each line (1-based line numbers index starts[line - 1])."""
-        return [0] + [m.end() for m in LINE_BREAK.finditer(self.text)]
+        return line_starts(self.text)
 
     @cached_property
     def newline(self) -> str:

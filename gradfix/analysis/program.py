@@ -21,6 +21,7 @@ from gradfix.analysis.keras import is_keras_2_file
 from gradfix.analysis.classes import WEIGHT_FACTORIES
 from gradfix.analysis.statements import lines_with, module_statements, walk_statements
 from gradfix.analysis.values import UNKNOWN, Kind, Value, dtype_of_name, join_all, python_scalar, replace
+from gradfix.source import line_starts
 
 if TYPE_CHECKING:
     from gradfix.analysis.classes import KerasClass
@@ -289,7 +290,7 @@ class ValueAnalysis:
 
     @cached_property
     def _line_starts(self) -> list[int]:
-        return [0, *(match.end() for match in re.finditer(r"\r\n|\r|\n", self.text))]
+        return line_starts(self.text)
 
     def self_attribute(self, keras_class: "KerasClass | None", attr: str, flow: FunctionFlow) -> Value:
         if keras_class is None:
@@ -419,7 +420,7 @@ class ValueAnalysis:
         hits = None
         if self.text is not None:
             if words not in self._lines_with:
-                self._lines_with[words] = lines_with(self.text, words)
+                self._lines_with[words] = lines_with(self.text, words, self._line_starts)
             hits = self._lines_with[words]
         for statement in module_statements(self.tree) if root is None else walk_statements(root):
             if isinstance(statement, _COMPOUND):

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import ast
 import bisect
-import re
 from typing import Iterator
+
+from gradfix.source import line_starts
 
 BLOCKS = ("body", "handlers", "orelse", "finalbody", "cases")
 # The block fields of each node type that has any (most statements are simple: no blocks to look into). Not
@@ -41,15 +42,15 @@ def module_statements(tree: ast.Module) -> list[ast.stmt]:
     return found
 
 
-def lines_with(text: str, words: tuple[str, ...]) -> list[int]:
-    """The numbers of the lines (as `ast` counts them: \\n, \\r\\n or \\r end a line) that contain one of
-    `words`: where to look for a call before walking any expression. Found with `str.find`, and numbered only
-    where a word is (most files say few of them)."""
+def lines_with(text: str, words: tuple[str, ...], starts: list[int] | None = None) -> list[int]:
+    """The numbers of the lines (as `ast` counts them) that contain one of `words`: where to look for a call
+    before walking any expression. Found with `str.find`, and numbered only where a word is (most files say few
+    of them); `starts`: the text's `line_starts`, when the caller keeps them."""
     found = [start for word in words for start in _starts_of(text, word)]
     if not found:
         return []
-    line_starts = [0, *(match.end() for match in _LINE_BREAK.finditer(text))]
-    return sorted({bisect.bisect_right(line_starts, start) for start in found})
+    starts = line_starts(text) if starts is None else starts
+    return sorted({bisect.bisect_right(starts, start) for start in found})
 
 
 def _starts_of(text: str, word: str) -> Iterator[int]:
@@ -57,6 +58,3 @@ def _starts_of(text: str, word: str) -> Iterator[int]:
     while start != -1:
         yield start
         start = text.find(word, start + 1)
-
-
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")

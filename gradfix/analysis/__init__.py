@@ -85,7 +85,7 @@ class FileAnalysis:
     @cached_property
     def loss_callables(self) -> list[LossCallable]:
         """Every `optimizer.minimize(lambda: loss, var_list)`: the lambda's body is recorded like a tape's block."""
-        lines = set(lines_with(self.source.text, ("minimize",), self.source.line_starts))
+        lines = lines_with(self.source.text, ("minimize",), self.source.line_starts)
         return find_loss_callables(self.tree, self.imports, self.values, lines) if lines else []
 
     # --- writing code back -------------------------------------------------------------------------

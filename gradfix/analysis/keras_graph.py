@@ -14,7 +14,7 @@ from typing import Iterator
 from gradfix.analysis.flow import dotted, keyword_argument
 from gradfix.analysis.keras import KerasKind
 from gradfix.analysis.ops import layer_label
-from gradfix.analysis.statements import BLOCKS as _BLOCKS
+from gradfix.analysis.statements import scoped_statements
 
 MODEL_CLASSES = frozenset({"keras.Model", "keras.models.Model", "keras.Functional", "keras.models.Functional",
                            "keras.engine.training.Model", "keras.engine.functional.Functional"})
@@ -66,21 +66,8 @@ class KerasGraphs:
 
     @cached_property
     def _statements(self) -> list[tuple[ast.stmt, ast.AST]]:
-        """(statement, the function or module it runs in) for every statement of the file, in source order."""
-        found: list[tuple[ast.stmt, ast.AST]] = []
-        pending: list[tuple[list[ast.stmt], ast.AST]] = [(self.tree.body, self.tree)]
-        while pending:
-            body, scope = pending.pop()
-            for statement in body:
-                found.append((statement, scope))
-                inner = statement if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)) else scope
-                for block in (_BLOCKS if not isinstance(statement, ast.ClassDef) else ("body",)):
-                    children = getattr(statement, block, None) or ()
-                    if block in ("handlers", "cases"):
-                        pending.extend((child.body, inner) for child in children)
-                    elif children:
-                        pending.append((children, inner))
-        return found
+        """(statement, the function or module it runs in) for every statement of the file."""
+        return [(statement, scope) for statement, scope, _ in scoped_statements(self.tree)]
 
     @cached_property
     def _calls(self) -> list[tuple[ast.Call, ast.stmt, ast.AST]]:

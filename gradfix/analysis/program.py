@@ -7,7 +7,6 @@ class's `__init__`/`build` (weights with their dtype and rank, sub-layers, confi
 from __future__ import annotations
 
 import ast
-import bisect
 import hashlib
 import re
 from collections import OrderedDict
@@ -19,7 +18,7 @@ from gradfix.analysis.flow import FLAG_PARAMS, Context, FunctionFlow, keyword_ar
     tensor_params
 from gradfix.analysis.keras import is_keras_2_file
 from gradfix.analysis.classes import WEIGHT_FACTORIES
-from gradfix.analysis.statements import lines_with, module_statements, walk_statements
+from gradfix.analysis.statements import lines_with, module_statements, spans_a_line, walk_statements
 from gradfix.analysis.values import UNKNOWN, Kind, Value, dtype_of_name, join_all, python_scalar, replace
 from gradfix.source import line_starts
 
@@ -425,10 +424,8 @@ class ValueAnalysis:
         for statement in module_statements(self.tree) if root is None else walk_statements(root):
             if isinstance(statement, _COMPOUND):
                 continue
-            if hits is not None:
-                first = bisect.bisect_left(hits, statement.lineno)
-                if first == len(hits) or hits[first] > statement.end_lineno:
-                    continue
+            if hits is not None and not spans_a_line(statement, hits):
+                continue
             yield from (n for n in ast.walk(statement) if isinstance(n, ast.Call))
 
     def keras_function_roles(self) -> list[tuple[ast.AST, str, str]]:

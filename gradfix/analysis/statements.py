@@ -42,6 +42,39 @@ def module_statements(tree: ast.Module) -> list[ast.stmt]:
     return found
 
 
+def scoped_statements(tree: ast.Module) -> list[tuple[ast.stmt, ast.AST, bool]]:
+    """(statement, the innermost function it runs in or the module, whether it stands in a class body rather
+    than in a function) for every statement of the module, listed once per tree: a body's statements come
+    before those of the blocks nested in it."""
+    found = tree.__dict__.get("_gradfix_scoped_statements")
+    if found is not None:
+        return found
+    found = tree._gradfix_scoped_statements = []
+    pending: list[tuple[list[ast.stmt], ast.AST, bool]] = [(tree.body, tree, False)]
+    while pending:
+        body, scope, in_class = pending.pop()
+        for statement in body:
+            found.append((statement, scope, in_class))
+            if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                pending.append((statement.body, statement, False))
+            elif isinstance(statement, ast.ClassDef):
+                pending.append((statement.body, scope, True))
+            else:
+                for block in _BLOCKS_OF.get(type(statement), ()):
+                    children = getattr(statement, block)
+                    if block in ("handlers", "cases"):
+                        pending.extend((child.body, scope, in_class) for child in children)
+                    elif children:
+                        pending.append((children, scope, in_class))
+    return found
+
+
+def spans_a_line(node: ast.AST, lines: list[int]) -> bool:
+    """Does the node (a statement) run over one of `lines` (sorted)?"""
+    first = bisect.bisect_left(lines, node.lineno)
+    return first < len(lines) and lines[first] <= node.end_lineno
+
+
 def lines_with(text: str, words: tuple[str, ...], starts: list[int] | None = None) -> list[int]:
     """The numbers of the lines (as `ast` counts them) that contain one of `words`: where to look for a call
     before walking any expression. Found with `str.find`, and numbered only where a word is (most files say few

@@ -19,7 +19,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Iterable, Iterator
 
 from gradfix.analysis.flow import FunctionFlow, dotted, keyword_argument  # noqa: F401 - re-exported
-from gradfix.analysis.statements import BLOCKS, walk_statements
+from gradfix.analysis.statements import scoped_statements, spans_a_line, walk_statements
 from gradfix.analysis.tensors import TensorScope, assigned_names
 from gradfix.analysis.values import CONTAINER_MUTATORS, Kind, Value
 
@@ -378,11 +378,11 @@ def find_tapes(tree: ast.Module, imports: "ImportMap", values: "ValueAnalysis | 
     `with` that may open a tape are walked in full, for their bindings and `tape.gradient` calls."""
     candidates: dict[ast.AST, list[ast.With | ast.AsyncWith]] = {}
     class_of: dict[int, ast.ClassDef] = {}
-    for scope, statement in _statements_in_scopes(tree):
+    for statement, scope, in_class in scoped_statements(tree):
         if isinstance(statement, ast.ClassDef):
             class_of.update((id(m), statement) for m in statement.body
                             if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef)))
-        elif isinstance(statement, (ast.With, ast.AsyncWith)) and scope is not None \
+        elif isinstance(statement, (ast.With, ast.AsyncWith)) and not in_class \
                 and any(_may_open_tape(item, imports) for item in statement.items):
             candidates.setdefault(scope, []).append(statement)
     if not candidates:
@@ -402,18 +402,6 @@ def find_tapes(tree: ast.Module, imports: "ImportMap", values: "ValueAnalysis | 
     return sorted(tapes, key=lambda t: (t.node.lineno, t.node.col_offset))
 
 
-def _statements_in_scopes(tree: ast.Module) -> Iterator[tuple[ast.AST | None, ast.stmt]]:
-    """(innermost enclosing function, or the module; None in a class body) of every statement."""
-    stack: list[tuple[ast.AST | None, ast.AST]] = [(tree, tree)]
-    while stack:
-        scope, node = stack.pop()
-        if isinstance(node, ast.stmt):
-            yield scope, node
-        inner = node if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) \
-            else None if isinstance(node, ast.ClassDef) else scope
-        stack.extend((inner, child) for block in BLOCKS for child in reversed(getattr(node, block, None) or ()))
-
-
 def _may_open_tape(item: ast.withitem, imports: "ImportMap") -> bool:
     """Could this `with` item be a GradientTape: a call of the class, or a name bound elsewhere (`with tape:`)."""
     expr = item.context_expr
@@ -422,16 +410,16 @@ def _may_open_tape(item: ast.withitem, imports: "ImportMap") -> bool:
 
 
 def find_loss_callables(tree: ast.Module, imports: "ImportMap", values: "ValueAnalysis | None" = None,
-                        lines: set[int] | None = None) -> list[LossCallable]:
+                        lines: list[int] | None = None) -> list[LossCallable]:
     """Every `x.minimize(lambda: ..., var_list)` without a `tape=`, as the block its optimizer records.
-    `lines`: the only lines such a call may be on (those that say `minimize`); only the functions with a
-    statement over one of them are walked in full."""
+    `lines` (sorted): the only lines such a call may be on (those that say `minimize`); only the functions with
+    a statement over one of them are walked in full."""
     found: list[LossCallable] = []
     module_bindings = _bindings(list(own_nodes(tree)))
     scopes = dict.fromkeys(
-        scope for scope, statement in _statements_in_scopes(tree) if scope is not None
+        scope for statement, scope, in_class in scoped_statements(tree) if not in_class
         and not isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-        and (lines is None or any(line in lines for line in range(statement.lineno, statement.end_lineno + 1))))
+        and (lines is None or spans_a_line(statement, lines)))
     for scope in scopes:
         nodes = list(own_nodes(scope))
         bindings = module_bindings if scope is tree else _bindings(nodes)

@@ -137,7 +137,7 @@ class ResultCache:
         if not facts.keys() <= known.keys():
             # keep other runs' files too (an editor checking one file must not evict the whole tree), up to a bound
             kept = {**known, **facts} if len(known) < 2 * len(facts) + 10_000 else facts
-            if self._prepare():
+            if self.prepare():
                 _write_atomically(path, json.dumps(kept).encode())
         return [facts[digest] for digest, _ in files]
 
@@ -163,7 +163,7 @@ class ResultCache:
 
     def store(self, key: str, result: FileResult) -> None:
         """Remember a result; errors are not remembered (they are rare, and may be transient)."""
-        if result.error is not None or not self._prepare():
+        if result.error is not None or not self.prepare():
             return
         if not self._index_saved:  # the index this run's entries refer to, for `_index_allows` of later runs
             snapshot = {"kinds": self.index.kinds, "rest": self.index.rest}
@@ -200,7 +200,7 @@ class ResultCache:
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
-    def _prepare(self) -> bool:
+    def prepare(self) -> bool:
         """Create the folder on the first write, dropping folders of other gradfix versions. False when the
         cache cannot be written."""
         if self._writable is None:
@@ -246,7 +246,7 @@ class RunSnapshot:
         """Remember a run without errors or fixed text, and `probed`: the signatures of the modules the index
         looked at, taken before they were read."""
         if None in self.stats.values() or any(r.error is not None or r.fixed is not None for r in results) \
-                or not self.cache._prepare():
+                or not self.cache.prepare():
             return
         try:
             data = json.dumps({"files": self.stats, "probed": probed, "results": [

@@ -141,21 +141,20 @@ def run(paths: list[Path], options: RunOptions, config: Config | ConfigFinder,
     errors: list[tuple[str, str]] = []
     skipped: list[tuple[str, str]] = []
     contents: dict[Path, bytes] = {}
-    snapshot = None
-    if sources is None:
+    cache = snapshot = None
+    if sources is None:  # files on disk: a cache keyed by their content, next to the first one's configuration
         found = discover(paths, config)
         errors.extend(found.errors)
         skipped.extend(found.skipped)
-        if options.cache and not options.fix and found.files and not found.errors:
-            snapshot = RunSnapshot(ResultCache(cache_folder(config.for_path(found.files[0]).root)), [
-                (str(path), tuple(r.code for r in rules_of(path)), settings_in(path),
-                 config.for_path(path).max_file_size) for path in found.files])
+        if options.cache and found.files:
+            cache = ResultCache(cache_folder(config.for_path(found.files[0]).root))
+        if cache and not options.fix and not found.errors:
+            snapshot = RunSnapshot(cache, [(str(path), tuple(r.code for r in rules_of(path)), settings_in(path),
+                                            config.for_path(path).max_file_size) for path in found.files])
             answered = snapshot.load()
             if answered is not None:  # nothing changed since the same run: no file needs reading
                 return RunReport(results=answered, errors=[], skipped=skipped)
         sources = _read_all(found.files, config, contents, errors)
-    cache = ResultCache(cache_folder(config.for_path(next(iter(sources))).root)) \
-        if options.cache and contents else None
     digests = _Digests(contents)
     probed: dict[str, list | None] = {}
 

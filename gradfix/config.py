@@ -63,17 +63,6 @@ def _read_toml(path: Path) -> dict:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
 
 
-def find_pyproject(start: Path) -> tuple[Path, dict] | None:
-    """The first pyproject.toml with a [tool.gradfix] table at or above `start`, and that table. A
-    pyproject.toml on the way that is not valid TOML is an error: skipping it would silently change settings."""
-    start = start.resolve()
-    for folder in [start, *start.parents] if start.is_dir() else start.parents:
-        table = _gradfix_table(folder / "pyproject.toml")
-        if table is not None:
-            return folder / "pyproject.toml", table
-    return None
-
-
 def _gradfix_table(candidate: Path):
     """The [tool.gradfix] table of the pyproject.toml `candidate`, None if there is no such file or table."""
     if not candidate.is_file():
@@ -131,9 +120,11 @@ def config_from_table(table, pyproject: Path) -> Config:
 
 
 def load_config(start: Path) -> Config:
-    """Settings from the first pyproject.toml with a [tool.gradfix] table above `start`, else defaults."""
-    found = find_pyproject(start)
-    return config_from_table(found[1], found[0]) if found else Config()
+    """Settings from the first pyproject.toml with a [tool.gradfix] table at or above `start` (a folder) or
+    above it (a file), else defaults, found as ConfigFinder finds them. A pyproject.toml on the way that is not
+    valid TOML is an error: skipping it would silently change settings."""
+    real = os.path.realpath(start)
+    return ConfigFinder().for_path(os.path.join(real, "_") if os.path.isdir(real) else real)
 
 
 class ConfigFinder:

@@ -86,10 +86,10 @@ def could_have_findings(text: str, rules: list[Rule], index: ProjectIndex) -> bo
 
 def applicable_rules(text: str, rules: list[Rule], index: ProjectIndex, facts: list | None = None) -> list[Rule]:
     """The whole screen, before any parse: the rules that may report on the text, told from the text alone: it
-    is Keras/TF code, a trigger of theirs is in it (and their `pattern`), and for the rules that look only at Keras classes
-    (`Rule.outside_keras_classes`), it may define one or says a word that leads them elsewhere. Those rules
-    are set aside before their triggers are looked for, and each distinct trigger is looked for once. `facts`:
-    the text's `ProjectIndex.facts`, when the caller has them."""
+    is Keras/TF code, a trigger of theirs is in it (and their `pattern`), and for the rules that look only at
+    Keras classes (`Rule.outside_keras_classes`), it may define one or says a word that leads them elsewhere.
+    Those rules are set aside before their triggers are looked for, and each distinct trigger is looked for
+    once. `facts`: the text's `ProjectIndex.facts`, when the caller has them."""
     if SKIP_FILE in text or not (any(m in text for m in KERAS_MARKERS) or index.mentions_project_class(text)):
         return []
     if any(rule.outside_keras_classes is not None for rule in rules) \

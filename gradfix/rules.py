@@ -12,8 +12,8 @@ import importlib
 import pkgutil
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from enum import Enum
+from functools import lru_cache
 from typing import TYPE_CHECKING, ClassVar, Iterator
 
 from gradfix.source import Edit

@@ -63,7 +63,7 @@ def import_bindings(text: str):
             yield local or name, f"{module}{joiner}{name}"
 
 
-@lru_cache(maxsize=64)  # the index, the screen and the analysis of one file each ask; never mutate the answer
+@lru_cache(maxsize=64)  # the index, the screen and the analysis of a file may each ask; never mutate the answer
 def scan_imports(text: str) -> dict[str, str]:
     """Local name -> canonical qualified name, for every import statement in the text."""
     return {local: canonical(qualname) for local, qualname in import_bindings(text)}

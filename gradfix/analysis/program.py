@@ -72,8 +72,9 @@ class AttributeCache:
     """`ValueAnalysis.class_attributes` kept between analyses of a file as it is edited (the server checks a
     buffer at every pause in typing): a class whose text, and the text of the file that it reads, are unchanged
     gets the values of last time without its `__init__`/`build` being run again. Keyed by that text (exact, or a
-    BLAKE2b digest of it), so an entry cannot go stale; the values depend on the project index too, which therefore owns the cache
-    (`ProjectIndex.attribute_cache`: a new index starts empty). The least recently used entries go first."""
+    BLAKE2b digest of it), so an entry cannot go stale; the values depend on the project index too, which
+    therefore owns the cache (`ProjectIndex.attribute_cache`: a new index starts empty). The least recently used
+    entries go first."""
 
     def __init__(self, size: int = 1024):
         self.size = size

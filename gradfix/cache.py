@@ -155,9 +155,8 @@ class ResultCache:
             entry = json.loads(self._entry_path(key).read_bytes())
             if not self._index_allows(entry["index"], source.text):
                 return None
-            fields = _decode(entry["result"], _hints(FileResult))
-            return FileResult(**fields, original=source,
-                              fixed=None if entry["fixed"] is None else source.with_text(entry["fixed"]))
+            return _decoded_result(entry["result"], original=source,
+                                   fixed=None if entry["fixed"] is None else source.with_text(entry["fixed"]))
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
@@ -169,11 +168,9 @@ class ResultCache:
             snapshot = {"kinds": self.index.kinds, "rest": self.index.rest}
             _write_atomically(self.folder / "index" / f"{self.index.fingerprint}.json", json.dumps(snapshot).encode())
             self._index_saved = True
-        fields = {f.name: getattr(result, f.name) for f in dataclasses.fields(result)
-                  if f.name not in ("original", "fixed")}
         try:
             entry = json.dumps({"index": self.index.fingerprint, "fixed": result.fixed and result.fixed.text,
-                                "result": _encode(fields)})
+                                "result": _encoded_result(result)})
         except TypeError:  # a field of a type this cache cannot write: compute it again next time
             return
         _write_atomically(self._entry_path(key), entry.encode())
@@ -238,7 +235,7 @@ class RunSnapshot:
             if entry["files"] != self.stats or any(stat_signature(path) != stat
                                                     for path, stat in entry["probed"].items()):
                 return None
-            return [FileResult(**_decode(fields, _hints(FileResult))) for fields in entry["results"]]
+            return [_decoded_result(fields) for fields in entry["results"]]
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
 
@@ -249,10 +246,8 @@ class RunSnapshot:
                 or not self.cache.prepare():
             return
         try:
-            data = json.dumps({"files": self.stats, "probed": probed, "results": [
-                _encode({f.name: getattr(r, f.name) for f in dataclasses.fields(r) if f.name not in ("original",
-                                                                                                    "fixed")})
-                for r in results]})
+            data = json.dumps({"files": self.stats, "probed": probed,
+                               "results": [_encoded_result(r) for r in results]})
         except TypeError:
             return
         _write_atomically(self.path, data.encode())
@@ -324,6 +319,16 @@ def _encode(value):
     if isinstance(value, (str, int, float, bool, type(None))):
         return value
     raise TypeError(f"cannot cache a {type(value).__name__}")
+
+
+def _encoded_result(result: FileResult) -> dict:
+    """A result as JSON, without its documents (`original`, `fixed`): the caller knows or keeps those."""
+    return _encode({f.name: getattr(result, f.name) for f in dataclasses.fields(result)
+                    if f.name not in ("original", "fixed")})
+
+
+def _decoded_result(fields: dict, **documents) -> FileResult:
+    return FileResult(**_decode(fields, _hints(FileResult)), **documents)
 
 
 @lru_cache(maxsize=None)

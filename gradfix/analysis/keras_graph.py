@@ -14,7 +14,7 @@ from typing import Iterator
 from gradfix.analysis.flow import dotted, keyword_argument
 from gradfix.analysis.keras import KerasKind
 from gradfix.analysis.ops import layer_label
-from gradfix.analysis.statements import scoped_statements
+from gradfix.analysis.statements import class_of_methods, scoped_statements
 
 MODEL_CLASSES = frozenset({"keras.Model", "keras.models.Model", "keras.Functional", "keras.models.Functional",
                            "keras.engine.training.Model", "keras.engine.functional.Functional"})
@@ -50,8 +50,7 @@ class KerasGraphs:
 
     @cached_property
     def _class_of(self) -> dict[int, ast.ClassDef]:
-        return {id(method): node for node, _ in self._statements if isinstance(node, ast.ClassDef)
-                for method in node.body if isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef))}
+        return class_of_methods(self.tree)
 
     def function_called(self, call: ast.Call, scope: ast.AST) -> ast.AST | None:
         """The function of this file that `f(...)` or `self.f(...)` runs."""

@@ -69,6 +69,12 @@ def scoped_statements(tree: ast.Module) -> list[tuple[ast.stmt, ast.AST, bool]]:
     return found
 
 
+def class_of_methods(tree: ast.Module) -> dict[int, ast.ClassDef]:
+    """id of each method (a function in a class body) -> its class, nested classes too."""
+    return {id(method): node for node in module_statements(tree) if isinstance(node, ast.ClassDef)
+            for method in node.body if isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef))}
+
+
 def spans_a_line(node: ast.AST, lines: list[int]) -> bool:
     """Does the node (a statement) run over one of `lines` (sorted)?"""
     first = bisect.bisect_left(lines, node.lineno)

@@ -19,7 +19,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Iterable, Iterator
 
 from gradfix.analysis.flow import FunctionFlow, dotted, keyword_argument  # noqa: F401 - re-exported
-from gradfix.analysis.statements import scoped_statements, spans_a_line, walk_statements
+from gradfix.analysis.statements import class_of_methods, scoped_statements, spans_a_line, walk_statements
 from gradfix.analysis.tensors import TensorScope, assigned_names
 from gradfix.analysis.values import CONTAINER_MUTATORS, Kind, Value
 
@@ -377,16 +377,13 @@ def find_tapes(tree: ast.Module, imports: "ImportMap", values: "ValueAnalysis | 
     """Every GradientTape block. Found from the statements (a tenth of the nodes); only the functions holding a
     `with` that may open a tape are walked in full, for their bindings and `tape.gradient` calls."""
     candidates: dict[ast.AST, list[ast.With | ast.AsyncWith]] = {}
-    class_of: dict[int, ast.ClassDef] = {}
     for statement, scope, in_class in scoped_statements(tree):
-        if isinstance(statement, ast.ClassDef):
-            class_of.update((id(m), statement) for m in statement.body
-                            if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef)))
-        elif isinstance(statement, (ast.With, ast.AsyncWith)) and not in_class \
+        if isinstance(statement, (ast.With, ast.AsyncWith)) and not in_class \
                 and any(_may_open_tape(item, imports) for item in statement.items):
             candidates.setdefault(scope, []).append(statement)
     if not candidates:
         return []
+    class_of = class_of_methods(tree)
     tapes: list[Tape] = []
     module_bindings = _bindings(list(own_nodes(tree)))
     for scope, withs in candidates.items():
